@@ -1,0 +1,48 @@
+# cyrai: `make run` and `make test` install what is missing, build, then run or test.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+MODULE  := build/cyrai.so
+PORT    ?= 6379
+RLTEST  := $(PY) -m RLTest --module $(MODULE) --tests-dir tests/flow --log-dir build/logs \
+           --clear-logs
+# RLTEST_ARGS narrows a flow run, e.g. RLTEST_ARGS='--test test_tensor.py'.
+RLTEST_ARGS ?=
+
+.PHONY: setup build run test unit flow flow-replica flow-aof bench lint clean
+
+setup: deps/redismodule.h $(VENV)/.requirements.installed
+
+deps/redismodule.h:
+	opt/install_system.sh
+
+$(VENV)/.requirements.installed: requirements.txt
+	opt/install_venv.sh
+
+build: setup
+	$(PY) setup.py -q build_ext
+
+run: build
+	redis-server --port $(PORT) --save "" --loadmodule $(abspath $(MODULE))
+
+test: build lint unit flow flow-replica flow-aof
+
+unit:
+	$(PY) -m pytest -q tests/unit
+
+flow:
+	$(RLTEST) $(RLTEST_ARGS)
+
+flow-replica:
+	$(RLTEST) --use-slaves $(RLTEST_ARGS)
+
+flow-aof:
+	$(RLTEST) --use-aof $(RLTEST_ARGS)
+
+bench: build
+	$(PY) opt/bench.py
+
+lint: setup
+	$(VENV)/bin/ruff check backends tests opt setup.py
+
+clean:
+	rm -rf build

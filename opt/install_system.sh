@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build needs when missing (redis-server, redis-tools,
+# the DLPack header) and extracts the redismodule.h of the same Redis release from
+# Debian's source package into deps/ (never committed).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+deps="$top/deps"
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+updated=0
+apt_update() { [ $updated = 1 ] || { sudo_ apt-get update -qq; updated=1; }; }
+
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
+        || [ ! -f /usr/include/dlpack/dlpack.h ]; then
+    apt_update
+    sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        redis-server redis-tools libdlpack-dev >/dev/null
+    # Debian starts a server on 6379 at install; `make run` wants that port for itself.
+    sudo_ service redis-server stop >/dev/null 2>&1 || true
+fi
+
+[ -f "$deps/redismodule.h" ] && exit 0
+
+# Debian lists only binary packages by default: add a deb-src twin of its main entry.
+src_list=/etc/apt/sources.list.d/cyrai-deb-src.sources
+if [ ! -f "$src_list" ]; then
+    sed -n '/^Types: deb$/,/^$/p' /etc/apt/sources.list.d/debian.sources \
+        | sed 's/^Types: deb$/Types: deb-src/' | sudo_ tee "$src_list" >/dev/null
+    updated=0
+fi
+apt_update
+version=$(dpkg-query -W -f='${Version}' redis-server | sed 's/^[0-9]*://; s/-[^-]*$//')
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+(cd "$scratch" && apt-get source --download-only -qq "redis=$(dpkg-query -W -f='${Version}' redis-server)" >/dev/null)
+mkdir -p "$deps"
+tar -xzf "$scratch"/redis_*.orig.tar.gz -C "$scratch" --wildcards '*/src/redismodule.h'
+find "$scratch" -name redismodule.h -exec cp {} "$deps/redismodule.h" \;
+echo "deps/redismodule.h from redis $version"

@@ -1,0 +1,63 @@
+# C declarations the bridge uses: the DLPack structs and the pure tensor layer of src/.
+from libc.stdint cimport int64_t, uint8_t, uint16_t, int32_t
+
+cdef extern from "dlpack/dlpack.h" nogil:
+    ctypedef struct DLDevice:
+        int device_type
+        int32_t device_id
+    ctypedef struct DLDataType:
+        uint8_t code
+        uint8_t bits
+        uint16_t lanes
+    ctypedef struct DLTensor:
+        void *data
+        DLDevice device
+        int ndim
+        DLDataType dtype
+        int64_t *shape
+        int64_t *strides
+        unsigned long long byte_offset
+    ctypedef struct DLManagedTensor:
+        DLTensor dl_tensor
+        void *manager_ctx
+        void (*deleter)(DLManagedTensor *) noexcept nogil
+
+cdef extern from "errors.h" nogil:
+    ctypedef struct AIError:
+        int code
+        char *detail
+    const char *ai_err_text(int code)
+    void ai_error_clear(AIError *err)
+
+cdef extern from "tensor.h" nogil:
+    ctypedef struct AIDType:
+        const char *name
+        uint8_t code
+        uint8_t bits
+        uint8_t size
+    ctypedef struct AITensor:
+        DLTensor dl
+        const AIDType *dtype
+        size_t nbytes
+        size_t *offsets
+        long refcount
+    int AI_DL_BOOL
+    int AI_DL_STRING
+    int kDLBfloat
+    const AIDType *ai_dtype_by_code(unsigned code, unsigned bits)
+    const AIDType *ai_dtype_by_name(const char *name, size_t len)
+    AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
+                           AIError *err)
+    AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int ndim,
+                                   const char *blob, size_t len, AIError *err)
+    AITensor *tensor_share(AITensor *t)
+    void tensor_release(AITensor *t)
+    int64_t tensor_length(const AITensor *t)
+    const char *tensor_string_at(const AITensor *t, int64_t i, size_t *len)
+
+cdef extern from "log.h" nogil:
+    void ai_log(const char *level, const char *msg)
+
+cdef extern from "redismodule.h" nogil:
+    void *RedisModule_Alloc(size_t n)
+    void RedisModule_Free(void *p)

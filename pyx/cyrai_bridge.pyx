@@ -1,0 +1,24 @@
+# cython: language_level=3
+"""The Cython bridge: the one place where the C core and Python meet.
+
+Every function C calls is `cdef public ... noexcept with gil` and catches every
+exception itself: an exception left on a worker's thread state would break its next job.
+"""
+from libc.stdio cimport snprintf
+from cyrai cimport *
+
+include "log.pxi"
+include "tensor.pxi"
+
+
+cdef public int cy_bridge_setup(const char *root, char *err, size_t errlen) noexcept with gil:
+    """Puts the project on sys.path and Python's output into the Redis log."""
+    try:
+        import sys
+        sys.path.insert(0, root.decode())
+        sys.stdout = _RedisLogWriter("notice")
+        sys.stderr = _RedisLogWriter("warning")
+        return 0
+    except BaseException as e:
+        snprintf(err, errlen, "%s", str(e).encode())
+        return -1

@@ -1,0 +1,71 @@
+/* Interpreter start-up: the one C file outside Cython that includes Python.h.
+ *
+ * Redis loads modules with RTLD_LOCAL, but NumPy and torch extension modules expect
+ * libpython's symbols to be global, so libpython is re-opened RTLD_GLOBAL first. The
+ * interpreter is configured in isolation with the venv's python as its executable, so
+ * sys.prefix is the venv and only its site-packages are seen. Signal handlers stay
+ * Redis's. After set-up the main thread gives the GIL away for good: workers take it. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include "bridge.h"
+#include "cyrai_bridge.h"
+
+#ifndef CYRAI_ROOT
+#error "CYRAI_ROOT (the project directory, holding .venv and backends/) must be defined"
+#endif
+
+static int make_libpython_global(char *err, size_t errlen) {
+    Dl_info info;
+    if (!dladdr((void *)Py_InitializeFromConfig, &info) || !info.dli_fname) {
+        snprintf(err, errlen, "cannot locate libpython");
+        return -1;
+    }
+    if (!dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL)) {
+        snprintf(err, errlen, "cannot make libpython global: %s", dlerror());
+        return -1;
+    }
+    return 0;
+}
+
+static int init_interpreter(char *err, size_t errlen) {
+    PyConfig config;
+    PyConfig_InitIsolatedConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    PyStatus status =
+        PyConfig_SetBytesString(&config, &config.executable, CYRAI_ROOT "/.venv/bin/python");
+    if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) {
+        snprintf(err, errlen, "Python initialisation failed: %s",
+                 status.err_msg ? status.err_msg : "unknown error");
+        return -1;
+    }
+    return 0;
+}
+
+int bridge_start(char *err, size_t errlen) {
+    if (Py_IsInitialized()) {
+        snprintf(err, errlen, "an interpreter already runs in this process");
+        return -1;
+    }
+    if (make_libpython_global(err, errlen) != 0) return -1;
+    if (PyImport_AppendInittab("cyrai_bridge", PyInit_cyrai_bridge) != 0) {
+        snprintf(err, errlen, "cannot register the bridge module");
+        return -1;
+    }
+    if (init_interpreter(err, errlen) != 0) return -1;
+    PyObject *bridge = PyImport_ImportModule("cyrai_bridge");
+    int rc = bridge ? cy_bridge_setup(CYRAI_ROOT, err, errlen) : -1;
+    if (!bridge) {
+        PyErr_Print();
+        snprintf(err, errlen, "cannot import the bridge module");
+    }
+    Py_XDECREF(bridge);
+    /* The main thread keeps no GIL from here on; its thread state stays parked. */
+    PyEval_SaveThread();
+    return rc;
+}

@@ -1,0 +1,57 @@
+"""Builds cyrai: the Redis module (build/cyrai.so: the C core, the interpreter start-up
+and the Cython bridge in one shared object, linked to libpython) and, for unit tests, the
+same bridge as an importable extension (build/cyrai_bridge*.so) that allocates with libc.
+
+    python setup.py build_ext      # what `make build` runs
+"""
+import glob
+import os
+import sysconfig
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+GEN = os.path.join("build", "cython")
+LIBDIR = sysconfig.get_config_var("LIBDIR")
+PYLIB = "python" + sysconfig.get_config_var("LDVERSION")
+
+bridge_c = cythonize(
+    [Extension("cyrai_bridge", ["pyx/cyrai_bridge.pyx"], include_dirs=["pyx", "src", "deps"])],
+    build_dir=GEN,
+    compiler_directives={"language_level": 3},
+)[0].sources[0]
+
+common = dict(
+    include_dirs=["src", "pyx", "deps", os.path.dirname(bridge_c)],
+    define_macros=[("CYRAI_ROOT", '"%s"' % ROOT)],
+    extra_compile_args=["-std=gnu11", "-O2", "-g", "-Wall", "-Wno-unused-function"],
+    libraries=[PYLIB],
+    library_dirs=[LIBDIR],
+    runtime_library_dirs=[LIBDIR],
+    depends=glob.glob("src/*.h") + glob.glob("pyx/*.h"),
+)
+core = sorted(glob.glob("src/*.c"))
+
+
+class BuildInto(build_ext):
+    """Writes the extensions to build/, the module under the plain name Redis loads."""
+
+    def get_ext_fullpath(self, name):
+        filename = "cyrai.so" if name == "cyrai" else self.get_ext_filename(name)
+        return os.path.join(ROOT, "build", filename)
+
+
+setup(
+    name="cyrai",
+    version="0.1.0",
+    description="A Redis module that runs deep-learning models where the data lives",
+    license="MIT",
+    packages=["backends"],
+    ext_modules=[
+        Extension("cyrai", core + ["pyx/interp.c", bridge_c], **common),
+        Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
+    ],
+    cmdclass={"build_ext": BuildInto},
+)

@@ -1,0 +1,5 @@
+/* Each command family registers its own commands from the module's OnLoad. */
+#pragma once
+#include "redismodule.h"
+
+int tensor_commands_register(RedisModuleCtx *ctx);

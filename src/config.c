@@ -1,0 +1,84 @@
+/* Load-time arguments. An odd count, an unknown name or a bad value refuses the load,
+ * logging `ERR error processing argument: <NAME> <value>` as RedisAI does. */
+#define _GNU_SOURCE /* dladdr */
+#include "config.h"
+
+#include <dlfcn.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+AIConfig ai_config = {
+    .threads_per_queue = 1,
+    .model_chunk_size = 511LL * 1024 * 1024,
+    .model_execution_timeout = 5000,
+};
+
+static const char *const backend_names[] = {"TF", "TFLITE", "TORCH", "ONNX"};
+
+static void set_path(char **dst, const char *path) {
+    if (*dst) RedisModule_Free(*dst);
+    *dst = RedisModule_Strdup(path);
+}
+
+/* Default BACKENDSPATH: <directory of the module .so>/backends. */
+static void default_backends_path(void) {
+    Dl_info info;
+    char buf[4096] = ".";
+    if (dladdr((void *)default_backends_path, &info) && info.dli_fname)
+        snprintf(buf, sizeof buf, "%s", info.dli_fname);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/backends", dirname(buf));
+    set_path(&ai_config.backends_path, path);
+}
+
+static int parse_positive(RedisModuleString *value, long long min, long long *out) {
+    long long v;
+    if (RedisModule_StringToLongLong(value, &v) != REDISMODULE_OK || v < min) return -1;
+    *out = v;
+    return 0;
+}
+
+static int apply(const char *name, RedisModuleString *value) {
+    for (unsigned b = 0; b < 4; b++)
+        if (!strcasecmp(name, backend_names[b])) {
+            /* A library path from a RedisAI start-up line: here it only means "preload". */
+            ai_config.preload_backends |= 1u << b;
+            return 0;
+        }
+    if (!strcasecmp(name, "THREADS_PER_QUEUE"))
+        return parse_positive(value, 1, &ai_config.threads_per_queue);
+    if (!strcasecmp(name, "INTER_OP_PARALLELISM"))
+        return parse_positive(value, 1, &ai_config.inter_op_parallelism);
+    if (!strcasecmp(name, "INTRA_OP_PARALLELISM"))
+        return parse_positive(value, 1, &ai_config.intra_op_parallelism);
+    if (!strcasecmp(name, "MODEL_CHUNK_SIZE"))
+        return parse_positive(value, 1, &ai_config.model_chunk_size);
+    if (!strcasecmp(name, "MODEL_EXECUTION_TIMEOUT"))
+        return parse_positive(value, 1000, &ai_config.model_execution_timeout);
+    if (!strcasecmp(name, "BACKEND_MEMORY_LIMIT"))
+        return parse_positive(value, 1, &ai_config.backend_memory_limit);
+    if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
+    return -1;
+}
+
+int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    default_backends_path();
+    if (argc % 2) {
+        RedisModule_Log(ctx, "warning", "ERR error processing argument: odd number of arguments");
+        return REDISMODULE_ERR;
+    }
+    for (int i = 0; i < argc; i += 2)
+        if (!strcasecmp(RedisModule_StringPtrLen(argv[i], NULL), "BACKENDSPATH"))
+            set_path(&ai_config.backends_path, RedisModule_StringPtrLen(argv[i + 1], NULL));
+    for (int i = 0; i < argc; i += 2) {
+        const char *name = RedisModule_StringPtrLen(argv[i], NULL);
+        if (apply(name, argv[i + 1]) != 0) {
+            RedisModule_Log(ctx, "warning", "ERR error processing argument: %s %s", name,
+                            RedisModule_StringPtrLen(argv[i + 1], NULL));
+            return REDISMODULE_ERR;
+        }
+    }
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,19 @@
+/* Module configuration: load-time arguments (spec 6.3) and their AI.CONFIG twins. */
+#pragma once
+#include "redismodule.h"
+
+typedef struct AIConfig {
+    char *backends_path;
+    long long threads_per_queue;
+    long long inter_op_parallelism;
+    long long intra_op_parallelism;
+    long long model_chunk_size;
+    long long model_execution_timeout;
+    long long backend_memory_limit;
+    unsigned preload_backends; /* bit per backend id named at load time */
+} AIConfig;
+
+extern AIConfig ai_config;
+
+/* Applies `NAME value` pairs; on a bad pair logs which one and returns REDISMODULE_ERR. */
+int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

@@ -1,0 +1,38 @@
+/* Module entry: identity, load-time arguments, data types, the embedded interpreter,
+ * and the command table. A failure at any step is logged and refuses the load, which
+ * redis-server reports without crashing. */
+#include "bridge.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "redismodule.h"
+#include "tensor_type.h"
+
+/* RedisAI 1.2.7's identity, so that clients checking the version accept us. */
+#define AI_MODULE_VERSION 10207
+#define AI_MIN_REDIS_VERSION 0x00060000
+
+static int refuse(RedisModuleCtx *ctx, const char *why) {
+    RedisModule_Log(ctx, "warning", "cyrai not loaded: %s", why);
+    return REDISMODULE_ERR;
+}
+
+int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (RedisModule_Init(ctx, "ai", AI_MODULE_VERSION, REDISMODULE_APIVER_1) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
+    if (RedisModule_GetServerVersion() < AI_MIN_REDIS_VERSION)
+        return refuse(ctx, "Redis 6.0.0 or later is required");
+    ai_log_init(ctx);
+    if (config_load_args(ctx, argv, argc) != REDISMODULE_OK)
+        return refuse(ctx, "bad load-time arguments");
+    RedisModule_SetModuleOptions(ctx, REDISMODULE_OPTIONS_HANDLE_IO_ERRORS);
+    if (tensor_type_register(ctx) != REDISMODULE_OK)
+        return refuse(ctx, "cannot register the AI_TENSOR type");
+
+    char err[512] = "";
+    if (bridge_start(err, sizeof err) != 0) return refuse(ctx, err);
+
+    if (tensor_commands_register(ctx) != REDISMODULE_OK)
+        return refuse(ctx, "cannot register the commands");
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,234 @@
+/* The pure tensor layer; see tensor.h. */
+#include "tensor.h"
+
+#include <string.h>
+#include <strings.h>
+
+static const AIDType dtypes[] = {
+    {"FLOAT", kDLFloat, 32, 4},   {"DOUBLE", kDLFloat, 64, 8},   {"INT8", kDLInt, 8, 1},
+    {"INT16", kDLInt, 16, 2},     {"INT32", kDLInt, 32, 4},      {"INT64", kDLInt, 64, 8},
+    {"UINT8", kDLUInt, 8, 1},     {"UINT16", kDLUInt, 16, 2},    {"BOOL", AI_DL_BOOL, 8, 1},
+    {"STRING", AI_DL_STRING, 8, 1}, {"FLOAT16", kDLFloat, 16, 2}, {"BFLOAT16", kDLBfloat, 16, 2},
+    {"UINT32", kDLUInt, 32, 4},   {"UINT64", kDLUInt, 64, 8},
+};
+#define NDTYPES (sizeof dtypes / sizeof dtypes[0])
+
+const AIDType *ai_dtype_by_name(const char *name, size_t len) {
+    for (size_t i = 0; i < NDTYPES; i++)
+        if (strlen(dtypes[i].name) == len && !strncasecmp(dtypes[i].name, name, len))
+            return &dtypes[i];
+    return NULL;
+}
+
+const AIDType *ai_dtype_by_code(unsigned code, unsigned bits) {
+    for (size_t i = 0; i < NDTYPES; i++)
+        if (dtypes[i].code == code && dtypes[i].bits == bits) return &dtypes[i];
+    return NULL;
+}
+
+int64_t ai_shape_length(const int64_t *dims, int ndim) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n)) return -1;
+    return n;
+}
+
+AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
+                       AIError *err) {
+    if (nbytes > AI_TENSOR_MAX_BYTES) {
+        ai_error_set(err, AI_ERR_TENSOR_TOO_LARGE, NULL);
+        return NULL;
+    }
+    AITensor *t = RedisModule_Calloc(1, sizeof *t);
+    t->dtype = dtype;
+    t->refcount = 1;
+    t->nbytes = nbytes;
+    t->dl.device = (DLDevice){kDLCPU, 0};
+    t->dl.dtype = (DLDataType){dtype->code, dtype->bits, 1};
+    t->dl.ndim = ndim;
+    t->dl.shape = RedisModule_Alloc(sizeof(int64_t) * (ndim ? ndim : 1));
+    if (ndim) memcpy(t->dl.shape, dims, sizeof(int64_t) * ndim);
+    /* 64-byte alignment comes with jemalloc's size classes for anything sizeable; a
+     * zero-byte tensor still gets a valid pointer for DLPack consumers. */
+    t->dl.data = RedisModule_Alloc(nbytes ? nbytes : 1);
+    return t;
+}
+
+static size_t numeric_bytes(const AIDType *dtype, const int64_t *dims, int ndim) {
+    int64_t n = ai_shape_length(dims, ndim);
+    size_t bytes;
+    if (n < 0 || __builtin_mul_overflow((size_t)n, (size_t)dtype->size, &bytes))
+        return SIZE_MAX;
+    return bytes;
+}
+
+AITensor *tensor_new_zeros(const AIDType *dtype, const int64_t *dims, int ndim, AIError *err) {
+    /* An empty string is a lone NUL: a STRING tensor of n elements is n bytes of zeros. */
+    AITensor *t = tensor_alloc(dtype, dims, ndim, numeric_bytes(dtype, dims, ndim), err);
+    if (!t) return NULL;
+    memset(t->dl.data, 0, t->nbytes);
+    if (ai_dtype_is_string(dtype)) tensor_index_strings(t, err);
+    return t;
+}
+
+static int bool_blob_ok(const char *blob, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)blob[i] > 1) return 0;
+    return 1;
+}
+
+AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int ndim,
+                               const char *blob, size_t len, AIError *err) {
+    if (!ai_dtype_is_string(dtype)) {
+        if (len != numeric_bytes(dtype, dims, ndim)) {
+            ai_error_set(err, AI_ERR_DATA_LENGTH, NULL);
+            return NULL;
+        }
+        if (dtype->code == AI_DL_BOOL && !bool_blob_ok(blob, len)) {
+            ai_error_set(err, AI_ERR_BOOL_BLOB, NULL);
+            return NULL;
+        }
+    }
+    AITensor *t = tensor_alloc(dtype, dims, ndim, len, err);
+    if (!t) return NULL;
+    memcpy(t->dl.data, blob, len);
+    if (ai_dtype_is_string(dtype) && tensor_index_strings(t, err) != 0) {
+        tensor_release(t);
+        return NULL;
+    }
+    return t;
+}
+
+AITensor *tensor_share(AITensor *t) {
+    __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+void tensor_release(AITensor *t) {
+    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    RedisModule_Free(t->dl.data);
+    RedisModule_Free(t->dl.shape);
+    if (t->offsets) RedisModule_Free(t->offsets);
+    RedisModule_Free(t);
+}
+
+int64_t tensor_length(const AITensor *t) { return ai_shape_length(t->dl.shape, t->dl.ndim); }
+
+size_t tensor_mem_usage(const AITensor *t) {
+    size_t n = sizeof *t + t->nbytes + sizeof(int64_t) * t->dl.ndim;
+    if (t->offsets) n += sizeof(size_t) * tensor_length(t);
+    return n;
+}
+
+int tensor_index_strings(AITensor *t, AIError *err) {
+    int64_t n = tensor_length(t);
+    const char *data = t->dl.data;
+    size_t *offsets = RedisModule_Alloc(sizeof(size_t) * (n ? n : 1));
+    int64_t count = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < t->nbytes; i++) {
+        if (data[i] != '\0') continue;
+        if (count == n) break; /* more elements than the shape holds */
+        offsets[count++] = start;
+        start = i + 1;
+    }
+    if (count != n || start != t->nbytes) {
+        RedisModule_Free(offsets);
+        ai_error_set(err, AI_ERR_STRING_BLOB, NULL);
+        return -1;
+    }
+    if (t->offsets) RedisModule_Free(t->offsets);
+    t->offsets = offsets;
+    return 0;
+}
+
+const char *tensor_string_at(const AITensor *t, int64_t i, size_t *len) {
+    const char *s = (const char *)t->dl.data + t->offsets[i];
+    *len = strlen(s);
+    return s;
+}
+
+/* bfloat16 is the upper half of a binary32, rounded to nearest even. */
+static uint16_t float_to_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffff) > 0x7f800000) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+    u += 0x7fff + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+static float bf16_to_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+#define AT(type) (((type *)t->dl.data)[i])
+
+void tensor_set_double(AITensor *t, int64_t i, double v) {
+    switch (t->dtype->bits) {
+    case 64: AT(double) = v; break;
+    case 32: AT(float) = (float)v; break;
+    default:
+        if (t->dtype->code == kDLBfloat) AT(uint16_t) = float_to_bf16((float)v);
+        else AT(_Float16) = (_Float16)v;
+    }
+}
+
+double tensor_get_double(const AITensor *t, int64_t i) {
+    switch (t->dtype->bits) {
+    case 64: return AT(double);
+    case 32: return AT(float);
+    default:
+        if (t->dtype->code == kDLBfloat) return bf16_to_float(AT(uint16_t));
+        return (double)AT(_Float16);
+    }
+}
+
+void tensor_set_int(AITensor *t, int64_t i, int64_t v) {
+    switch (t->dtype->bits) {
+    case 8: AT(int8_t) = (int8_t)v; break;
+    case 16: AT(int16_t) = (int16_t)v; break;
+    case 32: AT(int32_t) = (int32_t)v; break;
+    default: AT(int64_t) = v;
+    }
+}
+
+int64_t tensor_get_int(const AITensor *t, int64_t i) {
+    switch (t->dtype->bits) {
+    case 8: return AT(int8_t);
+    case 16: return AT(int16_t);
+    case 32: return AT(int32_t);
+    default: return AT(int64_t);
+    }
+}
+
+void tensor_set_uint(AITensor *t, int64_t i, uint64_t v) {
+    switch (t->dtype->bits) {
+    case 8: AT(uint8_t) = (uint8_t)v; break;
+    case 16: AT(uint16_t) = (uint16_t)v; break;
+    case 32: AT(uint32_t) = (uint32_t)v; break;
+    default: AT(uint64_t) = v;
+    }
+}
+
+uint64_t tensor_get_uint(const AITensor *t, int64_t i) {
+    switch (t->dtype->bits) {
+    case 8: return AT(uint8_t);
+    case 16: return AT(uint16_t);
+    case 32: return AT(uint32_t);
+    default: return AT(uint64_t);
+    }
+}
+
+int64_t ai_dtype_int_min(const AIDType *d) {
+    if (d->code != kDLInt) return 0;
+    return d->bits == 64 ? INT64_MIN : -((int64_t)1 << (d->bits - 1));
+}
+
+uint64_t ai_dtype_int_max(const AIDType *d) {
+    if (d->code == AI_DL_BOOL) return 1;
+    if (d->code == kDLInt) return d->bits == 64 ? INT64_MAX : ((uint64_t)1 << (d->bits - 1)) - 1;
+    return d->bits == 64 ? UINT64_MAX : ((uint64_t)1 << d->bits) - 1;
+}

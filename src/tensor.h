@@ -1,0 +1,79 @@
+/* The tensor: a DLPack DLTensor whose data lives in Redis-allocated memory.
+ *
+ * A tensor is immutable once published (stored in a key or handed to a run) and is
+ * reference-counted: sharing is tensor_share (an atomic incref) and every holder drops
+ * its reference with tensor_release; the last release frees shape, data and offsets.
+ * The data is C-contiguous, in host byte order. STRING tensors hold their elements as
+ * NUL-terminated strings back to back, with the start offset of each element kept
+ * beside them. This layer knows nothing of Redis but its allocator. */
+#pragma once
+#include <dlpack/dlpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+/* DLPack < 0.8 has no bool code; the value is the one later versions and RedisAI use. */
+#define AI_DL_BOOL 6
+/* Not DLPack: RedisAI's code for strings, kept for RDB compatibility. */
+#define AI_DL_STRING 7
+
+/* Refuses tensors larger than this: a zero-filled TENSORSET of absurd dims must not take
+ * the server down. */
+#define AI_TENSOR_MAX_BYTES ((size_t)1 << 34)
+
+typedef struct AIDType {
+    const char *name; /* as replies show it */
+    uint8_t code;     /* DLPack type code */
+    uint8_t bits;
+    uint8_t size; /* bytes per element; STRING: 1 (a byte of its blob) */
+} AIDType;
+
+typedef struct AITensor {
+    DLTensor dl;        /* dl.data, dl.shape and dl.ndim describe the data */
+    const AIDType *dtype;
+    size_t nbytes;      /* length of dl.data in bytes */
+    size_t *offsets;    /* STRING only: start of each element in dl.data */
+    long refcount;
+} AITensor;
+
+const AIDType *ai_dtype_by_name(const char *name, size_t len);
+const AIDType *ai_dtype_by_code(unsigned code, unsigned bits);
+static inline int ai_dtype_is_string(const AIDType *d) { return d->code == AI_DL_STRING; }
+
+/* Element count of a shape, or -1 if it overflows or a dim is negative. */
+int64_t ai_shape_length(const int64_t *dims, int ndim);
+
+/* A tensor with data of nbytes uninitialised bytes (STRING: offsets unset), or NULL with
+ * AI_ERR_TENSOR_TOO_LARGE when the shape does not fit. */
+AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
+                       AIError *err);
+/* Zero-filled numbers, or empty strings. */
+AITensor *tensor_new_zeros(const AIDType *dtype, const int64_t *dims, int ndim, AIError *err);
+/* Copies blob in after checking its length and contents against dtype and shape. */
+AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int ndim,
+                               const char *blob, size_t len, AIError *err);
+
+AITensor *tensor_share(AITensor *t);
+void tensor_release(AITensor *t);
+
+int64_t tensor_length(const AITensor *t);
+size_t tensor_mem_usage(const AITensor *t);
+
+/* STRING: finds the element starts in t->dl.data; fails with AI_ERR_STRING_BLOB if the
+ * blob is not exactly tensor_length NUL-terminated strings. */
+int tensor_index_strings(AITensor *t, AIError *err);
+/* STRING: a pointer to element i (NUL-terminated) and its length. */
+const char *tensor_string_at(const AITensor *t, int64_t i, size_t *len);
+
+/* Element access for numbers; the caller range-checks integer values first. */
+void tensor_set_double(AITensor *t, int64_t i, double v);
+void tensor_set_int(AITensor *t, int64_t i, int64_t v);
+void tensor_set_uint(AITensor *t, int64_t i, uint64_t v);
+double tensor_get_double(const AITensor *t, int64_t i);
+int64_t tensor_get_int(const AITensor *t, int64_t i);
+uint64_t tensor_get_uint(const AITensor *t, int64_t i);
+
+/* Value range of an integer dtype, for VALUES parsing. */
+int64_t ai_dtype_int_min(const AIDType *d);
+uint64_t ai_dtype_int_max(const AIDType *d);

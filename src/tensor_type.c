@@ -1,0 +1,154 @@
+/* The AI_TENSOR data type. Nothing here touches Python: a BGSAVE child serialises
+ * tensors with C alone.
+ *
+ * RDB layout (encoding version 4, RedisAI's): dtype code, dtype bits, ndims, dims, the
+ * data blob, and for STRING tensors the offset of every element. Loading checks every
+ * size before it allocates and fails on anything inconsistent. */
+#include "tensor_type.h"
+
+#include <string.h>
+
+RedisModuleType *AITensorType = NULL;
+
+#define AI_MAX_NDIM 64
+
+static void rdb_save(RedisModuleIO *io, void *value) {
+    AITensor *t = value;
+    RedisModule_SaveUnsigned(io, t->dtype->code);
+    RedisModule_SaveUnsigned(io, t->dtype->bits);
+    RedisModule_SaveSigned(io, t->dl.ndim);
+    for (int i = 0; i < t->dl.ndim; i++) RedisModule_SaveSigned(io, t->dl.shape[i]);
+    RedisModule_SaveStringBuffer(io, t->dl.data, t->nbytes);
+    if (!ai_dtype_is_string(t->dtype)) return;
+    int64_t n = tensor_length(t);
+    for (int64_t i = 0; i < n; i++) RedisModule_SaveUnsigned(io, t->offsets[i]);
+}
+
+/* Reads dtype and shape; 0 on success. */
+static int rdb_load_header(RedisModuleIO *io, const AIDType **dtype, int64_t *dims, int *ndim) {
+    uint64_t code = RedisModule_LoadUnsigned(io);
+    uint64_t bits = RedisModule_LoadUnsigned(io);
+    int64_t n = RedisModule_LoadSigned(io);
+    if (RedisModule_IsIOError(io) || n < 0 || n > AI_MAX_NDIM) return -1;
+    *dtype = ai_dtype_by_code((unsigned)code, (unsigned)bits);
+    if (!*dtype) return -1;
+    for (int64_t i = 0; i < n; i++) dims[i] = RedisModule_LoadSigned(io);
+    *ndim = (int)n;
+    return RedisModule_IsIOError(io) || ai_shape_length(dims, *ndim) < 0 ? -1 : 0;
+}
+
+static void *rdb_load(RedisModuleIO *io, int encver) {
+    const AIDType *dtype;
+    int64_t dims[AI_MAX_NDIM];
+    int ndim;
+    if (encver != AI_TENSOR_ENCVER || rdb_load_header(io, &dtype, dims, &ndim) != 0) goto bad;
+    size_t len;
+    char *blob = RedisModule_LoadStringBuffer(io, &len);
+    if (RedisModule_IsIOError(io)) goto bad;
+    AIError err = {0};
+    AITensor *t = tensor_new_from_blob(dtype, dims, ndim, blob, len, &err);
+    RedisModule_Free(blob);
+    if (!t) {
+        ai_error_clear(&err);
+        goto bad;
+    }
+    if (ai_dtype_is_string(dtype)) {
+        /* The offsets are implied by the blob, which tensor_new_from_blob indexed. */
+        int64_t n = tensor_length(t);
+        for (int64_t i = 0; i < n; i++)
+            if (RedisModule_LoadUnsigned(io) != t->offsets[i]) {
+                tensor_release(t);
+                goto bad;
+            }
+    }
+    return t;
+bad:
+    RedisModule_LogIOError(io, "warning", "corrupt or unsupported AI_TENSOR value");
+    return NULL;
+}
+
+/* argv of AI.TENSORSET key DTYPE dims... BLOB data; freed by the caller. */
+static RedisModuleString **tensorset_argv(RedisModuleString *keyname, const AITensor *t,
+                                          size_t *argc) {
+    size_t n = 0;
+    RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * (t->dl.ndim + 4));
+    argv[n++] = RedisModule_CreateStringFromString(NULL, keyname);
+    argv[n++] = RedisModule_CreateString(NULL, t->dtype->name, strlen(t->dtype->name));
+    for (int i = 0; i < t->dl.ndim; i++)
+        argv[n++] = RedisModule_CreateStringFromLongLong(NULL, t->dl.shape[i]);
+    argv[n++] = RedisModule_CreateString(NULL, "BLOB", 4);
+    argv[n++] = RedisModule_CreateString(NULL, t->dl.data, t->nbytes);
+    *argc = n;
+    return argv;
+}
+
+static void free_argv(RedisModuleString **argv, size_t argc) {
+    for (size_t i = 0; i < argc; i++) RedisModule_FreeString(NULL, argv[i]);
+    RedisModule_Free(argv);
+}
+
+static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *value) {
+    size_t argc;
+    RedisModuleString **argv = tensorset_argv(keyname, value, &argc);
+    RedisModule_EmitAOF(aof, "AI.TENSORSET", "v", argv, argc);
+    free_argv(argv, argc);
+}
+
+void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AITensor *t) {
+    size_t argc;
+    RedisModuleString **argv = tensorset_argv(keyname, t, &argc);
+    RedisModule_Replicate(ctx, "AI.TENSORSET", "v", argv, argc);
+    free_argv(argv, argc);
+}
+
+static size_t mem_usage(const void *value) { return tensor_mem_usage(value); }
+
+static void digest(RedisModuleDigest *md, void *value) {
+    AITensor *t = value;
+    RedisModule_DigestAddStringBuffer(md, t->dtype->name, strlen(t->dtype->name));
+    for (int i = 0; i < t->dl.ndim; i++) RedisModule_DigestAddLongLong(md, t->dl.shape[i]);
+    RedisModule_DigestAddStringBuffer(md, t->dl.data, t->nbytes);
+    RedisModule_DigestEndSequence(md);
+}
+
+static void free_value(void *value) { tensor_release(value); }
+
+int tensor_type_register(RedisModuleCtx *ctx) {
+    RedisModuleTypeMethods tm = {
+        .version = REDISMODULE_TYPE_METHOD_VERSION,
+        .rdb_load = rdb_load,
+        .rdb_save = rdb_save,
+        .aof_rewrite = aof_rewrite,
+        .mem_usage = mem_usage,
+        .digest = digest,
+        .free = free_value,
+    };
+    AITensorType = RedisModule_CreateDataType(ctx, "AI_TENSOR", AI_TENSOR_ENCVER, &tm);
+    return AITensorType ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
+                                   RedisModuleKey **key, int mode) {
+    *key = RedisModule_OpenKey(ctx, keyname, mode);
+    int type = RedisModule_KeyType(*key);
+    if (type == REDISMODULE_KEYTYPE_MODULE && RedisModule_ModuleTypeGetType(*key) == AITensorType)
+        return RedisModule_ModuleTypeGetValue(*key);
+    ai_reply_code(ctx, type == REDISMODULE_KEYTYPE_EMPTY ? AI_ERR_TENSOR_EMPTY : AI_ERR_WRONGTYPE);
+    RedisModule_CloseKey(*key);
+    *key = NULL;
+    return NULL;
+}
+
+int tensor_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != REDISMODULE_KEYTYPE_EMPTY && RedisModule_ModuleTypeGetType(key) != AITensorType) {
+        RedisModule_CloseKey(key);
+        tensor_release(t);
+        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+        return REDISMODULE_ERR;
+    }
+    RedisModule_ModuleTypeSetValue(key, AITensorType, t);
+    RedisModule_CloseKey(key);
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,23 @@
+/* The AI_TENSOR Redis data type: RDB, AOF rewrite, memory usage, digest, free; and the
+ * keyspace helpers every command that reads or writes tensors uses. */
+#pragma once
+#include "redismodule.h"
+#include "tensor.h"
+
+#define AI_TENSOR_ENCVER 4
+
+extern RedisModuleType *AITensorType;
+
+int tensor_type_register(RedisModuleCtx *ctx);
+
+/* Opens keyname and fetches its tensor. On a missing key or another type it replies
+ * with the spec's error, closes the key and returns NULL. */
+AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
+                                   RedisModuleKey **key, int mode);
+
+/* Writes t (taking over one reference) under keyname; replies WRONGTYPE and drops t when
+ * the key holds another type. Returns REDISMODULE_OK when stored. */
+int tensor_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t);
+
+/* Replicates a write of t as AI.TENSORSET key DTYPE dims... BLOB data. */
+void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AITensor *t);
