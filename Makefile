@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 MODULE  := build/cyrai.so
 PORT    ?= 6379
 RLTEST  := $(PY) -m RLTest --module $(MODULE) --tests-dir tests/flow --log-dir build/logs \
-           --clear-logs
+           --clear-logs --enable-debug-command --randomize-ports --check-exitcode
 # RLTEST_ARGS narrows a flow run, e.g. RLTEST_ARGS='--test test_tensor.py'.
 RLTEST_ARGS ?=
 

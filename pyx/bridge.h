@@ -1,8 +1,52 @@
 /* The bridge's C face: the only Python-facing functions the C core calls. They take and
- * return C types; everything that holds Python objects stays behind them in pyx/. */
+ * return C types; everything that holds Python objects stays behind them in pyx/.
+ *
+ * Functions that call into Python take the GIL themselves (re-entrantly: a worker that
+ * already holds it through bridge_enter pays almost nothing) and never let a Python
+ * exception escape: failures come back as an AIError whose detail is the reply text. */
 #pragma once
 #include <stddef.h>
+
+#include "errors.h"
+#include "tensor.h"
 
 /* Starts the embedded interpreter on the project's virtual environment, imports the
  * Cython bridge and releases the GIL. Returns 0, or -1 with a reason in err. */
 int bridge_start(char *err, size_t errlen);
+
+/* A worker's own Python thread state, made once; enter takes the GIL with it, leave
+ * gives the GIL back. */
+void *bridge_thread_state_new(void);
+void bridge_enter(void *state);
+void bridge_leave(void);
+
+/* A list of names owned by whoever holds it (strings from RedisModule_Strdup). */
+typedef struct AINames {
+    int count;
+    char **names;
+} AINames;
+
+void ai_names_free(AINames *n);
+
+typedef struct AIBackendOpts {
+    long long intra_op;
+    long long inter_op;
+    long long execution_timeout_ms;
+    long long memory_limit_mb;
+} AIBackendOpts;
+
+/* Loads a model with the named backend from its serialized bytes. given_inputs and
+ * given_outputs are the node names the client named (TF), or empty. On success *handle
+ * is the loaded model and inputs/outputs hold the names the backend reports. */
+int bridge_model_load(const char *backend, const char *device, const char *blob, size_t len,
+                      const AINames *given_inputs, const AINames *given_outputs,
+                      const AIBackendOpts *opts, void **handle, AINames *inputs,
+                      AINames *outputs, AIError *err);
+
+/* Runs a loaded model: inputs are borrowed; outputs[i] receive new tensors (one
+ * reference each) on success, and stay NULL on failure. */
+int bridge_model_run(void *handle, AITensor **inputs, int ninputs, AITensor **outputs,
+                     int noutputs, AIError *err);
+
+/* Drops the loaded model. */
+void bridge_model_free(void *handle);

@@ -61,3 +61,20 @@ cdef extern from "log.h" nogil:
 cdef extern from "redismodule.h" nogil:
     void *RedisModule_Alloc(size_t n)
     void RedisModule_Free(void *p)
+
+cdef extern from "errors.h" nogil:
+    int AI_ERR_DETAIL
+    void ai_error_set(AIError *err, int code, const char *detail)
+
+cdef extern from "bridge.h" nogil:
+    ctypedef struct AINames:
+        int count
+        char **names
+    ctypedef struct AIBackendOpts:
+        long long intra_op
+        long long inter_op
+        long long execution_timeout_ms
+        long long memory_limit_mb
+
+cdef extern from "redismodule.h" nogil:
+    char *RedisModule_Strdup(const char *s)

@@ -4,11 +4,13 @@
 Every function C calls is `cdef public ... noexcept with gil` and catches every
 exception itself: an exception left on a worker's thread state would break its next job.
 """
+from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdio cimport snprintf
 from cyrai cimport *
 
 include "log.pxi"
 include "tensor.pxi"
+include "model.pxi"
 
 
 cdef public int cy_bridge_setup(const char *root, char *err, size_t errlen) noexcept with gil:

@@ -69,3 +69,9 @@ int bridge_start(char *err, size_t errlen) {
     PyEval_SaveThread();
     return rc;
 }
+
+void *bridge_thread_state_new(void) { return PyThreadState_New(PyInterpreterState_Main()); }
+
+void bridge_enter(void *state) { PyEval_RestoreThread(state); }
+
+void bridge_leave(void) { PyEval_SaveThread(); }

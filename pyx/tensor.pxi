@@ -9,6 +9,8 @@ from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND
 from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_New, PyCapsule_IsValid, PyCapsule_GetPointer
 from libc.string cimport memcpy
 
+import sys
+
 import numpy as np
 
 cdef dict _BUFFER_FORMATS = {
@@ -39,6 +41,11 @@ cdef class Tensor:
     cdef AITensor *ptr
     cdef bint writable  # only while a fresh tensor is being filled, before anyone sees it
     cdef Py_ssize_t[64] _shape
+
+    def __init__(self, *args, **kwargs):
+        # Only the bridge makes Tensors (Tensor.wrap skips __init__); one made from Python
+        # would hold no C tensor and crash on first use.
+        raise TypeError("Tensor cannot be created directly; use tensor_from_array")
 
     @staticmethod
     cdef Tensor wrap(AITensor *ptr):
@@ -89,12 +96,17 @@ cdef class Tensor:
     def __releasebuffer__(self, Py_buffer *buf):
         pass
 
-    def __dlpack__(self, stream=None, **kwargs):
+    def __dlpack__(self, stream=None, *, max_version=None, dl_device=None, copy=None):
         if self.ptr.dtype.code == AI_DL_STRING:
             raise BufferError("STRING tensors have no DLPack view")
+        if dl_device is not None and tuple(dl_device) != (1, 0):
+            raise BufferError("tensors live on the CPU")
+        # copy=True asks for memory the consumer owns (torch then writes to it freely):
+        # a shared view would let it change a stored tensor.
+        cdef AITensor *src = _copy_of(self.ptr) if copy else tensor_share(self.ptr)
         cdef DLManagedTensor *managed = <DLManagedTensor *>RedisModule_Alloc(sizeof(DLManagedTensor))
-        managed.dl_tensor = self.ptr.dl
-        managed.manager_ctx = tensor_share(self.ptr)
+        managed.dl_tensor = src.dl
+        managed.manager_ctx = src
         managed.deleter = _dlpack_deleter
         return PyCapsule_New(managed, b"dltensor", <PyCapsule_Destructor>_capsule_destructor)
 
@@ -115,6 +127,14 @@ cdef class Tensor:
         """A torch view of the data through DLPack."""
         import torch
         return torch.from_dlpack(self)
+
+
+cdef AITensor *_copy_of(AITensor *src) except NULL:
+    """A new reference to a new tensor with src's numbers."""
+    cdef Tensor t = _alloc_like(src.dtype, tuple(src.dl.shape[i] for i in range(src.dl.ndim)),
+                                src.nbytes)
+    memcpy(t.ptr.dl.data, src.dl.data, src.nbytes)
+    return tensor_share(t.ptr)
 
 
 cdef object _strings_array(Tensor t):
@@ -167,6 +187,9 @@ cdef Tensor _alloc_like(const AIDType *dtype, tuple shape, size_t nbytes):
 
 def tensor_from_numpy(arr):
     """A new C tensor holding a copy of a NumPy array (any strides)."""
+    if isinstance(arr, Tensor):
+        # Its raw buffer would turn BFLOAT16 into UINT16 and STRING into one repr string.
+        arr = (<Tensor>arr).numpy()
     arr = np.asarray(arr)
     if arr.dtype.kind in "OSU":
         return _strings_tensor(arr)
@@ -198,7 +221,10 @@ def tensor_from_torch(src):
 
 def tensor_from_array(obj):
     """A new C tensor from a NumPy array, a torch tensor or anything array-like."""
-    if type(obj).__module__ == "torch":
+    # torch is looked up, not imported: if nobody imported it, obj is no torch tensor.
+    # isinstance, not the type's module name, so subclasses (nn.Parameter) count too.
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(obj, torch.Tensor):
         return tensor_from_torch(obj)
     return tensor_from_numpy(obj)
 

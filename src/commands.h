@@ -3,3 +3,5 @@
 #include "redismodule.h"
 
 int tensor_commands_register(RedisModuleCtx *ctx);
+int model_commands_register(RedisModuleCtx *ctx);
+int model_exec_commands_register(RedisModuleCtx *ctx);

@@ -5,6 +5,9 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "model_type.h"
+#include "queue.h"
+#include "stats.h"
 #include "redismodule.h"
 #include "tensor_type.h"
 
@@ -17,6 +20,12 @@ static int refuse(RedisModuleCtx *ctx, const char *why) {
     return REDISMODULE_ERR;
 }
 
+/* Workers must be gone before exit() runs the frameworks' static destructors. */
+static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
+    (void)ctx, (void)e, (void)sub, (void)data;
+    queues_shutdown();
+}
+
 int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_Init(ctx, "ai", AI_MODULE_VERSION, REDISMODULE_APIVER_1) != REDISMODULE_OK)
         return REDISMODULE_ERR;
@@ -26,13 +35,20 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     if (config_load_args(ctx, argv, argc) != REDISMODULE_OK)
         return refuse(ctx, "bad load-time arguments");
     RedisModule_SetModuleOptions(ctx, REDISMODULE_OPTIONS_HANDLE_IO_ERRORS);
-    if (tensor_type_register(ctx) != REDISMODULE_OK)
-        return refuse(ctx, "cannot register the AI_TENSOR type");
+    if (tensor_type_register(ctx) != REDISMODULE_OK || model_type_register(ctx) != REDISMODULE_OK)
+        return refuse(ctx, "cannot register the data types");
+    stats_init(ctx);
 
     char err[512] = "";
     if (bridge_start(err, sizeof err) != 0) return refuse(ctx, err);
 
-    if (tensor_commands_register(ctx) != REDISMODULE_OK)
+    if (!queue_get("CPU") || !queue_get(AI_LOADER_QUEUE))
+        return refuse(ctx, "cannot start the worker threads");
+    RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Shutdown, on_shutdown);
+
+    if (tensor_commands_register(ctx) != REDISMODULE_OK ||
+        model_commands_register(ctx) != REDISMODULE_OK ||
+        model_exec_commands_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the commands");
     return REDISMODULE_OK;
 }

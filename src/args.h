@@ -1,0 +1,22 @@
+/* Small helpers for reading command arguments. */
+#pragma once
+#include <string.h>
+#include <strings.h>
+
+#include "redismodule.h"
+
+/* Case-insensitive comparison of an argument with a keyword. */
+static inline int ai_arg_is(RedisModuleString *arg, const char *word) {
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(arg, &len);
+    return len == strlen(word) && !strncasecmp(p, word, len);
+}
+
+/* True when the current context cannot block its client (MULTI, Lua, a master's
+ * replication stream, AOF loading): such commands run synchronously or are refused. */
+static inline int ai_cannot_block(RedisModuleCtx *ctx) {
+    int flags = RedisModule_GetContextFlags(ctx);
+    return flags & (REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LUA |
+                    REDISMODULE_CTX_FLAGS_DENY_BLOCKING | REDISMODULE_CTX_FLAGS_REPLICATED |
+                    REDISMODULE_CTX_FLAGS_LOADING);
+}

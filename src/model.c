@@ -1,0 +1,98 @@
+/* The pure model layer; see model.h. */
+#include "model.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+static const char *const backend_names[AI_BACKEND__COUNT] = {"TF", "TFLITE", "TORCH", "ONNX"};
+
+int ai_backend_by_name(const char *name, size_t len) {
+    for (int b = 0; b < AI_BACKEND__COUNT; b++)
+        if (strlen(backend_names[b]) == len && !strncasecmp(backend_names[b], name, len))
+            return b;
+    return -1;
+}
+
+const char *ai_backend_name(int backend) { return backend_names[backend]; }
+
+int ai_device_valid(const char *device, size_t len) {
+    if (len >= 10 || len < 3) return 0;
+    if (strncasecmp(device, "CPU", 3) && strncasecmp(device, "GPU", 3)) return 0;
+    if (len == 3) return 1;
+    if (device[3] != ':') return 0;
+    for (size_t i = 4; i < len; i++)
+        if (!isdigit((unsigned char)device[i])) return 0;
+    return 1;
+}
+
+AIModel *model_new(int backend, const char *device, const char *tag, size_t taglen, char *blob,
+                   size_t bloblen) {
+    AIModel *m = RedisModule_Calloc(1, sizeof *m);
+    m->backend = backend;
+    m->device = RedisModule_Strdup(device);
+    m->tag = RedisModule_Alloc(taglen + 1);
+    memcpy(m->tag, tag, taglen);
+    m->tag[taglen] = '\0';
+    m->taglen = taglen;
+    m->blob = blob;
+    m->bloblen = bloblen;
+    m->refcount = 1;
+    return m;
+}
+
+int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
+               AIError *err) {
+    AIBackendOpts opts = {
+        .intra_op = ai_config.intra_op_parallelism,
+        .inter_op = ai_config.inter_op_parallelism,
+        .execution_timeout_ms = ai_config.model_execution_timeout,
+        .memory_limit_mb = ai_config.backend_memory_limit,
+    };
+    return bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen,
+                             given_inputs, given_outputs, &opts, &m->handle, &m->inputs,
+                             &m->outputs, err);
+}
+
+AIModel *model_share(AIModel *m) {
+    __atomic_add_fetch(&m->refcount, 1, __ATOMIC_RELAXED);
+    return m;
+}
+
+typedef struct FreeJob {
+    AIJob job;
+    void *handle;
+} FreeJob;
+
+static void free_handle(AIJob *job) {
+    bridge_model_free(((FreeJob *)job)->handle);
+    RedisModule_Free(job);
+}
+
+void model_release(AIModel *m) {
+    if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (m->handle) {
+        FreeJob *job = RedisModule_Calloc(1, sizeof *job);
+        job->job.run = free_handle;
+        job->handle = m->handle;
+        queue_push(queue_get(AI_LOADER_QUEUE), &job->job);
+    }
+    ai_names_free(&m->inputs);
+    ai_names_free(&m->outputs);
+    RedisModule_Free(m->device);
+    RedisModule_Free(m->tag);
+    RedisModule_Free(m->blob);
+    if (m->key) RedisModule_Free(m->key);
+    RedisModule_Free(m);
+}
+
+size_t model_mem_usage(const AIModel *m) { return sizeof *m + m->bloblen + m->taglen; }
+
+void ai_names_free(AINames *n) {
+    for (int i = 0; i < n->count; i++) RedisModule_Free(n->names[i]);
+    if (n->names) RedisModule_Free(n->names);
+    n->names = NULL;
+    n->count = 0;
+}

@@ -1,0 +1,45 @@
+/* The model: its serialized bytes and settings, kept in C memory, beside the backend's
+ * loaded object (an opaque bridge handle).
+ *
+ * RDB, AOF, replication and AI.MODELGET use only the C side, so a fork child never needs
+ * the interpreter. Models are reference-counted: a queued run holds a reference, so a
+ * DEL or overwrite never disturbs it. The last release frees the C side at once and
+ * hands the loaded object to the loader thread, so the main thread never waits on the GIL
+ * to free a model. */
+#pragma once
+#include "bridge.h"
+#include "errors.h"
+#include "queue.h"
+
+enum { AI_BACKEND_TF = 0, AI_BACKEND_TFLITE, AI_BACKEND_TORCH, AI_BACKEND_ONNX, AI_BACKEND__COUNT };
+
+int ai_backend_by_name(const char *name, size_t len);
+const char *ai_backend_name(int backend);
+/* CPU, GPU, CPU:<digits>, GPU:<digits>, any case, shorter than 10 characters. */
+int ai_device_valid(const char *device, size_t len);
+
+typedef struct AIModel {
+    int backend;
+    char *device; /* as the client gave it */
+    char *tag;
+    size_t taglen;
+    long long batchsize, minbatchsize, minbatchtimeout;
+    AINames inputs, outputs;
+    char *blob;
+    size_t bloblen;
+    void *handle; /* the backend's loaded model; NULL until loaded */
+    AIQueue *queue;
+    char *key; /* the key it is stored under, for its run statistics */
+    size_t keylen;
+    long refcount;
+} AIModel;
+
+/* A model not yet loaded, taking over blob (RedisModule_Alloc'd). */
+AIModel *model_new(int backend, const char *device, const char *tag, size_t taglen, char *blob,
+                   size_t bloblen);
+/* Loads it with its backend (takes the GIL); may run on any thread. */
+int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
+               AIError *err);
+AIModel *model_share(AIModel *m);
+void model_release(AIModel *m);
+size_t model_mem_usage(const AIModel *m);

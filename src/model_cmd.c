@@ -1,0 +1,383 @@
+/* AI.MODELSTORE, AI.MODELSET, AI.MODELGET, AI.MODELDEL and AI._MODELSCAN (spec 3.2-3.4,
+ * 3.6, 3.8).
+ *
+ * Storing a model never stalls Redis: the command is parsed on the main thread, the
+ * client is blocked, the loader thread builds the model with its backend, and the key is
+ * written (and the command replicated) on the main thread when the client is unblocked.
+ * Where a client cannot block (MULTI, Lua, replication stream, AOF loading) the model is
+ * built synchronously instead. */
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+#include "messages.h"
+#include "model_type.h"
+#include "stats.h"
+
+typedef struct StoreArgs {
+    int backend;
+    const char *device;
+    const char *tag;
+    size_t taglen;
+    long long batch, minbatch, mintimeout;
+    AINames inputs, outputs; /* names the client gave (TF) */
+    int blob_at;             /* index of the first chunk */
+} StoreArgs;
+
+/* An unsigned option value; RedisAI also takes "4.0" as 4. */
+static int parse_count(RedisModuleString *arg, long long *out) {
+    double d;
+    if (RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK) return *out >= 0 ? 0 : -1;
+    if (RedisModule_StringToDouble(arg, &d) != REDISMODULE_OK || d < 0 || d > 1e18) return -1;
+    *out = (long long)d;
+    return 0;
+}
+
+/* TAG / BATCHSIZE / MINBATCHSIZE / MINBATCHTIMEOUT, in that order, each optional. */
+static const char *parse_options(RedisModuleString **argv, int argc, int *i, StoreArgs *a) {
+    if (*i + 1 < argc && ai_arg_is(argv[*i], "TAG")) {
+        a->tag = RedisModule_StringPtrLen(argv[*i + 1], &a->taglen);
+        *i += 2;
+    }
+    static const struct {
+        const char *name, *error;
+        size_t field;
+    } opts[] = {
+        {"BATCHSIZE", AI_MSG_BATCHSIZE, offsetof(StoreArgs, batch)},
+        {"MINBATCHSIZE", AI_MSG_MINBATCHSIZE, offsetof(StoreArgs, minbatch)},
+        {"MINBATCHTIMEOUT", AI_MSG_MINBATCHTIMEOUT, offsetof(StoreArgs, mintimeout)},
+    };
+    for (size_t o = 0; o < 3; o++) {
+        if (*i >= argc || !ai_arg_is(argv[*i], opts[o].name)) continue;
+        if (*i + 1 >= argc ||
+            parse_count(argv[*i + 1], (long long *)((char *)a + opts[o].field)) != 0)
+            return opts[o].error;
+        *i += 2;
+    }
+    return NULL;
+}
+
+static void names_from_args(AINames *n, RedisModuleString **argv, int count) {
+    n->count = count;
+    n->names = RedisModule_Alloc(sizeof(char *) * (count ? count : 1));
+    for (int k = 0; k < count; k++)
+        n->names[k] = RedisModule_Strdup(RedisModule_StringPtrLen(argv[k], NULL));
+}
+
+/* INPUTS <n> <name>... OUTPUTS <n> <name>... of AI.MODELSTORE for TF. */
+static const char *parse_tf_names(RedisModuleString **argv, int argc, int *i, StoreArgs *a) {
+    long long n;
+    if (!ai_arg_is(argv[*i], "INPUTS")) return AI_MSG_TF_NO_INPUTS;
+    if (*i + 1 >= argc || RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK ||
+        n <= 0)
+        return AI_MSG_INPUT_COUNT;
+    if (argc - (*i + 2) < n) return AI_MSG_TF_INPUTS_ARGS;
+    names_from_args(&a->inputs, argv + *i + 2, (int)n);
+    *i += 2 + (int)n;
+    if (*i >= argc || !ai_arg_is(argv[*i], "OUTPUTS")) return AI_MSG_TF_NO_OUTPUTS;
+    if (*i + 1 >= argc || RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK ||
+        n <= 0)
+        return AI_MSG_OUTPUT_COUNT;
+    if (argc - (*i + 2) < n) return AI_MSG_TF_OUTPUTS_ARGS;
+    names_from_args(&a->outputs, argv + *i + 2, (int)n);
+    *i += 2 + (int)n;
+    return NULL;
+}
+
+static const char *parse_backend_device(RedisModuleString **argv, StoreArgs *a) {
+    size_t len;
+    const char *name = RedisModule_StringPtrLen(argv[2], &len);
+    if ((a->backend = ai_backend_by_name(name, len)) < 0) return AI_MSG_UNSUPPORTED_BACKEND;
+    a->device = RedisModule_StringPtrLen(argv[3], &len);
+    return NULL;
+}
+
+/* AI.MODELSTORE key backend device [TAG t] [BATCHSIZE n [MINBATCHSIZE m
+ * [MINBATCHTIMEOUT t]]] [INPUTS n ... OUTPUTS n ...] BLOB chunk... */
+static const char *parse_modelstore(RedisModuleString **argv, int argc, StoreArgs *a) {
+    const char *e = parse_backend_device(argv, a);
+    if (e) return e;
+    size_t len;
+    RedisModule_StringPtrLen(argv[3], &len);
+    if (!ai_device_valid(a->device, len)) return AI_MSG_INVALID_DEVICE;
+    int i = 4;
+    if ((e = parse_options(argv, argc, &i, a))) return e;
+    if (a->minbatch > 0 && a->batch == 0) return AI_MSG_MINBATCH_NO_BATCH;
+    if (a->mintimeout > 0 && a->minbatch == 0) return AI_MSG_MINTIMEOUT_NO_MINBATCH;
+    if (i >= argc) return AI_MSG_MISSING_BLOB;
+    if (a->backend == AI_BACKEND_TF) {
+        if ((e = parse_tf_names(argv, argc, &i, a))) return e;
+    } else if (ai_arg_is(argv[i], "INPUTS")) {
+        return AI_MSG_INPUTS_NOT_FOR_BACKEND;
+    }
+    if (i >= argc || !ai_arg_is(argv[i], "BLOB")) return AI_MSG_EXPECTED_BLOB;
+    if (i + 1 >= argc) return AI_MSG_MISSING_BLOB;
+    a->blob_at = i + 1;
+    return NULL;
+}
+
+static int is_modelset_keyword(RedisModuleString *arg) {
+    static const char *const words[] = {"INPUTS", "OUTPUTS", "TAG", "BATCHSIZE",
+                                        "MINBATCHSIZE", "MINBATCHTIMEOUT", "BLOB"};
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++)
+        if (ai_arg_is(arg, words[w])) return 1;
+    return 0;
+}
+
+/* Finds BLOB after i; the TF node names of AI.MODELSET are the tokens before it. */
+static const char *parse_modelset_names(RedisModuleString **argv, int argc, int i, StoreArgs *a) {
+    int blob = i;
+    while (blob < argc && !ai_arg_is(argv[blob], "BLOB")) blob++;
+    if (a->backend == AI_BACKEND_TF) {
+        if (blob == i) return AI_MSG_TF_NO_IO;
+        if (!ai_arg_is(argv[i], "INPUTS")) return AI_MSG_NO_INPUTS;
+        int outputs = i + 1;
+        while (outputs < blob && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
+        if (outputs == blob) return AI_MSG_NO_OUTPUTS;
+        names_from_args(&a->inputs, argv + i + 1, outputs - i - 1);
+        names_from_args(&a->outputs, argv + outputs + 1, blob - outputs - 1);
+    }
+    if (blob + 1 >= argc) return AI_MSG_MISSING_BLOB;
+    a->blob_at = blob + 1;
+    return NULL;
+}
+
+/* AI.MODELSET key backend device [TAG t] [BATCHSIZE ...] [INPUTS name... OUTPUTS name...]
+ * BLOB chunk... (deprecated: names without counts, other checks). */
+static const char *parse_modelset(RedisModuleString **argv, int argc, StoreArgs *a) {
+    const char *e = parse_backend_device(argv, a);
+    if (e) return e;
+    size_t len;
+    RedisModule_StringPtrLen(argv[3], &len);
+    if (len > 10 || is_modelset_keyword(argv[3])) return AI_MSG_INVALID_DEVICE;
+    if (!ai_device_valid(a->device, len)) return AI_MSG_UNSUPPORTED_DEVICE;
+    int i = 4;
+    int had_batch = i + 2 < argc && ai_arg_is(argv[i], "TAG") ? ai_arg_is(argv[i + 2], "BATCHSIZE")
+                                                              : i < argc && ai_arg_is(argv[i], "BATCHSIZE");
+    if ((e = parse_options(argv, argc, &i, a))) return e;
+    if (had_batch && a->backend == AI_BACKEND_TFLITE) return AI_MSG_TFLITE_BATCHING;
+    if (a->minbatch > 0 && a->batch == 0) return AI_MSG_MINBATCH_NO_BATCH;
+    if (a->mintimeout > 0 && a->batch == 0) return AI_MSG_MINTIMEOUT_NO_BATCH;
+    if (a->mintimeout > 0 && a->minbatch == 0) return AI_MSG_MINTIMEOUT_NO_MINBATCH;
+    if (i >= argc) return AI_MSG_MISSING_BLOB;
+    return parse_modelset_names(argv, argc, i, a);
+}
+
+/* The chunks after BLOB, concatenated into one allocation: the bytes the model keeps. */
+static char *concat_chunks(RedisModuleString **argv, int argc, int from, size_t *len) {
+    size_t total = 0, off = 0, clen;
+    for (int i = from; i < argc; i++) {
+        RedisModule_StringPtrLen(argv[i], &clen);
+        total += clen;
+    }
+    char *blob = RedisModule_Alloc(total ? total : 1);
+    for (int i = from; i < argc; i++) {
+        const char *p = RedisModule_StringPtrLen(argv[i], &clen);
+        memcpy(blob + off, p, clen);
+        off += clen;
+    }
+    *len = total;
+    return blob;
+}
+
+typedef struct LoadJob {
+    AIJob job;
+    RedisModuleBlockedClient *bc;
+    AIModel *model;
+    AINames inputs, outputs;
+    AIError err;
+    RedisModuleString **argv; /* kept to replicate the command once stored */
+    int argc;
+} LoadJob;
+
+static void load_job_free(LoadJob *j) {
+    if (j->model) model_release(j->model);
+    ai_names_free(&j->inputs);
+    ai_names_free(&j->outputs);
+    ai_error_clear(&j->err);
+    for (int i = 0; i < j->argc; i++) RedisModule_FreeString(NULL, j->argv[i]);
+    if (j->argv) RedisModule_Free(j->argv);
+    RedisModule_Free(j);
+}
+
+static void load_job_load(LoadJob *j) {
+    int tf = j->model->backend == AI_BACKEND_TF;
+    model_load(j->model, tf ? &j->inputs : NULL, tf ? &j->outputs : NULL, &j->err);
+}
+
+static void load_job_run(AIJob *job) {
+    LoadJob *j = (LoadJob *)job;
+    load_job_load(j);
+    RedisModule_UnblockClient(j->bc, j);
+}
+
+/* Publishes the loaded model: WRONGTYPE is checked only now, after the backend accepted
+ * the bytes (RedisAI's order: a backend error wins). */
+static int publish(RedisModuleCtx *ctx, LoadJob *j) {
+    if (j->err.code != AI_OK) return ai_reply_error(ctx, &j->err);
+    j->model->queue = queue_get(j->model->device);
+    if (!j->model->queue) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
+    AIModel *m = j->model;
+    j->model = NULL;
+    if (model_store_or_reply(ctx, j->argv[1], m) != REDISMODULE_OK) return REDISMODULE_OK;
+    const char *cmd = RedisModule_StringPtrLen(j->argv[0], NULL);
+    RedisModule_Replicate(ctx, cmd, "v", j->argv + 1, (size_t)j->argc - 1);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int load_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv, (void)argc;
+    return publish(ctx, RedisModule_GetBlockedClientPrivateData(ctx));
+}
+
+static void load_free(RedisModuleCtx *ctx, void *privdata) {
+    (void)ctx;
+    load_job_free(privdata);
+}
+
+static LoadJob *load_job_new(RedisModuleString **argv, int argc, StoreArgs *a) {
+    LoadJob *j = RedisModule_Calloc(1, sizeof *j);
+    size_t bloblen;
+    char *blob = concat_chunks(argv, argc, a->blob_at, &bloblen);
+    j->model = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, blob, bloblen);
+    j->model->batchsize = a->batch;
+    j->model->minbatchsize = a->minbatch;
+    j->model->minbatchtimeout = a->mintimeout;
+    j->inputs = a->inputs;
+    j->outputs = a->outputs;
+    j->job.run = load_job_run;
+    /* The arguments are retained, not copied, to be replicated once the model is stored. */
+    j->argv = RedisModule_Alloc(sizeof(*j->argv) * argc);
+    for (int i = 0; i < argc; i++) {
+        RedisModule_RetainString(NULL, argv[i]);
+        j->argv[i] = argv[i];
+    }
+    j->argc = argc;
+    return j;
+}
+
+static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, StoreArgs *a) {
+    LoadJob *j = load_job_new(argv, argc, a);
+    if (!ai_cannot_block(ctx)) j->bc = RedisModule_BlockClient(ctx, load_reply, NULL, load_free, 0);
+    if (j->bc) {
+        queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
+        return REDISMODULE_OK;
+    }
+    load_job_load(j);
+    publish(ctx, j);
+    load_job_free(j);
+    return REDISMODULE_OK;
+}
+
+static int store_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int min_argc,
+                         const char *(*parse)(RedisModuleString **, int, StoreArgs *)) {
+    if (argc < min_argc) return ai_reply_arity(ctx, argv[0]);
+    StoreArgs a = {0};
+    const char *e = parse(argv, argc, &a);
+    if (e) {
+        ai_names_free(&a.inputs);
+        ai_names_free(&a.outputs);
+        return RedisModule_ReplyWithError(ctx, e);
+    }
+    return store_model(ctx, argv, argc, &a);
+}
+
+static int modelstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return store_command(ctx, argv, argc, 6, parse_modelstore);
+}
+
+static int modelset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    return store_command(ctx, argv, argc, 4, parse_modelset);
+}
+
+static void reply_names(RedisModuleCtx *ctx, const AINames *n) {
+    RedisModule_ReplyWithArray(ctx, n->count);
+    for (int i = 0; i < n->count; i++)
+        RedisModule_ReplyWithStringBuffer(ctx, n->names[i], strlen(n->names[i]));
+}
+
+static void reply_meta_field(RedisModuleCtx *ctx, const char *name, const char *value, size_t len) {
+    RedisModule_ReplyWithStringBuffer(ctx, name, strlen(name));
+    RedisModule_ReplyWithStringBuffer(ctx, value, len);
+}
+
+static void reply_meta(RedisModuleCtx *ctx, const AIModel *m) {
+    const char *backend = ai_backend_name(m->backend);
+    reply_meta_field(ctx, "backend", backend, strlen(backend));
+    reply_meta_field(ctx, "device", m->device, strlen(m->device));
+    reply_meta_field(ctx, "tag", m->tag, m->taglen);
+    RedisModule_ReplyWithStringBuffer(ctx, "batchsize", 9);
+    RedisModule_ReplyWithLongLong(ctx, m->batchsize);
+    RedisModule_ReplyWithStringBuffer(ctx, "minbatchsize", 12);
+    RedisModule_ReplyWithLongLong(ctx, m->minbatchsize);
+    RedisModule_ReplyWithStringBuffer(ctx, "inputs", 6);
+    reply_names(ctx, &m->inputs);
+    RedisModule_ReplyWithStringBuffer(ctx, "outputs", 7);
+    reply_names(ctx, &m->outputs);
+    RedisModule_ReplyWithStringBuffer(ctx, "minbatchtimeout", 15);
+    RedisModule_ReplyWithLongLong(ctx, m->minbatchtimeout);
+}
+
+/* AI.MODELGET key [META] [BLOB] */
+static int modelget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
+    AIModel *m = model_from_key_or_reply(ctx, argv[1]);
+    if (!m) return REDISMODULE_OK;
+    int meta = 0, blob = 0;
+    for (int i = 2; i < argc; i++) {
+        meta |= ai_arg_is(argv[i], "META");
+        blob |= ai_arg_is(argv[i], "BLOB");
+    }
+    if (blob && !meta) {
+        model_reply_blob(ctx, m);
+        return REDISMODULE_OK;
+    }
+    RedisModule_ReplyWithArray(ctx, meta && !blob ? 16 : 18);
+    reply_meta(ctx, m);
+    if (meta && !blob) return REDISMODULE_OK;
+    RedisModule_ReplyWithStringBuffer(ctx, "blob", 4);
+    model_reply_blob(ctx, m);
+    return REDISMODULE_OK;
+}
+
+/* AI.MODELDEL key */
+static int modeldel_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 2) return ai_reply_arity(ctx, argv[0]);
+    if (!model_from_key_or_reply(ctx, argv[1])) return REDISMODULE_OK;
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_WRITE);
+    RedisModule_DeleteKey(key);
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* AI._MODELSCAN */
+static int modelscan_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 1) return ai_reply_arity(ctx, argv[0]);
+    RedisModule_Log(ctx, "warning", "AI._MODELSCAN is experimental and might be removed");
+    stats_reply_scan(ctx, 0);
+    return REDISMODULE_OK;
+}
+
+int model_commands_register(RedisModuleCtx *ctx) {
+    static const struct {
+        const char *name;
+        RedisModuleCmdFunc fn;
+        const char *flags;
+        int first_key;
+    } cmds[] = {
+        {"ai.modelstore", modelstore_command, "write deny-oom", 1},
+        {"ai.modelset", modelset_command, "write deny-oom", 1},
+        {"ai.modelget", modelget_command, "readonly", 1},
+        {"ai.modeldel", modeldel_command, "write", 1},
+        {"ai._modelscan", modelscan_command, "readonly", 0},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++)
+        if (RedisModule_CreateCommand(ctx, cmds[i].name, cmds[i].fn, cmds[i].flags,
+                                      cmds[i].first_key, cmds[i].first_key,
+                                      cmds[i].first_key) == REDISMODULE_ERR)
+            return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,264 @@
+/* The AI__MODEL data type. Saving, AOF rewrite and MEMORY USAGE read only the bytes and
+ * settings kept in C (a fork child never calls Python); loading rebuilds the model with
+ * its backend on the loading thread.
+ *
+ * RDB layout (encoding version 4, RedisAI's): backend id, device (with its NUL), tag,
+ * batchsize, minbatchsize, minbatchtimeout, input names, output names (each with its
+ * NUL), total blob length, chunk count, chunks. */
+#include "model_type.h"
+
+#include <string.h>
+
+#include "config.h"
+#include "stats.h"
+
+RedisModuleType *AIModelType = NULL;
+
+#define MAX_NAMES 4096
+
+static size_t chunk_count(size_t len) { return len / (size_t)ai_config.model_chunk_size + 1; }
+
+static void save_names(RedisModuleIO *io, const AINames *n) {
+    RedisModule_SaveUnsigned(io, n->count);
+    for (int i = 0; i < n->count; i++)
+        RedisModule_SaveStringBuffer(io, n->names[i], strlen(n->names[i]) + 1);
+}
+
+static void rdb_save(RedisModuleIO *io, void *value) {
+    AIModel *m = value;
+    RedisModule_SaveUnsigned(io, m->backend);
+    RedisModule_SaveStringBuffer(io, m->device, strlen(m->device) + 1);
+    RedisModule_SaveStringBuffer(io, m->tag, m->taglen);
+    RedisModule_SaveUnsigned(io, m->batchsize);
+    RedisModule_SaveUnsigned(io, m->minbatchsize);
+    RedisModule_SaveUnsigned(io, m->minbatchtimeout);
+    save_names(io, &m->inputs);
+    save_names(io, &m->outputs);
+    size_t chunk = (size_t)ai_config.model_chunk_size, n = chunk_count(m->bloblen);
+    RedisModule_SaveUnsigned(io, m->bloblen);
+    RedisModule_SaveUnsigned(io, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t off = i * chunk, len = i + 1 < n ? chunk : m->bloblen - off;
+        RedisModule_SaveStringBuffer(io, m->blob + off, len);
+    }
+}
+
+/* A string saved with its NUL, returned as a C string, or NULL. */
+static char *load_cstring(RedisModuleIO *io) {
+    size_t len;
+    char *s = RedisModule_LoadStringBuffer(io, &len);
+    if (RedisModule_IsIOError(io)) return NULL;
+    if (len == 0 || s[len - 1] != '\0' || memchr(s, '\0', len - 1)) {
+        RedisModule_Free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int load_names(RedisModuleIO *io, AINames *n) {
+    uint64_t count = RedisModule_LoadUnsigned(io);
+    if (RedisModule_IsIOError(io) || count > MAX_NAMES) return -1;
+    n->names = RedisModule_Calloc(count ? count : 1, sizeof(char *));
+    for (n->count = 0; n->count < (int)count; n->count++)
+        if (!(n->names[n->count] = load_cstring(io))) return -1;
+    return 0;
+}
+
+static char *load_blob(RedisModuleIO *io, size_t *len) {
+    uint64_t total = RedisModule_LoadUnsigned(io), n = RedisModule_LoadUnsigned(io);
+    if (RedisModule_IsIOError(io) || n == 0 || n > total + 1) return NULL;
+    char *blob = RedisModule_TryAlloc(total ? total : 1);
+    if (!blob) return NULL;
+    size_t off = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t clen;
+        char *chunk = RedisModule_LoadStringBuffer(io, &clen);
+        if (RedisModule_IsIOError(io) || clen > total - off) {
+            if (!RedisModule_IsIOError(io)) RedisModule_Free(chunk);
+            RedisModule_Free(blob);
+            return NULL;
+        }
+        memcpy(blob + off, chunk, clen);
+        off += clen;
+        RedisModule_Free(chunk);
+    }
+    if (off != total) {
+        RedisModule_Free(blob);
+        return NULL;
+    }
+    *len = total;
+    return blob;
+}
+
+/* The model as saved, not yet loaded; NULL if the stream is corrupt. */
+static AIModel *load_fields(RedisModuleIO *io, AINames *in, AINames *out) {
+    uint64_t backend = RedisModule_LoadUnsigned(io);
+    if (RedisModule_IsIOError(io) || backend >= AI_BACKEND__COUNT) return NULL;
+    char *device = load_cstring(io);
+    if (!device) return NULL;
+    size_t taglen, bloblen;
+    char *tag = RedisModule_LoadStringBuffer(io, &taglen);
+    long long batch = RedisModule_LoadUnsigned(io), minbatch = RedisModule_LoadUnsigned(io),
+              mintimeout = RedisModule_LoadUnsigned(io);
+    char *blob = NULL;
+    if (!RedisModule_IsIOError(io) && load_names(io, in) == 0 && load_names(io, out) == 0)
+        blob = load_blob(io, &bloblen);
+    AIModel *m = blob ? model_new((int)backend, device, tag, taglen, blob, bloblen) : NULL;
+    if (m) {
+        m->batchsize = batch;
+        m->minbatchsize = minbatch;
+        m->minbatchtimeout = mintimeout;
+    }
+    RedisModule_Free(device);
+    if (tag) RedisModule_Free(tag);
+    return m;
+}
+
+/* Remembers the key m is stored under and gives it fresh run statistics. */
+static void model_track_key(AIModel *m, const RedisModuleString *keyname) {
+    size_t keylen;
+    const char *name = RedisModule_StringPtrLen(keyname, &keylen);
+    m->key = RedisModule_Alloc(keylen + 1);
+    memcpy(m->key, name, keylen);
+    m->key[keylen] = '\0';
+    m->keylen = keylen;
+    stats_register(name, keylen, m, 0, m->backend, m->device, m->tag, m->taglen);
+}
+
+static void *rdb_load(RedisModuleIO *io, int encver) {
+    AINames in = {0}, out = {0};
+    AIModel *m = encver == AI_MODEL_ENCVER ? load_fields(io, &in, &out) : NULL;
+    AIError err = {0};
+    /* Only TF needs the names it was given; the others report their own. */
+    int tf = m && m->backend == AI_BACKEND_TF;
+    if (m && model_load(m, tf ? &in : NULL, tf ? &out : NULL, &err) != 0) {
+        RedisModule_LogIOError(io, "warning", "cannot rebuild a model: %s",
+                               err.detail ? err.detail : "unknown error");
+        model_release(m);
+        m = NULL;
+    } else if (!m) {
+        RedisModule_LogIOError(io, "warning", "corrupt or unsupported AI__MODEL value");
+    }
+    ai_error_clear(&err);
+    ai_names_free(&in);
+    ai_names_free(&out);
+    if (!m) return NULL;
+    m->queue = queue_get(m->device);
+    const RedisModuleString *keyname = RedisModule_GetKeyNameFromIO(io);
+    if (keyname) model_track_key(m, keyname);
+    return m;
+}
+
+/* argv of `AI.MODELSTORE key BACKEND device TAG t BATCHSIZE ... [INPUTS..OUTPUTS..] BLOB chunks` */
+static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *value) {
+    AIModel *m = value;
+    size_t nchunks = chunk_count(m->bloblen), chunk = (size_t)ai_config.model_chunk_size;
+    int tf = m->backend == AI_BACKEND_TF;
+    size_t max = 12 + nchunks + (tf ? 4 + m->inputs.count + m->outputs.count : 0), n = 0;
+    RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * max);
+#define ARG(p, len) (argv[n++] = RedisModule_CreateString(NULL, (p), (len)))
+#define ARG_STR(s) ARG((s), strlen(s))
+#define ARG_LL(v) (argv[n++] = RedisModule_CreateStringFromLongLong(NULL, (v)))
+    argv[n++] = RedisModule_CreateStringFromString(NULL, keyname);
+    ARG_STR(ai_backend_name(m->backend));
+    ARG_STR(m->device);
+    ARG_STR("TAG");
+    ARG(m->tag, m->taglen);
+    ARG_STR("BATCHSIZE");
+    ARG_LL(m->batchsize);
+    ARG_STR("MINBATCHSIZE");
+    ARG_LL(m->minbatchsize);
+    ARG_STR("MINBATCHTIMEOUT");
+    ARG_LL(m->minbatchtimeout);
+    if (tf) {
+        ARG_STR("INPUTS");
+        ARG_LL(m->inputs.count);
+        for (int i = 0; i < m->inputs.count; i++) ARG_STR(m->inputs.names[i]);
+        ARG_STR("OUTPUTS");
+        ARG_LL(m->outputs.count);
+        for (int i = 0; i < m->outputs.count; i++) ARG_STR(m->outputs.names[i]);
+    }
+    ARG_STR("BLOB");
+    for (size_t i = 0; i < nchunks; i++) {
+        size_t off = i * chunk;
+        ARG(m->blob + off, i + 1 < nchunks ? chunk : m->bloblen - off);
+    }
+#undef ARG
+#undef ARG_STR
+#undef ARG_LL
+    RedisModule_EmitAOF(aof, "AI.MODELSTORE", "v", argv, n);
+    for (size_t i = 0; i < n; i++) RedisModule_FreeString(NULL, argv[i]);
+    RedisModule_Free(argv);
+}
+
+static size_t mem_usage(const void *value) { return model_mem_usage(value); }
+
+static void digest(RedisModuleDigest *md, void *value) {
+    AIModel *m = value;
+    RedisModule_DigestAddStringBuffer(md, m->device, strlen(m->device));
+    RedisModule_DigestAddStringBuffer(md, m->tag, m->taglen);
+    RedisModule_DigestAddStringBuffer(md, m->blob, m->bloblen);
+    RedisModule_DigestEndSequence(md);
+}
+
+static void free_value(void *value) {
+    AIModel *m = value;
+    if (m->key) stats_unregister(m->key, m->keylen, m);
+    model_release(m);
+}
+
+int model_type_register(RedisModuleCtx *ctx) {
+    RedisModuleTypeMethods tm = {
+        .version = REDISMODULE_TYPE_METHOD_VERSION,
+        .rdb_load = rdb_load,
+        .rdb_save = rdb_save,
+        .aof_rewrite = aof_rewrite,
+        .mem_usage = mem_usage,
+        .digest = digest,
+        .free = free_value,
+    };
+    AIModelType = RedisModule_CreateDataType(ctx, "AI__MODEL", AI_MODEL_ENCVER, &tm);
+    return AIModelType ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+AIModel *model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
+    int type = RedisModule_KeyType(key);
+    AIModel *m = NULL;
+    if (type == REDISMODULE_KEYTYPE_MODULE && RedisModule_ModuleTypeGetType(key) == AIModelType)
+        m = RedisModule_ModuleTypeGetValue(key);
+    else if (type == REDISMODULE_KEYTYPE_EMPTY)
+        RedisModule_ReplyWithError(ctx, "ERR model key is empty");
+    else
+        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+    RedisModule_CloseKey(key);
+    return m;
+}
+
+int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != REDISMODULE_KEYTYPE_EMPTY && RedisModule_ModuleTypeGetType(key) != AIModelType) {
+        RedisModule_CloseKey(key);
+        model_release(m);
+        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+        return REDISMODULE_ERR;
+    }
+    RedisModule_ModuleTypeSetValue(key, AIModelType, m); /* frees a previous model first */
+    model_track_key(m, keyname);
+    RedisModule_CloseKey(key);
+    return REDISMODULE_OK;
+}
+
+void model_reply_blob(RedisModuleCtx *ctx, const AIModel *m) {
+    size_t chunk = (size_t)ai_config.model_chunk_size, n = chunk_count(m->bloblen);
+    if (n == 1) {
+        RedisModule_ReplyWithStringBuffer(ctx, m->blob, m->bloblen);
+        return;
+    }
+    RedisModule_ReplyWithArray(ctx, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t off = i * chunk;
+        RedisModule_ReplyWithStringBuffer(ctx, m->blob + off, i + 1 < n ? chunk : m->bloblen - off);
+    }
+}

@@ -1,0 +1,33 @@
+/* Run queues: one FIFO per device (upper-cased device string), each served by
+ * THREADS_PER_QUEUE worker pthreads, plus one internal queue for model loads and frees
+ * so that long loads never sit in front of runs (head-of-line blocking).
+ *
+ * Ownership: queue_push hands the job to the queue; a worker pops it and calls
+ * job->run exactly once, holding the GIL (the worker's own kept thread state), and from
+ * then on the job belongs to whatever run() hands it to (usually RedisModule_UnblockClient).
+ * Workers sleep on a condition variable, and drain up to AI_QUEUE_DRAIN jobs per wake-up
+ * and GIL acquisition. */
+#pragma once
+#include "redismodule.h"
+
+#define AI_QUEUE_DRAIN 32
+#define AI_LOADER_QUEUE "__LOADER__"
+
+typedef struct AIJob AIJob;
+typedef void (*AIJobFn)(AIJob *job);
+
+struct AIJob {
+    AIJobFn run;
+    AIJob *next;
+};
+
+typedef struct AIQueue AIQueue;
+
+/* The queue of a device, created with its workers on first use. Main thread only. */
+AIQueue *queue_get(const char *device);
+void queue_push(AIQueue *q, AIJob *job);
+/* Number of devices with a queue, and their names, for INFO. */
+int queue_count(void);
+const char *queue_name(int i);
+/* Subscribed to Redis shutdown: stops workers, joining them with a deadline. */
+void queues_shutdown(void);

@@ -1,0 +1,228 @@
+"""Helpers shared by the flow tests."""
+import socket
+import time
+
+import numpy as np
+
+# The server gives AI.* and other errors as ResponseError; tests compare exact texts.
+
+
+def error_text(env, *args, conn=None):
+    """Sends a command expected to fail and returns its error text (without the ERR
+    prefix redis-py strips)."""
+    con = conn or env.getConnection()
+    try:
+        reply = con.execute_command(*args)
+    except Exception as e:  # redis.exceptions.ResponseError and WRONGTYPE subclasses
+        return str(e)
+    env.assertTrue(False, message=f"expected an error from {args!r}, got {reply!r}")
+    return None
+
+
+def keyspace(con):
+    """A snapshot of every key with its type and dump, to check nothing changed."""
+    return {k: (con.type(k), con.dump(k)) for k in sorted(con.keys("*"))}
+
+
+def random_array(rng, dtype, shape):
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if np.dtype(dtype).kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    info = np.iinfo(dtype)
+    return rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Tensors
+
+# Every numeric dtype the module knows, with the numpy type whose bytes it stores.
+# BFLOAT16 has no numpy type: its elements travel as uint16 bit patterns (see bf16_*).
+NUMERIC_DTYPES = {
+    "FLOAT": np.float32,
+    "DOUBLE": np.float64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "BOOL": np.bool_,
+    "FLOAT16": np.float16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+}
+ALL_DTYPES = [*NUMERIC_DTYPES, "BFLOAT16", "STRING"]
+
+
+def bf16_random(rng, shape):
+    """Random bfloat16 elements as uint16 bit patterns (the upper half of a float32)."""
+    f32 = rng.standard_normal(shape).astype(np.float32)
+    return (f32.view(np.uint32) >> 16).astype(np.uint16)
+
+
+def bf16_to_float(bits):
+    """The float32 values of bfloat16 bit patterns."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
+def tensor_data(rng, dtype, shape):
+    """A random array whose tobytes() is a valid BLOB of dtype (BFLOAT16: bits)."""
+    if dtype == "BFLOAT16":
+        return bf16_random(rng, shape)
+    return random_array(rng, NUMERIC_DTYPES[dtype], shape)
+
+
+def python_values(dtype, arr):
+    """The elements of arr as AI.TENSORGET VALUES gives them through redis-py (RESP2):
+    floats for float types (parsed from the double reply), ints for the others."""
+    if dtype == "BFLOAT16":
+        return [float(v) for v in bf16_to_float(arr).ravel()]
+    if np.dtype(NUMERIC_DTYPES[dtype]).kind == "f":
+        return [float(v) for v in arr.ravel()]
+    return [int(v) for v in arr.ravel()]
+
+
+def values_args(dtype, arr):
+    """VALUES arguments that reproduce arr exactly: repr of a double round-trips, and a
+    narrower float is exactly representable as a double."""
+    if dtype == "BFLOAT16":
+        arr = bf16_to_float(arr)
+    if arr.dtype.kind == "f":
+        return [repr(float(v)) for v in arr.ravel()]
+    return [str(int(v)) for v in arr.ravel()]
+
+
+def parse_reply_values(dtype, vals):
+    """Converts a VALUES reply (RESP2 via redis-py) to python values comparable with
+    python_values."""
+    if dtype == "STRING":
+        return list(vals)
+    if dtype in ("FLOAT", "DOUBLE", "FLOAT16", "BFLOAT16"):
+        return [float(v) for v in vals]
+    return [int(v) for v in vals]
+
+
+def string_blob(elements):
+    """The BLOB form of a STRING tensor: every element followed by a NUL."""
+    return b"".join(e + b"\0" for e in elements)
+
+
+def meta_dict(reply):
+    """Turns a META reply (flat list of field, value) into a dict with str keys."""
+    return {reply[i].decode(): reply[i + 1] for i in range(0, len(reply), 2)}
+
+
+def tensorset_blob(con, key, dtype, arr):
+    """Stores arr under key through BLOB; returns the reply."""
+    return con.execute_command("AI.TENSORSET", key, dtype, *arr.shape, "BLOB", arr.tobytes())
+
+
+def sample_tensors(rng):
+    """One tensor of every dtype, plus scalars, zero-filled and string tensors:
+    {key: (dtype, shape, blob)}. The keys share a hash tag."""
+    out = {}
+    for i, dtype in enumerate([*NUMERIC_DTYPES, "BFLOAT16"]):
+        shape = [(2, 3), (7,), (1, 2, 3, 2)][i % 3]
+        arr = tensor_data(rng, dtype, shape)
+        out[f"{{t}}:{dtype}"] = (dtype, list(shape), arr.tobytes())
+        scalar = tensor_data(rng, dtype, ())
+        out[f"{{t}}:{dtype}:scalar"] = (dtype, [], scalar.tobytes())
+    strings = [b"first", b"", b"\xff\xfe binary \x01", "ünïcode".encode()]
+    out["{t}:STRING"] = ("STRING", [2, 2], string_blob(strings))
+    out["{t}:STRING:scalar"] = ("STRING", [], b"alone\0")
+    out["{t}:zeros"] = ("INT32", [3, 3], bytes(36))
+    out["{t}:empty_strings"] = ("STRING", [3], b"\0\0\0")
+    out["{t}:large"] = ("FLOAT", [256, 256], random_array(rng, np.float32, (256, 256)).tobytes())
+    return out
+
+
+def store_tensors(con, tensors):
+    for key, (dtype, shape, blob) in tensors.items():
+        con.execute_command("AI.TENSORSET", key, dtype, *shape, "BLOB", blob)
+
+
+def check_tensors(env, con, tensors):
+    """Asserts every tensor of sample_tensors is stored intact on con's server."""
+    for key, (dtype, shape, blob) in tensors.items():
+        env.assertEqual(con.type(key), b"AI_TENSOR", message=key)
+        reply = meta_dict(con.execute_command("AI.TENSORGET", key, "META", "BLOB"))
+        env.assertEqual(reply["dtype"], dtype.encode(), message=key)
+        env.assertEqual(reply["shape"], shape, message=key)
+        env.assertEqual(reply["blob"], blob, message=key)
+
+
+def digests(con, keys):
+    return [con.execute_command("DEBUG", "DIGEST-VALUE", k) for k in keys]
+
+
+# ---------------------------------------------------------------------------------------
+# Replication
+
+
+def wait_replica(env, con, timeout_s=10):
+    """Waits until the replica has caught up with every write con's master has seen,
+    reconnecting first if needed (after a restart). No-op without replicas."""
+    if not env.useSlaves:
+        return
+    replica = env.getSlaveConnection()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if replica.info("replication").get("master_link_status") == "up":
+            break
+        time.sleep(0.02)
+    env.assertEqual(con.execute_command("WAIT", 1, int(timeout_s * 1000)), 1)
+
+
+# ---------------------------------------------------------------------------------------
+# A raw RESP connection, to check reply types redis-py would blur (bulk vs simple
+# strings, doubles, RESP3 big numbers) and the exact error text with its prefix.
+
+
+class RawConnection:
+    def __init__(self, con):
+        kw = con.connection_pool.connection_kwargs
+        if kw.get("path"):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(kw["path"])
+        else:
+            self.sock = socket.create_connection((kw.get("host", "localhost"), kw["port"]))
+        self.file = self.sock.makefile("rb")
+
+    def close(self):
+        self.file.close()
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def call(self, *args):
+        """Sends one command; returns its reply as (type byte, payload) tuples, arrays
+        and maps as lists of them."""
+        parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+        out = [b"*%d\r\n" % len(parts)]
+        for p in parts:
+            out.append(b"$%d\r\n%s\r\n" % (len(p), p))
+        self.sock.sendall(b"".join(out))
+        return self._read()
+
+    def _read(self):
+        line = self.file.readline()[:-2]
+        kind, rest = chr(line[0]), line[1:]
+        if kind in "$=":
+            n = int(rest)
+            if n < 0:
+                return (kind, None)
+            data = self.file.read(n + 2)[:-2]
+            return (kind, data)
+        if kind in "*~>":
+            n = int(rest)
+            return (kind, None if n < 0 else [self._read() for _ in range(n)])
+        if kind in "%|":
+            return (kind, [self._read() for _ in range(2 * int(rest))])
+        if kind == ":":
+            return (kind, int(rest))
+        return (kind, rest)  # + - , ( # _
