@@ -83,7 +83,7 @@ void model_release(AIModel *m) {
     ai_names_free(&m->outputs);
     RedisModule_Free(m->device);
     RedisModule_Free(m->tag);
-    RedisModule_Free(m->blob);
+    if (m->blob) RedisModule_Free(m->blob);
     if (m->key) RedisModule_Free(m->key);
     RedisModule_Free(m);
 }

@@ -34,7 +34,7 @@ typedef struct AIModel {
     long refcount;
 } AIModel;
 
-/* A model not yet loaded, taking over blob (RedisModule_Alloc'd). */
+/* A model not yet loaded, taking over blob (RedisModule_Alloc'd; may be set later). */
 AIModel *model_new(int backend, const char *device, const char *tag, size_t taglen, char *blob,
                    size_t bloblen);
 /* Loads it with its backend (takes the GIL); may run on any thread. */

@@ -165,7 +165,8 @@ static const char *parse_modelset(RedisModuleString **argv, int argc, StoreArgs 
     return parse_modelset_names(argv, argc, i, a);
 }
 
-/* The chunks after BLOB, concatenated into one allocation: the bytes the model keeps. */
+/* The chunks after BLOB, concatenated into one allocation: the bytes the model keeps.
+ * Safe on any thread: retained argument strings are immutable. */
 static char *concat_chunks(RedisModuleString **argv, int argc, int from, size_t *len) {
     size_t total = 0, off = 0, clen;
     for (int i = from; i < argc; i++) {
@@ -188,8 +189,9 @@ typedef struct LoadJob {
     AIModel *model;
     AINames inputs, outputs;
     AIError err;
-    RedisModuleString **argv; /* kept to replicate the command once stored */
+    RedisModuleString **argv; /* retained: the chunks, and the command to replicate */
     int argc;
+    int blob_at;
 } LoadJob;
 
 static void load_job_free(LoadJob *j) {
@@ -202,7 +204,10 @@ static void load_job_free(LoadJob *j) {
     RedisModule_Free(j);
 }
 
+/* Runs on the loader thread when it can: copying a 200 MB blob takes the main thread
+ * tens of milliseconds. */
 static void load_job_load(LoadJob *j) {
+    j->model->blob = concat_chunks(j->argv, j->argc, j->blob_at, &j->model->bloblen);
     int tf = j->model->backend == AI_BACKEND_TF;
     model_load(j->model, tf ? &j->inputs : NULL, tf ? &j->outputs : NULL, &j->err);
 }
@@ -239,9 +244,8 @@ static void load_free(RedisModuleCtx *ctx, void *privdata) {
 
 static LoadJob *load_job_new(RedisModuleString **argv, int argc, StoreArgs *a) {
     LoadJob *j = RedisModule_Calloc(1, sizeof *j);
-    size_t bloblen;
-    char *blob = concat_chunks(argv, argc, a->blob_at, &bloblen);
-    j->model = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, blob, bloblen);
+    j->model = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, NULL, 0);
+    j->blob_at = a->blob_at;
     j->model->batchsize = a->batch;
     j->model->minbatchsize = a->minbatch;
     j->model->minbatchtimeout = a->mintimeout;
