@@ -3,8 +3,10 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 MODULE  := build/cyrai.so
 PORT    ?= 6379
-RLTEST  := $(PY) -m RLTest --module $(MODULE) --tests-dir tests/flow --log-dir build/logs \
-           --clear-logs --enable-debug-command --randomize-ports --check-exitcode
+# RLTest finds the test files in its working directory.
+RLTEST  := cd tests/flow && $(abspath $(PY)) -m RLTest --module $(abspath $(MODULE)) \
+           --log-dir $(abspath build/logs) --clear-logs --enable-debug-command \
+           --randomize-ports --check-exitcode
 # RLTEST_ARGS narrows a flow run, e.g. RLTEST_ARGS='--test test_tensor.py'.
 RLTEST_ARGS ?=
 
