@@ -192,6 +192,8 @@ typedef struct LoadJob {
     RedisModuleString **argv; /* retained: the chunks, and the command to replicate */
     int argc;
     int blob_at;
+    int dbid;
+    int published;
 } LoadJob;
 
 static void load_job_free(LoadJob *j) {
@@ -226,6 +228,7 @@ static int publish(RedisModuleCtx *ctx, LoadJob *j) {
     if (!j->model->queue) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
     AIModel *m = j->model;
     j->model = NULL;
+    j->published = 1;
     if (model_store_or_reply(ctx, j->argv[1], m) != REDISMODULE_OK) return REDISMODULE_OK;
     const char *cmd = RedisModule_StringPtrLen(j->argv[0], NULL);
     RedisModule_Replicate(ctx, cmd, "v", j->argv + 1, (size_t)j->argc - 1);
@@ -237,9 +240,18 @@ static int load_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return publish(ctx, RedisModule_GetBlockedClientPrivateData(ctx));
 }
 
+/* A client that went away before its model was ready still gets it stored, as with a
+ * synchronous store; Redis skips the reply callback for it, so it is done here. */
 static void load_free(RedisModuleCtx *ctx, void *privdata) {
     (void)ctx;
-    load_job_free(privdata);
+    LoadJob *j = privdata;
+    if (!j->published && j->err.code == AI_OK && j->model && j->model->handle) {
+        RedisModuleCtx *detached = RedisModule_GetThreadSafeContext(NULL);
+        RedisModule_SelectDb(detached, j->dbid);
+        publish(detached, j);
+        RedisModule_FreeThreadSafeContext(detached);
+    }
+    load_job_free(j);
 }
 
 static LoadJob *load_job_new(RedisModuleString **argv, int argc, StoreArgs *a) {
@@ -264,6 +276,7 @@ static LoadJob *load_job_new(RedisModuleString **argv, int argc, StoreArgs *a) {
 
 static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, StoreArgs *a) {
     LoadJob *j = load_job_new(argv, argc, a);
+    j->dbid = RedisModule_GetSelectedDb(ctx);
     if (!ai_cannot_block(ctx)) j->bc = RedisModule_BlockClient(ctx, load_reply, NULL, load_free, 0);
     if (j->bc) {
         queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
