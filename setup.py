@@ -32,10 +32,7 @@ common = dict(
     runtime_library_dirs=[LIBDIR],
     depends=glob.glob("src/*.h") + glob.glob("pyx/*.h"),
 )
-core = sorted(glob.glob("src/*.c"))
-# The unit-test extension leaves out the Redis entry point (and with it the interpreter
-# start-up): Python is already running when it is imported.
-pure = [c for c in core if not c.endswith("module.c")]
+core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c"]
 
 
 class BuildInto(build_ext):
@@ -53,8 +50,8 @@ setup(
     license="MIT",
     packages=["backends"],
     ext_modules=[
-        Extension("cyrai", core + ["pyx/interp.c", bridge_c], **common),
-        Extension("cyrai_bridge", pure + ["pyx/standalone.c", bridge_c], **common),
+        Extension("cyrai", core + [bridge_c], **common),
+        Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
     ],
     cmdclass={"build_ext": BuildInto},
 )
