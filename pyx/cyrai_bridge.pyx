@@ -4,6 +4,7 @@
 Every function C calls is `cdef public ... noexcept with gil` and catches every
 exception itself: an exception left on a worker's thread state would break its next job.
 """
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_C_CONTIGUOUS
 from cpython.ref cimport Py_INCREF, Py_DECREF
 from libc.stdio cimport snprintf
 from cyrai cimport *
