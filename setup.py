@@ -6,6 +6,7 @@ same bridge as an importable extension (build/cyrai_bridge*.so) that allocates w
 """
 import glob
 import os
+import subprocess
 import sysconfig
 
 from Cython.Build import cythonize
@@ -14,6 +15,11 @@ from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join("build", "cython")
+try:
+    GIT_SHA = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True).stdout.strip() or "unknown"
+except OSError:
+    GIT_SHA = "unknown"
 LIBDIR = sysconfig.get_config_var("LIBDIR")
 PYLIB = "python" + sysconfig.get_config_var("LDVERSION")
 
@@ -25,7 +31,7 @@ bridge_c = cythonize(
 
 common = dict(
     include_dirs=["src", "pyx", "deps", os.path.dirname(bridge_c)],
-    define_macros=[("CYRAI_ROOT", '"%s"' % ROOT)],
+    define_macros=[("CYRAI_ROOT", '"%s"' % ROOT), ("CYRAI_GIT_SHA", '"%s"' % GIT_SHA)],
     extra_compile_args=["-std=gnu11", "-O2", "-g", "-Wall", "-Wno-unused-function"],
     libraries=[PYLIB],
     library_dirs=[LIBDIR],

@@ -50,3 +50,6 @@ int bridge_model_run(void *handle, AITensor **inputs, int ninputs, AITensor **ou
 
 /* Drops the loaded model. */
 void bridge_model_free(void *handle);
+
+/* Imports a backend now (AI.CONFIG LOADBACKEND, load-time preloads). */
+int bridge_backend_load(const char *backend, AIError *err);

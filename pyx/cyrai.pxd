@@ -78,3 +78,6 @@ cdef extern from "bridge.h" nogil:
 
 cdef extern from "redismodule.h" nogil:
     char *RedisModule_Strdup(const char *s)
+
+cdef extern from "backends.h" nogil:
+    void ai_backend_loaded(const char *name, const char *version)

@@ -80,14 +80,30 @@ cdef object _output_tensor(object r):
     return tensor_from_array(r)
 
 
+cdef object _backend(const char *name):
+    """The backend module, imported on first use; the C side learns its version."""
+    import backends
+    module = backends.get(name.decode())
+    ai_backend_loaded(name, str(module.version()).encode())
+    return module
+
+
+cdef public int bridge_backend_load(const char *backend, AIError *err) noexcept with gil:
+    try:
+        _backend(backend)
+        return 0
+    except BaseException as e:
+        _set_error(err, e)
+        return -1
+
+
 cdef public int bridge_model_load(const char *backend, const char *device, const char *blob,
                                   size_t length, const AINames *given_inputs,
                                   const AINames *given_outputs, const AIBackendOpts *opts,
                                   void **handle, AINames *inputs, AINames *outputs,
                                   AIError *err) noexcept with gil:
     try:
-        import backends
-        model = backends.get(backend.decode()).load_model(
+        model = _backend(backend).load_model(
             blob[:length], device=device.decode(), inputs=_names_list(given_inputs),
             outputs=_names_list(given_outputs), intra_op=opts.intra_op, inter_op=opts.inter_op,
             execution_timeout_ms=opts.execution_timeout_ms,

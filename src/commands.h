@@ -5,3 +5,5 @@
 int tensor_commands_register(RedisModuleCtx *ctx);
 int model_commands_register(RedisModuleCtx *ctx);
 int model_exec_commands_register(RedisModuleCtx *ctx);
+int info_commands_register(RedisModuleCtx *ctx);
+int info_register(RedisModuleCtx *ctx);

@@ -2,6 +2,7 @@
  * logging `ERR error processing argument: <NAME> <value>` as RedisAI does. */
 #define _GNU_SOURCE /* dladdr */
 #include "config.h"
+#include "model.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -15,11 +16,10 @@ AIConfig ai_config = {
     .model_execution_timeout = 5000,
 };
 
-static const char *const backend_names[] = {"TF", "TFLITE", "TORCH", "ONNX"};
 
-static void set_path(char **dst, const char *path) {
-    if (*dst) RedisModule_Free(*dst);
-    *dst = RedisModule_Strdup(path);
+void config_set_backends_path(const char *path) {
+    if (ai_config.backends_path) RedisModule_Free(ai_config.backends_path);
+    ai_config.backends_path = RedisModule_Strdup(path);
 }
 
 /* Default BACKENDSPATH: <directory of the module .so>/backends. */
@@ -30,7 +30,7 @@ static void default_backends_path(void) {
         snprintf(buf, sizeof buf, "%s", info.dli_fname);
     char path[4200];
     snprintf(path, sizeof path, "%s/backends", dirname(buf));
-    set_path(&ai_config.backends_path, path);
+    config_set_backends_path(path);
 }
 
 static int parse_positive(RedisModuleString *value, long long min, long long *out) {
@@ -41,12 +41,12 @@ static int parse_positive(RedisModuleString *value, long long min, long long *ou
 }
 
 static int apply(const char *name, RedisModuleString *value) {
-    for (unsigned b = 0; b < 4; b++)
-        if (!strcasecmp(name, backend_names[b])) {
-            /* A library path from a RedisAI start-up line: here it only means "preload". */
-            ai_config.preload_backends |= 1u << b;
-            return 0;
-        }
+    int b = ai_backend_by_name(name, strlen(name));
+    if (b >= 0) {
+        /* A library path from a RedisAI start-up line: here it only means "preload". */
+        ai_config.preload_backends |= 1u << b;
+        return 0;
+    }
     if (!strcasecmp(name, "THREADS_PER_QUEUE"))
         return parse_positive(value, 1, &ai_config.threads_per_queue);
     if (!strcasecmp(name, "INTER_OP_PARALLELISM"))
@@ -71,7 +71,7 @@ int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     }
     for (int i = 0; i < argc; i += 2)
         if (!strcasecmp(RedisModule_StringPtrLen(argv[i], NULL), "BACKENDSPATH"))
-            set_path(&ai_config.backends_path, RedisModule_StringPtrLen(argv[i + 1], NULL));
+            config_set_backends_path(RedisModule_StringPtrLen(argv[i + 1], NULL));
     for (int i = 0; i < argc; i += 2) {
         const char *name = RedisModule_StringPtrLen(argv[i], NULL);
         if (apply(name, argv[i + 1]) != 0) {

@@ -15,5 +15,7 @@ typedef struct AIConfig {
 
 extern AIConfig ai_config;
 
+void config_set_backends_path(const char *path);
+
 /* Applies `NAME value` pairs; on a bad pair logs which one and returns REDISMODULE_ERR. */
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

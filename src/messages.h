@@ -40,3 +40,9 @@
 #define AI_MSG_INVALID_ARGUMENT "Invalid argument: " /* followed by the token */
 #define AI_MSG_IN_TRANSACTION "ERR Cannot run RedisAI command within a transaction or a LUA script"
 #define AI_MSG_NO_QUEUE "ERR cannot start the device's worker threads"
+#define AI_MSG_NO_RUN_INFO "ERR cannot find run info for key"
+#define AI_MSG_UNSUPPORTED_SUBCOMMAND "ERR unsupported subcommand"
+#define AI_MSG_LOADING_BACKEND "ERR error loading backend"
+#define AI_MSG_BACKENDSPATH_MISSING "ERR BACKENDSPATH: missing path argument"
+#define AI_MSG_CHUNK_MISSING "ERR MODEL_CHUNK_SIZE: missing chunk size"
+#define AI_MSG_CHUNK_INVALID "ERR MODEL_CHUNK_SIZE: invalid chunk size"

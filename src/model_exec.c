@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "messages.h"
 #include "model_type.h"
+#include "stats.h"
 #include "tensor_type.h"
 
 typedef struct RunJob {
@@ -24,6 +25,7 @@ typedef struct RunJob {
     long long timeout_ms;         /* 0: none */
     uint64_t enqueued_us;
     int timed_out;
+    long long duration_us;
     AIError err;
 } RunJob;
 
@@ -57,9 +59,12 @@ static void run_job_run(AIJob *job) {
     uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - j->enqueued_us) / 1000;
     if (j->timeout_ms > 0 && waited_ms > (uint64_t)j->timeout_ms)
         j->timed_out = 1;
-    else
+    else {
+        uint64_t start = RedisModule_MonotonicMicroseconds();
         bridge_model_run(j->model->handle, j->inputs, j->ninputs, j->outputs, j->noutputs,
                          &j->err);
+        j->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
+    }
     RedisModule_BlockedClientMeasureTimeEnd(j->bc);
     RedisModule_UnblockClient(j->bc, j);
 }
@@ -90,8 +95,18 @@ static int run_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return write_outputs(ctx, j);
 }
 
+/* Statistics count every run that executed, whether its client is still there or not. */
+static void record_stats(RunJob *j) {
+    if (j->timed_out || !j->model->key) return;
+    AITensor *first = j->noutputs ? j->outputs[0] : NULL;
+    long long samples = first && first->dl.ndim > 0 ? first->dl.shape[0] : 0;
+    stats_record(j->model->key, j->model->keylen, j->model, j->err.code != AI_OK,
+                 j->duration_us, samples);
+}
+
 static void run_free(RedisModuleCtx *ctx, void *privdata) {
     (void)ctx;
+    record_stats(privdata);
     run_job_free(privdata);
 }
 

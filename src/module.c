@@ -15,6 +15,19 @@
 #define AI_MODULE_VERSION 10207
 #define AI_MIN_REDIS_VERSION 0x00060000
 
+/* Backends named on the module's load line are imported now. */
+static int preload_backends(void) {
+    for (int b = 0; b < AI_BACKEND__COUNT; b++) {
+        if (!(ai_config.preload_backends & (1u << b))) continue;
+        AIError err = {0};
+        int rc = bridge_backend_load(ai_backend_name(b), &err);
+        if (rc != 0) ai_log("warning", err.detail ? err.detail : "backend load failed");
+        ai_error_clear(&err);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 static int refuse(RedisModuleCtx *ctx, const char *why) {
     RedisModule_Log(ctx, "warning", "cyrai not loaded: %s", why);
     return REDISMODULE_ERR;
@@ -41,6 +54,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
 
     char err[512] = "";
     if (bridge_start(err, sizeof err) != 0) return refuse(ctx, err);
+    if (preload_backends() != 0) return refuse(ctx, "a backend named at load time failed to load");
 
     if (!queue_get("CPU") || !queue_get(AI_LOADER_QUEUE))
         return refuse(ctx, "cannot start the worker threads");
@@ -48,7 +62,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
 
     if (tensor_commands_register(ctx) != REDISMODULE_OK ||
         model_commands_register(ctx) != REDISMODULE_OK ||
-        model_exec_commands_register(ctx) != REDISMODULE_OK)
+        model_exec_commands_register(ctx) != REDISMODULE_OK ||
+        info_commands_register(ctx) != REDISMODULE_OK || info_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the commands");
     return REDISMODULE_OK;
 }

@@ -25,6 +25,7 @@ struct AIQueue {
     pthread_mutex_t lock;
     pthread_cond_t ready;
     AIJob *head, *tail;
+    long depth;
     int stopping;
     int nthreads;
     pthread_t threads[MAX_THREADS];
@@ -38,11 +39,13 @@ static AIJob *pop_batch(AIQueue *q) {
     pthread_mutex_lock(&q->lock);
     while (!q->head && !q->stopping) pthread_cond_wait(&q->ready, &q->lock);
     AIJob *batch = q->head, *last = q->head;
-    for (int n = 1; last && last->next && n < AI_QUEUE_DRAIN; n++) last = last->next;
-    if (last) {
+    if (batch) {
+        int n = 1;
+        for (; last->next && n < AI_QUEUE_DRAIN; n++) last = last->next;
         q->head = last->next;
         if (!q->head) q->tail = NULL;
         last->next = NULL;
+        q->depth -= n;
     }
     /* Another worker of this queue may take what is left. */
     if (q->head) pthread_cond_signal(&q->ready);
@@ -109,12 +112,30 @@ void queue_push(AIQueue *q, AIJob *job) {
     if (q->tail) q->tail->next = job;
     else q->head = job;
     q->tail = job;
+    q->depth++;
     pthread_cond_signal(&q->ready);
     pthread_mutex_unlock(&q->lock);
 }
 
 int queue_count(void) { return nqueues; }
 const char *queue_name(int i) { return queues[i]->name; }
+int queue_threads(int i) { return queues[i]->nthreads; }
+
+long queue_depth(int i) {
+    pthread_mutex_lock(&queues[i]->lock);
+    long n = queues[i]->depth;
+    pthread_mutex_unlock(&queues[i]->lock);
+    return n;
+}
+
+double queue_thread_cpu(int i, int t) {
+    clockid_t clock;
+    struct timespec ts;
+    if (pthread_getcpuclockid(queues[i]->threads[t], &clock) != 0 ||
+        clock_gettime(clock, &ts) != 0)
+        return -1;
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /* Jobs still queued are dropped: their clients go away with the server. A worker stuck
  * in a long framework call past the deadline would race exit()'s static destructors, so
@@ -124,6 +145,7 @@ void queues_shutdown(void) {
         pthread_mutex_lock(&queues[i]->lock);
         queues[i]->stopping = 1;
         queues[i]->head = queues[i]->tail = NULL;
+        queues[i]->depth = 0;
         pthread_cond_broadcast(&queues[i]->ready);
         pthread_mutex_unlock(&queues[i]->lock);
     }

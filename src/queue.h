@@ -26,8 +26,12 @@ typedef struct AIQueue AIQueue;
 /* The queue of a device, created with its workers on first use. Main thread only. */
 AIQueue *queue_get(const char *device);
 void queue_push(AIQueue *q, AIJob *job);
-/* Number of devices with a queue, and their names, for INFO. */
+/* Number of devices with a queue, their names, depths and worker CPU time, for INFO. */
 int queue_count(void);
 const char *queue_name(int i);
+long queue_depth(int i);
+int queue_threads(int i);
+/* CPU seconds used by worker t of queue i, or -1 if unavailable. */
+double queue_thread_cpu(int i, int t);
 /* Subscribed to Redis shutdown: stops workers, joining them with a deadline. */
 void queues_shutdown(void);

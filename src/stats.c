@@ -1,6 +1,7 @@
 /* The run-statistics registry; see stats.h. */
 #include "stats.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static RedisModuleDict *registry;
@@ -56,4 +57,48 @@ void stats_reply_scan(RedisModuleCtx *ctx, int is_script) {
     }
     RedisModule_DictIteratorStop(it);
     RedisModule_ReplySetArrayLength(ctx, n);
+}
+
+void stats_record(const char *key, size_t keylen, const void *owner, int failed,
+                  long long duration_us, long long samples) {
+    AIRunStats *s = stats_find(key, keylen);
+    if (!s || s->owner != owner) return; /* deleted or replaced meanwhile */
+    s->calls++;
+    if (failed) {
+        s->errors++;
+        return;
+    }
+    s->duration_us += duration_us;
+    s->samples += samples;
+    s->recent_us[s->recent_count++ % AI_STATS_RECENT] = duration_us;
+}
+
+void stats_reset(AIRunStats *s) {
+    s->duration_us = s->samples = s->calls = s->errors = 0;
+    s->recent_count = 0;
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+long long stats_percentile(const AIRunStats *s, double p) {
+    unsigned n = s->recent_count < AI_STATS_RECENT ? s->recent_count : AI_STATS_RECENT;
+    if (!n) return 0;
+    long long sorted[AI_STATS_RECENT];
+    memcpy(sorted, s->recent_us, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_ll);
+    unsigned i = (unsigned)(p / 100.0 * (n - 1) + 0.5);
+    return sorted[i];
+}
+
+void stats_foreach(void (*fn)(const char *key, size_t keylen, const AIRunStats *s, void *arg),
+                   void *arg) {
+    RedisModuleDictIter *it = RedisModule_DictIteratorStartC(registry, "^", NULL, 0);
+    char *key;
+    size_t keylen;
+    AIRunStats *s;
+    while ((key = RedisModule_DictNextC(it, &keylen, (void **)&s)) != NULL) fn(key, keylen, s, arg);
+    RedisModule_DictIteratorStop(it);
 }

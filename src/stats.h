@@ -5,6 +5,8 @@
 #pragma once
 #include "redismodule.h"
 
+#define AI_STATS_RECENT 1024
+
 typedef struct AIRunStats {
     const void *owner;
     int is_script;
@@ -13,6 +15,9 @@ typedef struct AIRunStats {
     char *tag;
     size_t taglen;
     long long duration_us, samples, calls, errors;
+    /* The latest run durations, for latency percentiles in INFO. */
+    unsigned recent_count;
+    long long recent_us[AI_STATS_RECENT];
 } AIRunStats;
 
 void stats_init(RedisModuleCtx *ctx);
@@ -21,5 +26,14 @@ void stats_register(const char *key, size_t keylen, const void *owner, int is_sc
                     int backend, const char *device, const char *tag, size_t taglen);
 void stats_unregister(const char *key, size_t keylen, const void *owner);
 AIRunStats *stats_find(const char *key, size_t keylen);
+/* Records one finished run of owner's key: failed or not, its time and its samples. */
+void stats_record(const char *key, size_t keylen, const void *owner, int failed,
+                  long long duration_us, long long samples);
+void stats_reset(AIRunStats *s);
+/* The p-th percentile (0..100) of the recent durations, or 0 without runs. */
+long long stats_percentile(const AIRunStats *s, double p);
+/* Calls fn for every entry (for INFO). */
+void stats_foreach(void (*fn)(const char *key, size_t keylen, const AIRunStats *s, void *arg),
+                   void *arg);
 /* Replies *N of [key, tag] for the entries of one kind. */
 void stats_reply_scan(RedisModuleCtx *ctx, int is_script);

@@ -120,22 +120,29 @@ size_t tensor_mem_usage(const AITensor *t) {
     return n;
 }
 
-int tensor_index_strings(AITensor *t, AIError *err) {
-    int64_t n = tensor_length(t);
-    const char *data = t->dl.data;
-    size_t *offsets = RedisModule_Alloc(sizeof(size_t) * (n ? n : 1));
+/* The number of NUL-terminated strings in data, or -1 if it does not end with a NUL. */
+static int64_t count_strings(const char *data, size_t nbytes) {
+    if (nbytes && data[nbytes - 1] != '\0') return -1;
     int64_t count = 0;
-    size_t start = 0;
-    for (size_t i = 0; i < t->nbytes; i++) {
-        if (data[i] != '\0') continue;
-        if (count == n) break; /* more elements than the shape holds */
-        offsets[count++] = start;
-        start = i + 1;
-    }
-    if (count != n || start != t->nbytes) {
-        RedisModule_Free(offsets);
+    for (const char *p = data, *end = data + nbytes; p < end; p++, count++)
+        p = memchr(p, '\0', end - p);
+    return count;
+}
+
+int tensor_index_strings(AITensor *t, AIError *err) {
+    /* Counting before allocating bounds the offsets by the blob's size, whatever the
+     * shape claims: a huge shape with a short blob must not allocate per element. */
+    int64_t n = tensor_length(t);
+    if (n < 0 || count_strings(t->dl.data, t->nbytes) != n) {
         ai_error_set(err, AI_ERR_STRING_BLOB, NULL);
         return -1;
+    }
+    const char *data = t->dl.data;
+    size_t *offsets = RedisModule_Alloc(sizeof(size_t) * (n ? n : 1));
+    size_t start = 0;
+    for (int64_t i = 0; i < n; i++) {
+        offsets[i] = start;
+        start += strlen(data + start) + 1;
     }
     if (t->offsets) RedisModule_Free(t->offsets);
     t->offsets = offsets;

@@ -28,6 +28,24 @@ static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims
     return 0;
 }
 
+/* Unsigned values up to UINT64_MAX, as strictly as StringToLongLong reads signed ones:
+ * "0" or digits without a leading zero. Redis' StringToULongLong falls back to strtoull
+ * above INT64_MAX, which takes blanks, '+' and even '-' (wrapping "-1...1" to a small
+ * number), so it is not used. */
+static int parse_uint64(RedisModuleString *arg, uint64_t *v) {
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(arg, &len);
+    if (len == 0 || (p[0] == '0' && len > 1)) return -1;
+    uint64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9' || __builtin_mul_overflow(n, 10, &n) ||
+            __builtin_add_overflow(n, (uint64_t)(p[i] - '0'), &n))
+            return -1;
+    }
+    *v = n;
+    return 0;
+}
+
 static int set_number(AITensor *t, int64_t i, RedisModuleString *arg) {
     const AIDType *d = t->dtype;
     if (d->code == kDLFloat || d->code == kDLBfloat) {
@@ -44,12 +62,8 @@ static int set_number(AITensor *t, int64_t i, RedisModuleString *arg) {
         tensor_set_int(t, i, v);
         return 0;
     }
-    unsigned long long v; /* UINT* and BOOL */
-    long long probe;
-    /* StringToULongLong accepts "-1" as a huge value; refuse signs explicitly. */
-    if (RedisModule_StringToLongLong(arg, &probe) == REDISMODULE_OK && probe < 0) return -1;
-    if (RedisModule_StringToULongLong(arg, &v) != REDISMODULE_OK || v > ai_dtype_int_max(d))
-        return -1;
+    uint64_t v; /* UINT* and BOOL */
+    if (parse_uint64(arg, &v) != 0 || v > ai_dtype_int_max(d)) return -1;
     tensor_set_uint(t, i, v);
     return 0;
 }

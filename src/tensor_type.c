@@ -2,8 +2,9 @@
  * tensors with C alone.
  *
  * RDB layout (encoding version 4, RedisAI's): dtype code, dtype bits, ndims, dims, the
- * data blob, and for STRING tensors the offset of every element. Loading checks every
- * size before it allocates and fails on anything inconsistent. */
+ * data blob, and for STRING tensors the offset of every element. Versions 0-3 of older
+ * RedisAI releases are read too. Loading checks every size before it allocates and fails
+ * on anything inconsistent. */
 #include "tensor_type.h"
 
 #include <string.h>
@@ -37,11 +38,35 @@ static int rdb_load_header(RedisModuleIO *io, const AIDType **dtype, int64_t *di
     return RedisModule_IsIOError(io) || ai_shape_length(dims, *ndim) < 0 ? -1 : 0;
 }
 
+/* Encoding versions 0-3 (older RedisAI releases) hold numbers only: device type and id,
+ * dtype bits, code and lanes, ndims, dims, strides, byte offset, then the blob. RedisAI
+ * always wrote C-contiguous strides, so they are skipped; a byte offset never was set. */
+static int rdb_load_header_v0(RedisModuleIO *io, const AIDType **dtype, int64_t *dims,
+                              int *ndim) {
+    RedisModule_LoadUnsigned(io); /* device type: always CPU */
+    RedisModule_LoadUnsigned(io); /* device id */
+    uint64_t bits = RedisModule_LoadUnsigned(io);
+    uint64_t code = RedisModule_LoadUnsigned(io);
+    uint64_t lanes = RedisModule_LoadUnsigned(io);
+    uint64_t n = RedisModule_LoadUnsigned(io);
+    if (RedisModule_IsIOError(io) || lanes != 1 || n > AI_MAX_NDIM) return -1;
+    *dtype = ai_dtype_by_code((unsigned)code, (unsigned)bits);
+    if (!*dtype || ai_dtype_is_string(*dtype)) return -1;
+    for (uint64_t i = 0; i < n; i++) dims[i] = (int64_t)RedisModule_LoadUnsigned(io);
+    for (uint64_t i = 0; i < n; i++) RedisModule_LoadUnsigned(io); /* strides */
+    uint64_t byte_offset = RedisModule_LoadUnsigned(io);
+    *ndim = (int)n;
+    return RedisModule_IsIOError(io) || byte_offset || ai_shape_length(dims, *ndim) < 0 ? -1 : 0;
+}
+
 static void *rdb_load(RedisModuleIO *io, int encver) {
     const AIDType *dtype;
     int64_t dims[AI_MAX_NDIM];
     int ndim;
-    if (encver != AI_TENSOR_ENCVER || rdb_load_header(io, &dtype, dims, &ndim) != 0) goto bad;
+    if (encver > AI_TENSOR_ENCVER) goto bad;
+    int rc = encver == AI_TENSOR_ENCVER ? rdb_load_header(io, &dtype, dims, &ndim)
+                                        : rdb_load_header_v0(io, &dtype, dims, &ndim);
+    if (rc != 0) goto bad;
     size_t len;
     char *blob = RedisModule_LoadStringBuffer(io, &len);
     if (RedisModule_IsIOError(io)) goto bad;

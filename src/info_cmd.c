@@ -1,0 +1,103 @@
+/* AI.INFO and AI.CONFIG (spec 6.1, 6.2). Neither is replicated: statistics and settings
+ * are per node. */
+#include <string.h>
+
+#include "args.h"
+#include "backends.h"
+#include "commands.h"
+#include "config.h"
+#include "messages.h"
+#include "model.h"
+#include "stats.h"
+
+static void reply_field(RedisModuleCtx *ctx, const char *name, const char *value, size_t len) {
+    RedisModule_ReplyWithStringBuffer(ctx, name, strlen(name));
+    RedisModule_ReplyWithStringBuffer(ctx, value, len);
+}
+
+static void reply_count(RedisModuleCtx *ctx, const char *name, long long value) {
+    RedisModule_ReplyWithStringBuffer(ctx, name, strlen(name));
+    RedisModule_ReplyWithLongLong(ctx, value);
+}
+
+/* AI.INFO key [RESETSTAT] */
+static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2 || argc > 3) return ai_reply_arity(ctx, argv[0]);
+    size_t keylen;
+    const char *key = RedisModule_StringPtrLen(argv[1], &keylen);
+    AIRunStats *s = stats_find(key, keylen);
+    if (!s) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_RUN_INFO);
+    if (argc == 3 && ai_arg_is(argv[2], "RESETSTAT")) {
+        stats_reset(s);
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    const char *type = s->is_script ? "SCRIPT" : "MODEL";
+    const char *backend = ai_backend_name(s->backend);
+    RedisModule_ReplyWithArray(ctx, 18);
+    reply_field(ctx, "key", key, keylen);
+    reply_field(ctx, "type", type, strlen(type));
+    reply_field(ctx, "backend", backend, strlen(backend));
+    reply_field(ctx, "device", s->device, strlen(s->device));
+    reply_field(ctx, "tag", s->tag, s->taglen);
+    reply_count(ctx, "duration", s->duration_us);
+    reply_count(ctx, "samples", s->is_script ? -1 : s->samples);
+    reply_count(ctx, "calls", s->calls);
+    reply_count(ctx, "errors", s->errors);
+    return REDISMODULE_OK;
+}
+
+/* LOADBACKEND <backend> <path>: the path is RedisAI's library; here it only names the
+ * backend to import now. */
+static int config_loadbackend(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 4) return ai_reply_arity(ctx, argv[0]);
+    size_t len;
+    const char *name = RedisModule_StringPtrLen(argv[2], &len);
+    int b = ai_backend_by_name(name, len);
+    if (b < 0) return RedisModule_ReplyWithError(ctx, AI_MSG_UNSUPPORTED_BACKEND);
+    if (ai_backend_version(b)) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
+    AIError err = {0};
+    int rc = bridge_backend_load(ai_backend_name(b), &err);
+    ai_error_clear(&err);
+    if (rc != 0) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int config_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 3) return ai_reply_arity(ctx, argv[0]);
+    if (ai_arg_is(argv[2], "BACKENDSPATH"))
+        return RedisModule_ReplyWithStringBuffer(ctx, ai_config.backends_path,
+                                                 strlen(ai_config.backends_path));
+    if (ai_arg_is(argv[2], "MODEL_CHUNK_SIZE"))
+        return RedisModule_ReplyWithLongLong(ctx, ai_config.model_chunk_size);
+    return RedisModule_ReplyWithNull(ctx);
+}
+
+/* AI.CONFIG LOADBACKEND | BACKENDSPATH | MODEL_CHUNK_SIZE | GET ... */
+static int config_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2) return ai_reply_arity(ctx, argv[0]);
+    if (ai_arg_is(argv[1], "LOADBACKEND")) return config_loadbackend(ctx, argv, argc);
+    if (ai_arg_is(argv[1], "GET")) return config_get(ctx, argv, argc);
+    if (ai_arg_is(argv[1], "BACKENDSPATH")) {
+        if (argc < 3) return RedisModule_ReplyWithError(ctx, AI_MSG_BACKENDSPATH_MISSING);
+        config_set_backends_path(RedisModule_StringPtrLen(argv[2], NULL));
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    if (ai_arg_is(argv[1], "MODEL_CHUNK_SIZE")) {
+        long long size;
+        if (argc < 3) return RedisModule_ReplyWithError(ctx, AI_MSG_CHUNK_MISSING);
+        if (RedisModule_StringToLongLong(argv[2], &size) != REDISMODULE_OK || size <= 0)
+            return RedisModule_ReplyWithError(ctx, AI_MSG_CHUNK_INVALID);
+        ai_config.model_chunk_size = size;
+        return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    }
+    return RedisModule_ReplyWithError(ctx, AI_MSG_UNSUPPORTED_SUBCOMMAND);
+}
+
+int info_commands_register(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "ai.info", info_command, "readonly", 1, 1, 1) ==
+            REDISMODULE_ERR ||
+        RedisModule_CreateCommand(ctx, "ai.config", config_command, "write", 0, 0, 0) ==
+            REDISMODULE_ERR)
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}
