@@ -12,6 +12,7 @@
 #include "messages.h"
 #include "model_type.h"
 #include "stats.h"
+#include "tensor_batch.h"
 #include "tensor_type.h"
 
 typedef struct RunJob {
@@ -22,8 +23,6 @@ typedef struct RunJob {
     AITensor **inputs;            /* references taken at parse time */
     AITensor **outputs;           /* filled by the worker */
     RedisModuleString **outkeys;  /* retained */
-    long long timeout_ms;         /* 0: none */
-    uint64_t enqueued_us;
     int timed_out;
     long long duration_us;
     AIError err;
@@ -54,19 +53,86 @@ static void run_job_free(RunJob *j) {
     RedisModule_Free(j);
 }
 
-static void run_job_run(AIJob *job) {
-    RunJob *j = (RunJob *)job;
-    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - j->enqueued_us) / 1000;
-    if (j->timeout_ms > 0 && waited_ms > (uint64_t)j->timeout_ms)
-        j->timed_out = 1;
-    else {
-        uint64_t start = RedisModule_MonotonicMicroseconds();
-        bridge_model_run(j->model->handle, j->inputs, j->ninputs, j->outputs, j->noutputs,
-                         &j->err);
-        j->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
-    }
+static int expired(const RunJob *j) {
+    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - j->job.enqueued_us) / 1000;
+    return j->job.timeout_ms > 0 && waited_ms > (uint64_t)j->job.timeout_ms;
+}
+
+static void finish(RunJob *j) {
     RedisModule_BlockedClientMeasureTimeEnd(j->bc);
     RedisModule_UnblockClient(j->bc, j);
+}
+
+static void run_alone(RunJob *j) {
+    uint64_t start = RedisModule_MonotonicMicroseconds();
+    bridge_model_run(j->model->handle, j->inputs, j->ninputs, j->outputs, j->noutputs, &j->err);
+    j->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
+}
+
+static const char *batch_size_error(const AIModel *m) {
+    return m->backend == AI_BACKEND_TF
+               ? "ERR Tensorflow batching error: model did not generate the expected batch size"
+               : "ERR Model did not generate the expected batch size";
+}
+
+/* Gives each job its rows of the batch's outputs. */
+static void split_outputs(RunJob **jobs, int n, AITensor **outs, int64_t total) {
+    for (int o = 0; o < jobs[0]->noutputs; o++)
+        if (outs[o]->dl.ndim == 0 || outs[o]->dl.shape[0] != total) {
+            for (int k = 0; k < n; k++) ai_error_set(&jobs[k]->err, AI_ERR_DETAIL, batch_size_error(jobs[0]->model));
+            return;
+        }
+    int64_t offset = 0;
+    for (int k = 0; k < n; k++) {
+        int64_t rows = jobs[k]->inputs[0]->dl.shape[0];
+        for (int o = 0; o < jobs[k]->noutputs; o++)
+            jobs[k]->outputs[o] = tensor_slice_rows(outs[o], offset, rows, &jobs[k]->err);
+        offset += rows;
+    }
+}
+
+/* One backend call for several requests: inputs stacked along dim 0, outputs split back. */
+static void run_together(RunJob **jobs, int n) {
+    RunJob *head = jobs[0];
+    AITensor *cat[head->ninputs], *outs[head->noutputs], *parts[n];
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) total += jobs[k]->inputs[0]->dl.shape[0];
+    memset(outs, 0, sizeof outs);
+    AIError err = {0};
+    for (int i = 0; i < head->ninputs; i++) {
+        for (int k = 0; k < n; k++) parts[k] = jobs[k]->inputs[i];
+        cat[i] = tensor_concat_rows(parts, n, &err);
+    }
+    uint64_t start = RedisModule_MonotonicMicroseconds();
+    if (bridge_model_run(head->model->handle, cat, head->ninputs, outs, head->noutputs, &err) == 0)
+        split_outputs(jobs, n, outs, total);
+    long long duration = (long long)(RedisModule_MonotonicMicroseconds() - start);
+    for (int k = 0; k < n; k++) {
+        jobs[k]->duration_us = duration;
+        if (err.code != AI_OK) ai_error_set(&jobs[k]->err, err.code, err.detail);
+    }
+    ai_error_clear(&err);
+    for (int i = 0; i < head->ninputs; i++) tensor_release(cat[i]);
+    for (int o = 0; o < head->noutputs; o++) tensor_release(outs[o]);
+}
+
+static void run_job_run(AIJob *job) {
+    int n = 0;
+    for (AIJob *j = job; j; j = j->mates) n++;
+    RunJob *jobs[n];
+    int live = 0;
+    for (AIJob *j = job; j; j = j->mates) {
+        RunJob *r = (RunJob *)j;
+        if (expired(r)) r->timed_out = 1;
+        else jobs[live++] = r;
+    }
+    if (live == 1) run_alone(jobs[0]);
+    else if (live > 1) run_together(jobs, live);
+    for (AIJob *j = job, *next; j; j = next) {
+        next = j->mates;
+        j->mates = NULL;
+        finish((RunJob *)j);
+    }
 }
 
 /* Writes every output, or none if one of their keys holds another type. */
@@ -129,11 +195,32 @@ static void keep_outputs(RedisModuleString **keys, RunJob *j) {
     }
 }
 
+static int batch_compatible(const AIJob *a, const AIJob *b) {
+    const RunJob *x = (const RunJob *)a, *y = (const RunJob *)b;
+    if (x->ninputs != y->ninputs) return 0;
+    for (int i = 0; i < x->ninputs; i++)
+        if (!tensor_rows_compatible(x->inputs[i], y->inputs[i])) return 0;
+    return 1;
+}
+
+/* A request of a model with BATCHSIZE joins batches when its inputs agree on dim 0. */
+static void set_batching(RunJob *j) {
+    const AIModel *m = j->model;
+    if (m->batchsize <= 0 || j->ninputs == 0) return;
+    int64_t rows = j->inputs[0]->dl.ndim ? j->inputs[0]->dl.shape[0] : 0;
+    for (int i = 0; i < j->ninputs; i++)
+        if (j->inputs[i]->dl.ndim == 0 || j->inputs[i]->dl.shape[0] != rows) rows = 0;
+    if (rows <= 0) return;
+    j->job.batch = (AIBatching){.key = m, .size = rows, .max = m->batchsize,
+                                .min = m->minbatchsize, .min_timeout_ms = m->minbatchtimeout,
+                                .compatible = batch_compatible};
+}
+
 static int enqueue(RedisModuleCtx *ctx, RunJob *j) {
     j->job.run = run_job_run;
+    set_batching(j);
     j->bc = RedisModule_BlockClient(ctx, run_reply, NULL, run_free, 0);
     RedisModule_BlockedClientMeasureTimeStart(j->bc);
-    j->enqueued_us = RedisModule_MonotonicMicroseconds();
     queue_push(j->model->queue, &j->job);
     return REDISMODULE_OK;
 }
@@ -210,7 +297,7 @@ static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
     if (parse_timeout_tail(ctx, argv, argc, at + 2 + (int)nout, &timeout) != 0)
         return REDISMODULE_OK;
     RunJob *j = run_job_new(m, (int)nin, (int)nout);
-    j->timeout_ms = timeout;
+    j->job.timeout_ms = timeout;
     if (capture_inputs(ctx, argv + 4, j) != 0) return fail(ctx, j, NULL);
     keep_outputs(argv + at + 2, j);
     return enqueue(ctx, j);
@@ -249,7 +336,7 @@ static int modelrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     if (nin != m->inputs.count) return RedisModule_ReplyWithError(ctx, AI_MSG_INPUTS_MISMATCH);
     if (nout != m->outputs.count) return RedisModule_ReplyWithError(ctx, AI_MSG_OUTPUTS_MISMATCH);
     RunJob *j = run_job_new(m, nin, nout);
-    j->timeout_ms = timeout;
+    j->job.timeout_ms = timeout;
     if (capture_inputs(ctx, argv + first_in, j) != 0) return fail(ctx, j, NULL);
     keep_outputs(argv + outputs + 1, j);
     return enqueue(ctx, j);

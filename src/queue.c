@@ -34,18 +34,87 @@ struct AIQueue {
 static AIQueue *queues[MAX_QUEUES];
 static int nqueues;
 
-/* Takes up to AI_QUEUE_DRAIN jobs, waiting while there are none; NULL when stopping. */
+static AIJob *unlink_next(AIQueue *q, AIJob *prev) {
+    AIJob *j = prev ? prev->next : q->head;
+    if (prev) prev->next = j->next;
+    else q->head = j->next;
+    if (q->tail == j) q->tail = prev;
+    j->next = NULL;
+    q->depth--;
+    return j;
+}
+
+static void append(AIQueue *q, AIJob *job) {
+    job->next = NULL;
+    if (q->tail) q->tail->next = job;
+    else q->head = job;
+    q->tail = job;
+    q->depth++;
+}
+
+/* Moves the queued jobs that can join head's batch onto head->mates; returns the total. */
+static long long gather_mates(AIQueue *q, AIJob *head) {
+    long long total = head->batch.size;
+    AIJob **mates_tail = &head->mates, *prev = NULL;
+    while (total < head->batch.max) {
+        AIJob *j = prev ? prev->next : q->head;
+        if (!j) break;
+        if (j->batch.key != head->batch.key || !head->batch.compatible(head, j)) {
+            prev = j;
+            continue;
+        }
+        j = unlink_next(q, prev);
+        total += j->batch.size;
+        *mates_tail = j;
+        mates_tail = &j->mates;
+    }
+    return total;
+}
+
+/* A batch below its MINBATCHSIZE goes back to the tail, mates included, to wait. */
+static int must_wait(AIJob *head, long long total) {
+    if (head->batch.min <= 0 || total >= head->batch.min) return 0;
+    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - head->enqueued_us) / 1000;
+    if (head->timeout_ms > 0 && waited_ms > (uint64_t)head->timeout_ms) return 0;
+    return !(head->batch.min_timeout_ms > 0 && waited_ms > (uint64_t)head->batch.min_timeout_ms);
+}
+
+static void requeue_group(AIQueue *q, AIJob *head) {
+    AIJob *j = head;
+    while (j) {
+        AIJob *mate = j->mates;
+        j->mates = NULL;
+        append(q, j);
+        j = mate;
+    }
+}
+
+/* Takes up to AI_QUEUE_DRAIN jobs (batched jobs count as one), waiting while there are
+ * none ready; NULL when stopping. */
 static AIJob *pop_batch(AIQueue *q) {
+    AIJob *batch = NULL, **tail = &batch;
     pthread_mutex_lock(&q->lock);
-    while (!q->head && !q->stopping) pthread_cond_wait(&q->ready, &q->lock);
-    AIJob *batch = q->head, *last = q->head;
-    if (batch) {
-        int n = 1;
-        for (; last->next && n < AI_QUEUE_DRAIN; n++) last = last->next;
-        q->head = last->next;
-        if (!q->head) q->tail = NULL;
-        last->next = NULL;
-        q->depth -= n;
+    while (!batch && !q->stopping) {
+        while (!q->head && !q->stopping) pthread_cond_wait(&q->ready, &q->lock);
+        long budget = q->depth; /* every job looked at once, waiting groups included */
+        for (int n = 0; q->head && n < AI_QUEUE_DRAIN && budget-- > 0;) {
+            AIJob *job = unlink_next(q, NULL);
+            if (job->batch.key && job->batch.size < job->batch.max &&
+                must_wait(job, gather_mates(q, job))) {
+                requeue_group(q, job);
+                continue;
+            }
+            *tail = job;
+            tail = &job->next;
+            n++;
+        }
+        if (!batch && q->head && !q->stopping) { /* only waiting groups: poll in 1 ms */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 1000000;
+            if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            pthread_cond_timedwait(&q->ready, &q->lock, &ts);
+        }
     }
     /* Another worker of this queue may take what is left. */
     if (q->head) pthread_cond_signal(&q->ready);
@@ -107,12 +176,10 @@ AIQueue *queue_get(const char *device) {
 }
 
 void queue_push(AIQueue *q, AIJob *job) {
-    job->next = NULL;
+    job->mates = NULL;
+    job->enqueued_us = RedisModule_MonotonicMicroseconds();
     pthread_mutex_lock(&q->lock);
-    if (q->tail) q->tail->next = job;
-    else q->head = job;
-    q->tail = job;
-    q->depth++;
+    append(q, job);
     pthread_cond_signal(&q->ready);
     pthread_mutex_unlock(&q->lock);
 }

@@ -8,6 +8,8 @@
  * Workers sleep on a condition variable, and drain up to AI_QUEUE_DRAIN jobs per wake-up
  * and GIL acquisition. */
 #pragma once
+#include <stdint.h>
+
 #include "redismodule.h"
 
 #define AI_QUEUE_DRAIN 32
@@ -16,9 +18,23 @@
 typedef struct AIJob AIJob;
 typedef void (*AIJobFn)(AIJob *job);
 
+/* Auto-batching (spec 7.3): queued jobs with the same non-NULL key whose compatible()
+ * agrees are merged, in queue order, until their sizes reach max. The merged jobs hang
+ * off the head's `mates` list and its run() serves them all. With min > 0 a smaller
+ * group waits (1 ms polls) unless min_timeout_ms passed since the head was queued. */
+typedef struct AIBatching {
+    const void *key;
+    long long size, max, min, min_timeout_ms;
+    int (*compatible)(const AIJob *head, const AIJob *other);
+} AIBatching;
+
 struct AIJob {
     AIJobFn run;
     AIJob *next;
+    AIJob *mates;
+    uint64_t enqueued_us; /* set by queue_push */
+    long long timeout_ms; /* the client's TIMEOUT, 0: none; a timed-out job never waits */
+    AIBatching batch;
 };
 
 typedef struct AIQueue AIQueue;
