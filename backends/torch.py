@@ -123,3 +123,8 @@ def load_model(
         return Model(module, dev)
     except Exception as e:
         raise BackendError(one_line(e)) from e
+
+
+# Scripts live in their own module; loading the TORCH backend loads them too, so
+# backends.get("TORCH").compile_script and backends.torch_script.compile_script both work.
+from .torch_script import Script, compile_script  # noqa: F401

@@ -48,8 +48,25 @@ int bridge_model_load(const char *backend, const char *device, const char *blob,
 int bridge_model_run(void *handle, AITensor **inputs, int ninputs, AITensor **outputs,
                      int noutputs, AIError *err);
 
-/* Drops the loaded model. */
+/* Drops a loaded model or compiled script. */
 void bridge_model_free(void *handle);
+
+/* Compiles TorchScript source; entry_points NULL means none were declared (SCRIPTSET). */
+int bridge_script_compile(const char *source, const char *device, const AINames *entry_points,
+                          void **handle, AIError *err);
+
+/* What a script run may do in Redis: the caller's database and user, for redis.execute
+ * and redisAI.model_execute from the worker thread. */
+typedef struct AIScriptCallCtx {
+    int dbid;
+    char *username; /* NULL: no ACL user (unrestricted) */
+} AIScriptCallCtx;
+
+/* Runs fn of a compiled script: inputs are borrowed; when noutputs > 0 the function's
+ * flattened results must number exactly noutputs and fill outputs (new references). */
+int bridge_script_run(void *handle, const char *fn, AITensor **inputs, int ninputs,
+                      const AINames *keys, const AINames *args, AITensor **outputs,
+                      int noutputs, const AIScriptCallCtx *call, AIError *err);
 
 /* Imports a backend now (AI.CONFIG LOADBACKEND, load-time preloads). */
 int bridge_backend_load(const char *backend, AIError *err);

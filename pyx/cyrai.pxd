@@ -81,3 +81,24 @@ cdef extern from "redismodule.h" nogil:
 
 cdef extern from "backends.h" nogil:
     void ai_backend_loaded(const char *name, const char *version)
+
+cdef extern from "bridge.h" nogil:
+    ctypedef struct AIScriptCallCtx:
+        int dbid
+        char *username
+
+cdef extern from "script_calls.h" nogil:
+    int AI_REPLY_NIL, AI_REPLY_STRING, AI_REPLY_INTEGER, AI_REPLY_ARRAY
+    ctypedef struct AIReply:
+        int type
+        char *str
+        size_t len
+        long long integer
+        size_t count
+        AIReply *elems
+    int script_redis_call(const AIScriptCallCtx *call, const char **argv, const size_t *lens,
+                          int argc, AIReply *out, AIError *err)
+    void ai_reply_free(AIReply *r)
+    void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
+                               void **handle, int *ninputs, int *noutputs, AIError *err)
+    void script_model_release(void *model)

@@ -12,6 +12,7 @@ from cyrai cimport *
 include "log.pxi"
 include "tensor.pxi"
 include "model.pxi"
+include "script.pxi"
 
 
 cdef public int cy_bridge_setup(const char *root, char *err, size_t errlen) noexcept with gil:

@@ -7,3 +7,5 @@ int model_commands_register(RedisModuleCtx *ctx);
 int model_exec_commands_register(RedisModuleCtx *ctx);
 int info_commands_register(RedisModuleCtx *ctx);
 int info_register(RedisModuleCtx *ctx);
+int script_commands_register(RedisModuleCtx *ctx);
+int script_exec_commands_register(RedisModuleCtx *ctx);

@@ -46,3 +46,36 @@
 #define AI_MSG_BACKENDSPATH_MISSING "ERR BACKENDSPATH: missing path argument"
 #define AI_MSG_CHUNK_MISSING "ERR MODEL_CHUNK_SIZE: missing chunk size"
 #define AI_MSG_CHUNK_INVALID "ERR MODEL_CHUNK_SIZE: invalid chunk size"
+#define AI_MSG_SCRIPT_EMPTY "ERR script key is empty"
+#define AI_MSG_MISSING_ENTRY_POINTS "ERR Insufficient arguments, missing script entry points"
+#define AI_MSG_ENTRY_POINTS_NUMBER \
+    "ERR Non numeric entry points number provided to AI.SCRIPTSTORE command"
+#define AI_MSG_MISSING_SOURCE "ERR Insufficient arguments, missing script SOURCE"
+#define AI_MSG_SE_SCOPE_FIRST \
+    "ERR KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"
+#define AI_MSG_SE_KEYS_MISSING "ERR Missing arguments after KEYS keyword"
+#define AI_MSG_SE_KEYS_COUNT "ERR Invalid or negative value found in number of KEYS"
+#define AI_MSG_SE_KEYS_ARGS \
+    "ERR Number of pre declared KEYS to be used in the command does not match the number of given arguments"
+#define AI_MSG_SE_INVALID_ARGS "ERR Invalid arguments provided to AI.SCRIPTEXECUTE"
+#define AI_MSG_SE_INPUTS_COUNT "ERR Invalid argument for inputs count in AI.SCRIPTEXECUTE"
+#define AI_MSG_SE_INPUTS_ARGS \
+    "ERR number of inputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"
+#define AI_MSG_SE_ARGS_COUNT "ERR Invalid argument for keys count in AI.SCRIPTEXECUTE"
+#define AI_MSG_SE_ARGS_ARGS \
+    "ERR number of args to AI.SCRIPTEXECUTE command does not match the number of given arguments"
+#define AI_MSG_SE_OUTPUTS_COUNT "ERR Invalid argument for outputs count in AI.SCRIPTEXECUTE"
+#define AI_MSG_SE_OUTPUTS_ARGS \
+    "ERR number of outputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"
+#define AI_MSG_SE_ALREADY "ERR Already Encountered %s scope in AI.SCRIPTEXECUTE command"
+#define AI_MSG_SE_TIMEOUT_MISSING "ERR No value provided for TIMEOUT in AI.SCRIPTEXECUTE"
+#define AI_MSG_SE_AFTER_TIMEOUT "ERR Encountered problem parsing AI.SCRIPTEXECUTE"
+#define AI_MSG_SE_UNEXPECTED "ERR Invalid AI.SCRIPTEXECUTE command. Unexpected argument: %s"
+#define AI_MSG_SR_TIMEOUT_TWICE "ERR Already encountered an TIMEOUT section in SCRIPTRUN"
+#define AI_MSG_SR_INPUTS_KEYWORD "ERR Already encountered an INPUTS keyword in SCRIPTRUN"
+#define AI_MSG_SR_INPUTS_SECTION "ERR Already encountered an INPUTS section in SCRIPTRUN"
+#define AI_MSG_SR_OUTPUTS_KEYWORD "ERR Already encountered an OUTPUTS keyword in SCRIPTRUN"
+#define AI_MSG_SR_VARIADIC_OUTSIDE \
+    "ERR Encountered a variable size list of tensors outside of input section"
+#define AI_MSG_SR_VARIADIC_TWICE "ERR Already encountered a variable size list of tensors"
+#define AI_MSG_SR_UNRECOGNIZED "ERR Unrecongnized parameter to SCRIPTRUN"

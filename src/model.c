@@ -71,14 +71,16 @@ static void free_handle(AIJob *job) {
     RedisModule_Free(job);
 }
 
+void bridge_free_later(void *handle) {
+    FreeJob *job = RedisModule_Calloc(1, sizeof *job);
+    job->job.run = free_handle;
+    job->handle = handle;
+    queue_push(queue_get(AI_LOADER_QUEUE), &job->job);
+}
+
 void model_release(AIModel *m) {
     if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
-    if (m->handle) {
-        FreeJob *job = RedisModule_Calloc(1, sizeof *job);
-        job->job.run = free_handle;
-        job->handle = m->handle;
-        queue_push(queue_get(AI_LOADER_QUEUE), &job->job);
-    }
+    if (m->handle) bridge_free_later(m->handle);
     ai_names_free(&m->inputs);
     ai_names_free(&m->outputs);
     RedisModule_Free(m->device);

@@ -43,3 +43,7 @@ int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_out
 AIModel *model_share(AIModel *m);
 void model_release(AIModel *m);
 size_t model_mem_usage(const AIModel *m);
+
+/* Drops a backend object (model or script) on the loader thread, which takes the GIL,
+ * so that the main thread never waits for it. */
+void bridge_free_later(void *handle);

@@ -1,11 +1,8 @@
 /* AI.MODELSTORE, AI.MODELSET, AI.MODELGET, AI.MODELDEL and AI._MODELSCAN (spec 3.2-3.4,
  * 3.6, 3.8).
  *
- * Storing a model never stalls Redis: the command is parsed on the main thread, the
- * client is blocked, the loader thread builds the model with its backend, and the key is
- * written (and the command replicated) on the main thread when the client is unblocked.
- * Where a client cannot block (MULTI, Lua, replication stream, AOF loading) the model is
- * built synchronously instead. */
+ * Storing a model never stalls Redis: the command is parsed here and the model is loaded
+ * on the loader thread (store_job.h). */
 #include <string.h>
 
 #include "args.h"
@@ -15,6 +12,7 @@
 #include "messages.h"
 #include "model_type.h"
 #include "stats.h"
+#include "store_job.h"
 
 typedef struct StoreArgs {
     int backend;
@@ -183,109 +181,53 @@ static char *concat_chunks(RedisModuleString **argv, int argc, int from, size_t 
     return blob;
 }
 
-typedef struct LoadJob {
-    AIJob job;
-    RedisModuleBlockedClient *bc;
-    AIModel *model;
-    AINames inputs, outputs;
-    AIError err;
-    RedisModuleString **argv; /* retained: the chunks, and the command to replicate */
-    int argc;
+/* What building the model needs beyond the model itself. */
+typedef struct ModelArgs {
     int blob_at;
-    int dbid;
-    int published;
-} LoadJob;
+    AINames inputs, outputs; /* TF node names */
+} ModelArgs;
 
-static void load_job_free(LoadJob *j) {
-    if (j->model) model_release(j->model);
-    ai_names_free(&j->inputs);
-    ai_names_free(&j->outputs);
-    ai_error_clear(&j->err);
-    for (int i = 0; i < j->argc; i++) RedisModule_FreeString(NULL, j->argv[i]);
-    if (j->argv) RedisModule_Free(j->argv);
-    RedisModule_Free(j);
+/* Loader thread: the chunks are concatenated here, not on the main thread, where copying
+ * a 200 MB blob would take tens of milliseconds. */
+static int build(void *value, void *args, RedisModuleString **argv, int argc, AIError *err) {
+    AIModel *m = value;
+    ModelArgs *a = args;
+    m->blob = concat_chunks(argv, argc, a->blob_at, &m->bloblen);
+    int tf = m->backend == AI_BACKEND_TF;
+    return model_load(m, tf ? &a->inputs : NULL, tf ? &a->outputs : NULL, err);
 }
 
-/* Runs on the loader thread when it can: copying a 200 MB blob takes the main thread
- * tens of milliseconds. */
-static void load_job_load(LoadJob *j) {
-    j->model->blob = concat_chunks(j->argv, j->argc, j->blob_at, &j->model->bloblen);
-    int tf = j->model->backend == AI_BACKEND_TF;
-    model_load(j->model, tf ? &j->inputs : NULL, tf ? &j->outputs : NULL, &j->err);
-}
-
-static void load_job_run(AIJob *job) {
-    LoadJob *j = (LoadJob *)job;
-    load_job_load(j);
-    RedisModule_UnblockClient(j->bc, j);
-}
-
-/* Publishes the loaded model: WRONGTYPE is checked only now, after the backend accepted
- * the bytes (RedisAI's order: a backend error wins). */
-static int publish(RedisModuleCtx *ctx, LoadJob *j) {
-    if (j->err.code != AI_OK) return ai_reply_error(ctx, &j->err);
-    j->model->queue = queue_get(j->model->device);
-    if (!j->model->queue) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
-    AIModel *m = j->model;
-    j->model = NULL;
-    j->published = 1;
-    if (model_store_or_reply(ctx, j->argv[1], m) != REDISMODULE_OK) return REDISMODULE_OK;
-    const char *cmd = RedisModule_StringPtrLen(j->argv[0], NULL);
-    RedisModule_Replicate(ctx, cmd, "v", j->argv + 1, (size_t)j->argc - 1);
-    return RedisModule_ReplyWithSimpleString(ctx, "OK");
-}
-
-static int load_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    (void)argv, (void)argc;
-    return publish(ctx, RedisModule_GetBlockedClientPrivateData(ctx));
-}
-
-/* A client that went away before its model was ready still gets it stored, as with a
- * synchronous store; Redis skips the reply callback for it, so it is done here. */
-static void load_free(RedisModuleCtx *ctx, void *privdata) {
-    (void)ctx;
-    LoadJob *j = privdata;
-    if (!j->published && j->err.code == AI_OK && j->model && j->model->handle) {
-        RedisModuleCtx *detached = RedisModule_GetThreadSafeContext(NULL);
-        RedisModule_SelectDb(detached, j->dbid);
-        publish(detached, j);
-        RedisModule_FreeThreadSafeContext(detached);
+static int store(RedisModuleCtx *ctx, RedisModuleString *key, void *value) {
+    AIModel *m = value;
+    m->queue = queue_get(m->device);
+    if (!m->queue) {
+        model_release(m);
+        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE), REDISMODULE_ERR;
     }
-    load_job_free(j);
+    return model_store_or_reply(ctx, key, m);
 }
 
-static LoadJob *load_job_new(RedisModuleString **argv, int argc, StoreArgs *a) {
-    LoadJob *j = RedisModule_Calloc(1, sizeof *j);
-    j->model = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, NULL, 0);
-    j->blob_at = a->blob_at;
-    j->model->batchsize = a->batch;
-    j->model->minbatchsize = a->minbatch;
-    j->model->minbatchtimeout = a->mintimeout;
-    j->inputs = a->inputs;
-    j->outputs = a->outputs;
-    j->job.run = load_job_run;
-    /* The arguments are retained, not copied, to be replicated once the model is stored. */
-    j->argv = RedisModule_Alloc(sizeof(*j->argv) * argc);
-    for (int i = 0; i < argc; i++) {
-        RedisModule_RetainString(NULL, argv[i]);
-        j->argv[i] = argv[i];
-    }
-    j->argc = argc;
-    return j;
+static void release(void *value) { model_release(value); }
+
+static void free_args(void *args) {
+    ModelArgs *a = args;
+    ai_names_free(&a->inputs);
+    ai_names_free(&a->outputs);
+    RedisModule_Free(a);
 }
+
+static const AIStoreOps model_store_ops = {build, store, release, free_args};
 
 static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, StoreArgs *a) {
-    LoadJob *j = load_job_new(argv, argc, a);
-    j->dbid = RedisModule_GetSelectedDb(ctx);
-    if (!ai_cannot_block(ctx)) j->bc = RedisModule_BlockClient(ctx, load_reply, NULL, load_free, 0);
-    if (j->bc) {
-        queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
-        return REDISMODULE_OK;
-    }
-    load_job_load(j);
-    publish(ctx, j);
-    load_job_free(j);
-    return REDISMODULE_OK;
+    AIModel *m = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, NULL, 0);
+    m->batchsize = a->batch;
+    m->minbatchsize = a->minbatch;
+    m->minbatchtimeout = a->mintimeout;
+    ModelArgs *args = RedisModule_Calloc(1, sizeof *args);
+    args->blob_at = a->blob_at;
+    args->inputs = a->inputs;
+    args->outputs = a->outputs;
+    return store_job_start(ctx, argv, argc, &model_store_ops, m, args);
 }
 
 static int store_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int min_argc,

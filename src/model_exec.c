@@ -11,62 +11,35 @@
 #include "commands.h"
 #include "messages.h"
 #include "model_type.h"
+#include "run.h"
 #include "stats.h"
 #include "tensor_batch.h"
-#include "tensor_type.h"
 
-typedef struct RunJob {
-    AIJob job;
-    RedisModuleBlockedClient *bc;
+typedef struct ModelRun {
+    AIRun run; /* first */
     AIModel *model;
-    int ninputs, noutputs;
-    AITensor **inputs;            /* references taken at parse time */
-    AITensor **outputs;           /* filled by the worker */
-    RedisModuleString **outkeys;  /* retained */
-    int timed_out;
-    long long duration_us;
-    AIError err;
-} RunJob;
+} ModelRun;
 
-static RunJob *run_job_new(AIModel *m, int ninputs, int noutputs) {
-    RunJob *j = RedisModule_Calloc(1, sizeof *j);
-    j->model = model_share(m);
-    j->ninputs = ninputs;
-    j->noutputs = noutputs;
-    j->inputs = RedisModule_Calloc(ninputs, sizeof(AITensor *));
-    j->outputs = RedisModule_Calloc(noutputs, sizeof(AITensor *));
-    j->outkeys = RedisModule_Calloc(noutputs, sizeof(RedisModuleString *));
-    return j;
+static void record(AIRun *r) {
+    AIModel *m = ((ModelRun *)r)->model;
+    if (!m->key) return;
+    AITensor *first = r->noutputs ? r->outputs[0] : NULL;
+    long long samples = first && first->dl.ndim > 0 ? first->dl.shape[0] : 0;
+    stats_record(m->key, m->keylen, m, r->err.code != AI_OK, r->duration_us, samples);
 }
 
-static void run_job_free(RunJob *j) {
-    for (int i = 0; i < j->ninputs; i++) tensor_release(j->inputs[i]);
-    for (int i = 0; i < j->noutputs; i++) {
-        tensor_release(j->outputs[i]);
-        if (j->outkeys[i]) RedisModule_FreeString(NULL, j->outkeys[i]);
-    }
-    RedisModule_Free(j->inputs);
-    RedisModule_Free(j->outputs);
-    RedisModule_Free(j->outkeys);
-    ai_error_clear(&j->err);
-    model_release(j->model);
-    RedisModule_Free(j);
+static void destroy(AIRun *r) {
+    model_release(((ModelRun *)r)->model);
+    RedisModule_Free(r);
 }
 
-static int expired(const RunJob *j) {
-    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - j->job.enqueued_us) / 1000;
-    return j->job.timeout_ms > 0 && waited_ms > (uint64_t)j->job.timeout_ms;
-}
+static const AIRunKind model_run_kind = {record, destroy};
 
-static void finish(RunJob *j) {
-    RedisModule_BlockedClientMeasureTimeEnd(j->bc);
-    RedisModule_UnblockClient(j->bc, j);
-}
-
-static void run_alone(RunJob *j) {
+static void run_alone(ModelRun *j) {
+    AIRun *r = &j->run;
     uint64_t start = RedisModule_MonotonicMicroseconds();
-    bridge_model_run(j->model->handle, j->inputs, j->ninputs, j->outputs, j->noutputs, &j->err);
-    j->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
+    bridge_model_run(j->model->handle, r->inputs, r->ninputs, r->outputs, r->noutputs, &r->err);
+    r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
 }
 
 static const char *batch_size_error(const AIModel *m) {
@@ -76,127 +49,71 @@ static const char *batch_size_error(const AIModel *m) {
 }
 
 /* Gives each job its rows of the batch's outputs. */
-static void split_outputs(RunJob **jobs, int n, AITensor **outs, int64_t total) {
-    for (int o = 0; o < jobs[0]->noutputs; o++)
+static void split_outputs(ModelRun **jobs, int n, AITensor **outs, int64_t total) {
+    for (int o = 0; o < jobs[0]->run.noutputs; o++)
         if (outs[o]->dl.ndim == 0 || outs[o]->dl.shape[0] != total) {
-            for (int k = 0; k < n; k++) ai_error_set(&jobs[k]->err, AI_ERR_DETAIL, batch_size_error(jobs[0]->model));
+            const char *msg = batch_size_error(jobs[0]->model);
+            for (int k = 0; k < n; k++) ai_error_set(&jobs[k]->run.err, AI_ERR_DETAIL, msg);
             return;
         }
     int64_t offset = 0;
     for (int k = 0; k < n; k++) {
-        int64_t rows = jobs[k]->inputs[0]->dl.shape[0];
-        for (int o = 0; o < jobs[k]->noutputs; o++)
-            jobs[k]->outputs[o] = tensor_slice_rows(outs[o], offset, rows, &jobs[k]->err);
+        AIRun *r = &jobs[k]->run;
+        int64_t rows = r->inputs[0]->dl.shape[0];
+        for (int o = 0; o < r->noutputs; o++)
+            r->outputs[o] = tensor_slice_rows(outs[o], offset, rows, &r->err);
         offset += rows;
     }
 }
 
 /* One backend call for several requests: inputs stacked along dim 0, outputs split back. */
-static void run_together(RunJob **jobs, int n) {
-    RunJob *head = jobs[0];
+static void run_together(ModelRun **jobs, int n) {
+    AIRun *head = &jobs[0]->run;
     AITensor *cat[head->ninputs], *outs[head->noutputs], *parts[n];
     int64_t total = 0;
-    for (int k = 0; k < n; k++) total += jobs[k]->inputs[0]->dl.shape[0];
+    for (int k = 0; k < n; k++) total += jobs[k]->run.inputs[0]->dl.shape[0];
     memset(outs, 0, sizeof outs);
+    memset(cat, 0, sizeof cat);
     AIError err = {0};
-    for (int i = 0; i < head->ninputs; i++) {
-        for (int k = 0; k < n; k++) parts[k] = jobs[k]->inputs[i];
+    for (int i = 0; i < head->ninputs && err.code == AI_OK; i++) {
+        for (int k = 0; k < n; k++) parts[k] = jobs[k]->run.inputs[i];
         cat[i] = tensor_concat_rows(parts, n, &err);
     }
     uint64_t start = RedisModule_MonotonicMicroseconds();
-    if (bridge_model_run(head->model->handle, cat, head->ninputs, outs, head->noutputs, &err) == 0)
+    if (err.code == AI_OK && bridge_model_run(jobs[0]->model->handle, cat, head->ninputs, outs,
+                                              head->noutputs, &err) == 0)
         split_outputs(jobs, n, outs, total);
     long long duration = (long long)(RedisModule_MonotonicMicroseconds() - start);
     for (int k = 0; k < n; k++) {
-        jobs[k]->duration_us = duration;
-        if (err.code != AI_OK) ai_error_set(&jobs[k]->err, err.code, err.detail);
+        jobs[k]->run.duration_us = duration;
+        if (err.code != AI_OK) ai_error_set(&jobs[k]->run.err, err.code, err.detail);
     }
     ai_error_clear(&err);
     for (int i = 0; i < head->ninputs; i++) tensor_release(cat[i]);
     for (int o = 0; o < head->noutputs; o++) tensor_release(outs[o]);
 }
 
-static void run_job_run(AIJob *job) {
-    int n = 0;
+/* Worker: a run, or a batch of them (the head's mates), then back to the main thread. */
+static void execute(AIJob *job) {
+    int n = 0, live = 0;
     for (AIJob *j = job; j; j = j->mates) n++;
-    RunJob *jobs[n];
-    int live = 0;
+    ModelRun *jobs[n];
     for (AIJob *j = job; j; j = j->mates) {
-        RunJob *r = (RunJob *)j;
-        if (expired(r)) r->timed_out = 1;
-        else jobs[live++] = r;
+        ModelRun *m = (ModelRun *)j;
+        if (run_expired(&m->run)) m->run.timed_out = 1;
+        else jobs[live++] = m;
     }
     if (live == 1) run_alone(jobs[0]);
     else if (live > 1) run_together(jobs, live);
     for (AIJob *j = job, *next; j; j = next) {
         next = j->mates;
         j->mates = NULL;
-        finish((RunJob *)j);
-    }
-}
-
-/* Writes every output, or none if one of their keys holds another type. */
-static int write_outputs(RedisModuleCtx *ctx, RunJob *j) {
-    for (int i = 0; i < j->noutputs; i++) {
-        RedisModuleKey *key = RedisModule_OpenKey(ctx, j->outkeys[i], REDISMODULE_READ);
-        int bad = RedisModule_KeyType(key) != REDISMODULE_KEYTYPE_EMPTY &&
-                  RedisModule_ModuleTypeGetType(key) != AITensorType;
-        RedisModule_CloseKey(key);
-        if (bad) return ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    }
-    for (int i = 0; i < j->noutputs; i++) {
-        if (tensor_store_or_reply(ctx, j->outkeys[i], tensor_share(j->outputs[i])) !=
-            REDISMODULE_OK)
-            return REDISMODULE_OK;
-        tensor_replicate(ctx, j->outkeys[i], j->outputs[i]);
-    }
-    return RedisModule_ReplyWithSimpleString(ctx, "OK");
-}
-
-static int run_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    (void)argv, (void)argc;
-    RunJob *j = RedisModule_GetBlockedClientPrivateData(ctx);
-    if (j->timed_out) return RedisModule_ReplyWithSimpleString(ctx, "TIMEDOUT");
-    if (j->err.code != AI_OK) return ai_reply_error(ctx, &j->err);
-    return write_outputs(ctx, j);
-}
-
-/* Statistics count every run that executed, whether its client is still there or not. */
-static void record_stats(RunJob *j) {
-    if (j->timed_out || !j->model->key) return;
-    AITensor *first = j->noutputs ? j->outputs[0] : NULL;
-    long long samples = first && first->dl.ndim > 0 ? first->dl.shape[0] : 0;
-    stats_record(j->model->key, j->model->keylen, j->model, j->err.code != AI_OK,
-                 j->duration_us, samples);
-}
-
-static void run_free(RedisModuleCtx *ctx, void *privdata) {
-    (void)ctx;
-    record_stats(privdata);
-    run_job_free(privdata);
-}
-
-/* Takes references to the input tensors now; replies and fails on a missing one. */
-static int capture_inputs(RedisModuleCtx *ctx, RedisModuleString **keys, RunJob *j) {
-    for (int i = 0; i < j->ninputs; i++) {
-        RedisModuleKey *key;
-        AITensor *t = tensor_from_key_or_reply(ctx, keys[i], &key, REDISMODULE_READ);
-        if (!t) return -1;
-        j->inputs[i] = tensor_share(t);
-        RedisModule_CloseKey(key);
-    }
-    return 0;
-}
-
-static void keep_outputs(RedisModuleString **keys, RunJob *j) {
-    for (int i = 0; i < j->noutputs; i++) {
-        RedisModule_RetainString(NULL, keys[i]);
-        j->outkeys[i] = keys[i];
+        run_finish((AIRun *)j);
     }
 }
 
 static int batch_compatible(const AIJob *a, const AIJob *b) {
-    const RunJob *x = (const RunJob *)a, *y = (const RunJob *)b;
+    const AIRun *x = (const AIRun *)a, *y = (const AIRun *)b;
     if (x->ninputs != y->ninputs) return 0;
     for (int i = 0; i < x->ninputs; i++)
         if (!tensor_rows_compatible(x->inputs[i], y->inputs[i])) return 0;
@@ -204,31 +121,34 @@ static int batch_compatible(const AIJob *a, const AIJob *b) {
 }
 
 /* A request of a model with BATCHSIZE joins batches when its inputs agree on dim 0. */
-static void set_batching(RunJob *j) {
+static void set_batching(ModelRun *j) {
     const AIModel *m = j->model;
-    if (m->batchsize <= 0 || j->ninputs == 0) return;
-    int64_t rows = j->inputs[0]->dl.ndim ? j->inputs[0]->dl.shape[0] : 0;
-    for (int i = 0; i < j->ninputs; i++)
-        if (j->inputs[i]->dl.ndim == 0 || j->inputs[i]->dl.shape[0] != rows) rows = 0;
+    AIRun *r = &j->run;
+    if (m->batchsize <= 0 || r->ninputs == 0) return;
+    int64_t rows = r->inputs[0]->dl.ndim ? r->inputs[0]->dl.shape[0] : 0;
+    for (int i = 0; i < r->ninputs; i++)
+        if (r->inputs[i]->dl.ndim == 0 || r->inputs[i]->dl.shape[0] != rows) rows = 0;
     if (rows <= 0) return;
-    j->job.batch = (AIBatching){.key = m, .size = rows, .max = m->batchsize,
+    r->job.batch = (AIBatching){.key = m, .size = rows, .max = m->batchsize,
                                 .min = m->minbatchsize, .min_timeout_ms = m->minbatchtimeout,
                                 .compatible = batch_compatible};
 }
 
-static int enqueue(RedisModuleCtx *ctx, RunJob *j) {
-    j->job.run = run_job_run;
-    set_batching(j);
-    j->bc = RedisModule_BlockClient(ctx, run_reply, NULL, run_free, 0);
-    RedisModule_BlockedClientMeasureTimeStart(j->bc);
-    queue_push(j->model->queue, &j->job);
-    return REDISMODULE_OK;
+static ModelRun *model_run_new(AIModel *m, int ninputs, int noutputs, long long timeout) {
+    ModelRun *j = RedisModule_Calloc(1, sizeof *j);
+    j->model = model_share(m);
+    run_init(&j->run, &model_run_kind, execute, ninputs, noutputs);
+    j->run.job.timeout_ms = timeout;
+    return j;
 }
 
-static int fail(RedisModuleCtx *ctx, RunJob *j, const char *msg) {
-    if (msg) RedisModule_ReplyWithError(ctx, msg);
-    run_job_free(j);
-    return REDISMODULE_OK;
+/* Captures inputs and outputs, then queues the run on the model's device. */
+static int start(RedisModuleCtx *ctx, ModelRun *j, RedisModuleString **inputs,
+                 RedisModuleString **outputs) {
+    if (run_capture_inputs(ctx, &j->run, inputs) != 0) return run_discard(&j->run);
+    run_keep_outputs(&j->run, outputs);
+    set_batching(j);
+    return run_enqueue(ctx, &j->run, j->model->queue);
 }
 
 /* A count after INPUTS/OUTPUTS: the message for a bad one, or NULL. */
@@ -296,11 +216,7 @@ static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
     if (e) return RedisModule_ReplyWithError(ctx, e);
     if (parse_timeout_tail(ctx, argv, argc, at + 2 + (int)nout, &timeout) != 0)
         return REDISMODULE_OK;
-    RunJob *j = run_job_new(m, (int)nin, (int)nout);
-    j->job.timeout_ms = timeout;
-    if (capture_inputs(ctx, argv + 4, j) != 0) return fail(ctx, j, NULL);
-    keep_outputs(argv + at + 2, j);
-    return enqueue(ctx, j);
+    return start(ctx, model_run_new(m, (int)nin, (int)nout, timeout), argv + 4, argv + at + 2);
 }
 
 /* AI.MODELRUN's keys: argv[1] and everything after INPUTS but the OUTPUTS keyword. */
@@ -335,11 +251,7 @@ static int modelrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     int nin = outputs - first_in, nout = outputs < argc ? argc - outputs - 1 : 0;
     if (nin != m->inputs.count) return RedisModule_ReplyWithError(ctx, AI_MSG_INPUTS_MISMATCH);
     if (nout != m->outputs.count) return RedisModule_ReplyWithError(ctx, AI_MSG_OUTPUTS_MISMATCH);
-    RunJob *j = run_job_new(m, nin, nout);
-    j->job.timeout_ms = timeout;
-    if (capture_inputs(ctx, argv + first_in, j) != 0) return fail(ctx, j, NULL);
-    keep_outputs(argv + outputs + 1, j);
-    return enqueue(ctx, j);
+    return start(ctx, model_run_new(m, nin, nout, timeout), argv + first_in, argv + outputs + 1);
 }
 
 int model_exec_commands_register(RedisModuleCtx *ctx) {

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "model_type.h"
 #include "queue.h"
+#include "script_type.h"
 #include "stats.h"
 #include "redismodule.h"
 #include "tensor_type.h"
@@ -48,7 +49,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     if (config_load_args(ctx, argv, argc) != REDISMODULE_OK)
         return refuse(ctx, "bad load-time arguments");
     RedisModule_SetModuleOptions(ctx, REDISMODULE_OPTIONS_HANDLE_IO_ERRORS);
-    if (tensor_type_register(ctx) != REDISMODULE_OK || model_type_register(ctx) != REDISMODULE_OK)
+    if (tensor_type_register(ctx) != REDISMODULE_OK || model_type_register(ctx) != REDISMODULE_OK ||
+        script_type_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the data types");
     stats_init(ctx);
 
@@ -63,6 +65,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     if (tensor_commands_register(ctx) != REDISMODULE_OK ||
         model_commands_register(ctx) != REDISMODULE_OK ||
         model_exec_commands_register(ctx) != REDISMODULE_OK ||
+        script_commands_register(ctx) != REDISMODULE_OK ||
+        script_exec_commands_register(ctx) != REDISMODULE_OK ||
         info_commands_register(ctx) != REDISMODULE_OK || info_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the commands");
     return REDISMODULE_OK;

@@ -1,0 +1,45 @@
+/* The pure script layer; see script.h. */
+#include "script.h"
+
+#include "model.h" /* bridge_free_later */
+
+#include <string.h>
+
+AIScript *script_new(const char *device, const char *tag, size_t taglen, const char *source,
+                     size_t srclen) {
+    AIScript *s = RedisModule_Calloc(1, sizeof *s);
+    s->device = RedisModule_Strdup(device);
+    s->tag = RedisModule_Alloc(taglen + 1);
+    memcpy(s->tag, tag, taglen);
+    s->tag[taglen] = '\0';
+    s->taglen = taglen;
+    size_t n = strnlen(source, srclen); /* truncated at the first NUL, as RedisAI does */
+    s->source = RedisModule_Alloc(n + 1);
+    memcpy(s->source, source, n);
+    s->source[n] = '\0';
+    s->refcount = 1;
+    return s;
+}
+
+int script_compile(AIScript *s, AIError *err) {
+    return bridge_script_compile(s->source, s->device,
+                                 s->has_entry_points ? &s->entry_points : NULL, &s->handle, err);
+}
+
+AIScript *script_share(AIScript *s) {
+    __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED);
+    return s;
+}
+
+void script_release(AIScript *s) {
+    if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (s->handle) bridge_free_later(s->handle);
+    ai_names_free(&s->entry_points);
+    RedisModule_Free(s->device);
+    RedisModule_Free(s->tag);
+    RedisModule_Free(s->source);
+    if (s->key) RedisModule_Free(s->key);
+    RedisModule_Free(s);
+}
+
+size_t script_mem_usage(const AIScript *s) { return sizeof *s + strlen(s->source) + s->taglen; }

@@ -1,0 +1,29 @@
+/* The script: TorchScript source kept in C memory beside the compiled unit (an opaque
+ * bridge handle). Like models, scripts are reference-counted and their compiled unit is
+ * freed on the loader thread. */
+#pragma once
+#include "bridge.h"
+#include "errors.h"
+#include "queue.h"
+
+typedef struct AIScript {
+    char *device;
+    char *tag;
+    size_t taglen;
+    char *source;      /* NUL-terminated: RedisAI keeps scripts as C strings */
+    AINames entry_points; /* empty for AI.SCRIPTSET scripts */
+    int has_entry_points; /* stored with AI.SCRIPTSTORE */
+    void *handle;
+    AIQueue *queue;
+    char *key;
+    size_t keylen;
+    long refcount;
+} AIScript;
+
+AIScript *script_new(const char *device, const char *tag, size_t taglen, const char *source,
+                     size_t srclen);
+/* Compiles it (takes the GIL); any thread. */
+int script_compile(AIScript *s, AIError *err);
+AIScript *script_share(AIScript *s);
+void script_release(AIScript *s);
+size_t script_mem_usage(const AIScript *s);

@@ -1,0 +1,142 @@
+/* AI.SCRIPTSTORE, AI.SCRIPTSET, AI.SCRIPTGET, AI.SCRIPTDEL and AI._SCRIPTSCAN (spec 4.1-4.3,
+ * 4.7, 4.9). Scripts compile on the loader thread like models load (store_job.h). */
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "messages.h"
+#include "script_type.h"
+#include "stats.h"
+#include "store_job.h"
+
+static int build(void *value, void *args, RedisModuleString **argv, int argc, AIError *err) {
+    (void)args, (void)argv, (void)argc;
+    return script_compile(value, err);
+}
+
+static int store(RedisModuleCtx *ctx, RedisModuleString *key, void *value) {
+    return script_store_or_reply(ctx, key, value);
+}
+
+static void release(void *value) { script_release(value); }
+static void no_args(void *args) { (void)args; }
+
+static const AIStoreOps script_store_ops = {build, store, release, no_args};
+
+/* [TAG t] at argv[*i]. */
+static void parse_tag(RedisModuleString **argv, int argc, int *i, const char **tag,
+                      size_t *taglen) {
+    *tag = "";
+    *taglen = 0;
+    if (*i + 1 < argc && ai_arg_is(argv[*i], "TAG")) {
+        *tag = RedisModule_StringPtrLen(argv[*i + 1], taglen);
+        *i += 2;
+    }
+}
+
+static AIScript *new_script(RedisModuleString **argv, const char *tag, size_t taglen,
+                            RedisModuleString *source) {
+    size_t srclen;
+    const char *src = RedisModule_StringPtrLen(source, &srclen);
+    return script_new(RedisModule_StringPtrLen(argv[2], NULL), tag, taglen, src, srclen);
+}
+
+/* AI.SCRIPTSTORE key device [TAG t] ENTRY_POINTS n fn... SOURCE src */
+static int scriptstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 8) return ai_reply_arity(ctx, argv[0]);
+    int i = 3;
+    const char *tag;
+    size_t taglen;
+    long long n;
+    parse_tag(argv, argc, &i, &tag, &taglen);
+    if (i >= argc || !ai_arg_is(argv[i], "ENTRY_POINTS"))
+        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_ENTRY_POINTS);
+    if (i + 1 >= argc || RedisModule_StringToLongLong(argv[i + 1], &n) != REDISMODULE_OK)
+        return RedisModule_ReplyWithError(ctx, AI_MSG_ENTRY_POINTS_NUMBER);
+    if (n <= 0 || argc - (i + 2) < n)
+        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_ENTRY_POINTS);
+    int names_at = i + 2;
+    i = names_at + (int)n;
+    if (i + 1 >= argc || !ai_arg_is(argv[i], "SOURCE"))
+        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_SOURCE);
+    AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
+    s->has_entry_points = 1;
+    s->entry_points.count = (int)n;
+    s->entry_points.names = RedisModule_Alloc(sizeof(char *) * n);
+    for (int k = 0; k < n; k++)
+        s->entry_points.names[k] = RedisModule_Strdup(RedisModule_StringPtrLen(argv[names_at + k], NULL));
+    return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
+}
+
+/* AI.SCRIPTSET key device [TAG t] SOURCE src (deprecated: no entry points) */
+static int scriptset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 5 && argc != 7) return ai_reply_arity(ctx, argv[0]);
+    int i = 3;
+    const char *tag;
+    size_t taglen;
+    parse_tag(argv, argc, &i, &tag, &taglen);
+    if (i + 1 >= argc || !ai_arg_is(argv[i], "SOURCE"))
+        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_SOURCE);
+    AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
+    return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
+}
+
+/* AI.SCRIPTGET key [META] [SOURCE] */
+static int scriptget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
+    AIScript *s = script_from_key_or_reply(ctx, argv[1]);
+    if (!s) return REDISMODULE_OK;
+    int meta = 0, source = 0;
+    for (int i = 2; i < argc; i++) {
+        meta |= ai_arg_is(argv[i], "META");
+        source |= ai_arg_is(argv[i], "SOURCE");
+    }
+    if (source && !meta) return RedisModule_ReplyWithStringBuffer(ctx, s->source, strlen(s->source));
+    RedisModule_ReplyWithArray(ctx, meta && !source ? 6 : 8);
+    RedisModule_ReplyWithStringBuffer(ctx, "device", 6);
+    RedisModule_ReplyWithStringBuffer(ctx, s->device, strlen(s->device));
+    RedisModule_ReplyWithStringBuffer(ctx, "tag", 3);
+    RedisModule_ReplyWithStringBuffer(ctx, s->tag, s->taglen);
+    RedisModule_ReplyWithStringBuffer(ctx, "Entry Points", 12);
+    RedisModule_ReplyWithArray(ctx, s->entry_points.count);
+    for (int i = 0; i < s->entry_points.count; i++)
+        RedisModule_ReplyWithStringBuffer(ctx, s->entry_points.names[i],
+                                          strlen(s->entry_points.names[i]));
+    if (meta && !source) return REDISMODULE_OK;
+    RedisModule_ReplyWithStringBuffer(ctx, "source", 6);
+    return RedisModule_ReplyWithStringBuffer(ctx, s->source, strlen(s->source));
+}
+
+/* AI.SCRIPTDEL key */
+static int scriptdel_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 2) return ai_reply_arity(ctx, argv[0]);
+    if (!script_from_key_or_reply(ctx, argv[1])) return REDISMODULE_OK;
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_WRITE);
+    RedisModule_DeleteKey(key);
+    RedisModule_CloseKey(key);
+    RedisModule_ReplicateVerbatim(ctx);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* AI._SCRIPTSCAN */
+static int scriptscan_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc != 1) return ai_reply_arity(ctx, argv[0]);
+    RedisModule_Log(ctx, "warning", "AI._SCRIPTSCAN is experimental and might be removed");
+    stats_reply_scan(ctx, 1);
+    return REDISMODULE_OK;
+}
+
+int script_commands_register(RedisModuleCtx *ctx) {
+    if (RedisModule_CreateCommand(ctx, "ai.scriptstore", scriptstore_command, "write deny-oom", 1,
+                                  1, 1) == REDISMODULE_ERR ||
+        RedisModule_CreateCommand(ctx, "ai.scriptset", scriptset_command, "write deny-oom", 1, 1,
+                                  1) == REDISMODULE_ERR ||
+        RedisModule_CreateCommand(ctx, "ai.scriptget", scriptget_command, "readonly", 1, 1, 1) ==
+            REDISMODULE_ERR ||
+        RedisModule_CreateCommand(ctx, "ai.scriptdel", scriptdel_command, "write", 1, 1, 1) ==
+            REDISMODULE_ERR ||
+        RedisModule_CreateCommand(ctx, "ai._scriptscan", scriptscan_command, "readonly", 0, 0, 0) ==
+            REDISMODULE_ERR)
+        return REDISMODULE_ERR;
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,91 @@
+/* Background building and publishing of stored values; see store_job.h. */
+#include "store_job.h"
+
+#include "args.h"
+#include "queue.h"
+
+typedef struct StoreJob {
+    AIJob job;
+    RedisModuleBlockedClient *bc;
+    const AIStoreOps *ops;
+    void *value, *args;
+    AIError err;
+    RedisModuleString **argv; /* retained: the value's bytes, and the command to replicate */
+    int argc;
+    int dbid;
+    int published;
+} StoreJob;
+
+static void job_free(StoreJob *j) {
+    if (j->value) j->ops->release(j->value);
+    if (j->args) j->ops->free_args(j->args);
+    ai_error_clear(&j->err);
+    for (int i = 0; i < j->argc; i++) RedisModule_FreeString(NULL, j->argv[i]);
+    RedisModule_Free(j->argv);
+    RedisModule_Free(j);
+}
+
+static void build(StoreJob *j) { j->ops->build(j->value, j->args, j->argv, j->argc, &j->err); }
+
+static void build_on_loader(AIJob *job) {
+    StoreJob *j = (StoreJob *)job;
+    build(j);
+    RedisModule_UnblockClient(j->bc, j);
+}
+
+/* Writes the key (WRONGTYPE is checked only now, after the backend accepted the value:
+ * RedisAI's order), replicates the command as the client sent it, replies. */
+static int publish(RedisModuleCtx *ctx, StoreJob *j) {
+    j->published = 1;
+    if (j->err.code != AI_OK) return ai_reply_error(ctx, &j->err);
+    void *value = j->value;
+    j->value = NULL;
+    if (j->ops->store(ctx, j->argv[1], value) != REDISMODULE_OK) return REDISMODULE_OK;
+    const char *cmd = RedisModule_StringPtrLen(j->argv[0], NULL);
+    RedisModule_Replicate(ctx, cmd, "v", j->argv + 1, (size_t)j->argc - 1);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static int on_unblock(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv, (void)argc;
+    return publish(ctx, RedisModule_GetBlockedClientPrivateData(ctx));
+}
+
+/* Redis skips the reply callback of a client that went away: publish here instead. */
+static void on_free(RedisModuleCtx *ctx, void *privdata) {
+    (void)ctx;
+    StoreJob *j = privdata;
+    if (!j->published && j->err.code == AI_OK) {
+        RedisModuleCtx *detached = RedisModule_GetThreadSafeContext(NULL);
+        RedisModule_SelectDb(detached, j->dbid);
+        publish(detached, j);
+        RedisModule_FreeThreadSafeContext(detached);
+    }
+    job_free(j);
+}
+
+int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
+                    const AIStoreOps *ops, void *value, void *args) {
+    StoreJob *j = RedisModule_Calloc(1, sizeof *j);
+    j->ops = ops;
+    j->value = value;
+    j->args = args;
+    j->job.run = build_on_loader;
+    j->dbid = RedisModule_GetSelectedDb(ctx);
+    /* Retained, not copied: a 200 MB blob stays where the client's argument put it. */
+    j->argv = RedisModule_Alloc(sizeof(*j->argv) * argc);
+    for (int i = 0; i < argc; i++) {
+        RedisModule_RetainString(NULL, argv[i]);
+        j->argv[i] = argv[i];
+    }
+    j->argc = argc;
+    if (!ai_cannot_block(ctx)) j->bc = RedisModule_BlockClient(ctx, on_unblock, NULL, on_free, 0);
+    if (j->bc) {
+        queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
+        return REDISMODULE_OK;
+    }
+    build(j);
+    publish(ctx, j);
+    job_free(j);
+    return REDISMODULE_OK;
+}

@@ -1,0 +1,24 @@
+/* Storing a value that a backend must build first (a model to load, a script to compile)
+ * without stalling Redis: the client is blocked, the loader thread builds the value, and
+ * the main thread writes the key, replicates the command and replies when it is ready.
+ * Where a client cannot block (MULTI, Lua, replication stream, AOF loading) the value is
+ * built in place. A client that disconnects meanwhile still gets its value stored.
+ *
+ * Ownership: store_job_start takes over value and args; ops->release and ops->free_args
+ * free them unless ops->store took the value. */
+#pragma once
+#include "errors.h"
+#include "redismodule.h"
+
+typedef struct AIStoreOps {
+    /* Loader thread (or main thread when built in place): builds the value. */
+    int (*build)(void *value, void *args, RedisModuleString **argv, int argc, AIError *err);
+    /* Main thread: writes the value under key, taking it over; replies WRONGTYPE and
+     * releases it when the key holds another type (REDISMODULE_ERR). */
+    int (*store)(RedisModuleCtx *ctx, RedisModuleString *key, void *value);
+    void (*release)(void *value);
+    void (*free_args)(void *args);
+} AIStoreOps;
+
+int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
+                    const AIStoreOps *ops, void *value, void *args);
