@@ -9,3 +9,4 @@ int info_commands_register(RedisModuleCtx *ctx);
 int info_register(RedisModuleCtx *ctx);
 int script_commands_register(RedisModuleCtx *ctx);
 int script_exec_commands_register(RedisModuleCtx *ctx);
+int dag_commands_register(RedisModuleCtx *ctx);

@@ -79,3 +79,28 @@
     "ERR Encountered a variable size list of tensors outside of input section"
 #define AI_MSG_SR_VARIADIC_TWICE "ERR Already encountered a variable size list of tensors"
 #define AI_MSG_SR_UNRECOGNIZED "ERR Unrecongnized parameter to SCRIPTRUN"
+#define AI_MSG_DAG_LOAD_MISSING "ERR missing arguments after LOAD keyword in DAG command"
+#define AI_MSG_DAG_LOAD_COUNT "ERR invalid or negative value found in number of keys to LOAD"
+#define AI_MSG_DAG_LOAD_ARGS \
+    "ERR number of keys to LOAD into DAG does not match the number of given arguments"
+#define AI_MSG_DAG_PERSIST_RO "ERR PERSIST cannot be specified in a read-only DAG"
+#define AI_MSG_DAG_PERSIST_MISSING "ERR missing arguments after PERSIST keyword in DAG command"
+#define AI_MSG_DAG_PERSIST_COUNT \
+    "ERR invalid or negative value found in number of keys to PERSIST"
+#define AI_MSG_DAG_PERSIST_UNIQUE "ERR PERSIST keys must be unique"
+#define AI_MSG_DAG_PERSIST_ARGS \
+    "ERR number of keys to PERSIST after DAG execution does not match the number of given arguments"
+#define AI_MSG_DAG_ROUTING_MISSING "ERR Missing ROUTING value"
+#define AI_MSG_DAG_UNEXPECTED "ERR Invalid DAG command. Unexpected argument:  %s"
+#define AI_MSG_DAG_NEEDS_KEYWORD \
+    "ERR AI.DAGEXECUTE and AI.DAGEXECUTE_RO commands must contain at least one out of ROUTING, LOAD, PERSIST keywords"
+#define AI_MSG_DAG_EMPTY "ERR DAG is empty"
+#define AI_MSG_DAG_UNSUPPORTED "Unsupported command within DAG"
+#define AI_MSG_DAG_SCRIPT_RO "ERR AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
+#define AI_MSG_DAG_DEPRECATED_OP "Deprecated %s cannot be used in AI.DAGEXECUTE command"
+#define AI_MSG_DAG_NEW_OP_IN_OLD "%s cannot be used in a deprecated AI.DAGRUN command"
+#define AI_MSG_DAG_TIMEOUT_IN_OP "ERR TIMEOUT not allowed within a DAG command"
+#define AI_MSG_DAG_OP_ARITY "wrong number of arguments for '%s' command"
+#define AI_MSG_DAG_INPUT_UNKNOWN "ERR INPUT key cannot be found in DAG"
+#define AI_MSG_DAG_PERSIST_UNKNOWN "ERR PERSIST key cannot be found in DAG"
+#define AI_MSG_DAG_MISSING_ARGS "ERR missing arguments for '%s' command"

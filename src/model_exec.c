@@ -10,6 +10,7 @@
 #include "args.h"
 #include "commands.h"
 #include "messages.h"
+#include "model_exec.h"
 #include "model_type.h"
 #include "run.h"
 #include "stats.h"
@@ -194,29 +195,36 @@ static int modelexecute_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **
     return REDISMODULE_OK;
 }
 
+int model_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c) {
+    if (argc < 8) return ai_reply_arity(ctx, argv[0]), -1;
+    if (!(c->model = model_from_key_or_reply(ctx, argv[1]))) return -1;
+    if (!ai_arg_is(argv[2], "INPUTS")) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_INPUTS), -1;
+    long long nin, nout;
+    const char *e = parse_io_count(argv, argc, 3, c->model->inputs.count, AI_MSG_INPUT_COUNT,
+                                   AI_MSG_INPUT_COUNT_POSITIVE, AI_MSG_INPUTS_MISMATCH,
+                                   AI_MSG_EXEC_INPUT_ARGS, &nin);
+    if (e) return RedisModule_ReplyWithError(ctx, e), -1;
+    int at = 4 + (int)nin;
+    if (at >= argc || !ai_arg_is(argv[at], "OUTPUTS"))
+        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_OUTPUTS), -1;
+    e = parse_io_count(argv, argc, at + 1, c->model->outputs.count, AI_MSG_OUTPUT_COUNT,
+                       AI_MSG_OUTPUT_COUNT_POSITIVE, AI_MSG_OUTPUTS_MISMATCH,
+                       AI_MSG_EXEC_OUTPUT_ARGS, &nout);
+    if (e) return RedisModule_ReplyWithError(ctx, e), -1;
+    c->inputs = argv + 4;
+    c->nin = (int)nin;
+    c->outputs = argv + at + 2;
+    c->nout = (int)nout;
+    return parse_timeout_tail(ctx, argv, argc, at + 2 + (int)nout, &c->timeout);
+}
+
 /* AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT ms] */
 static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return modelexecute_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
-    if (argc < 8) return ai_reply_arity(ctx, argv[0]);
-    AIModel *m = model_from_key_or_reply(ctx, argv[1]);
-    if (!m) return REDISMODULE_OK;
-    if (!ai_arg_is(argv[2], "INPUTS")) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_INPUTS);
-    long long nin, nout, timeout = 0;
-    const char *e = parse_io_count(argv, argc, 3, m->inputs.count, AI_MSG_INPUT_COUNT,
-                                   AI_MSG_INPUT_COUNT_POSITIVE, AI_MSG_INPUTS_MISMATCH,
-                                   AI_MSG_EXEC_INPUT_ARGS, &nin);
-    if (e) return RedisModule_ReplyWithError(ctx, e);
-    int at = 4 + (int)nin;
-    if (at >= argc || !ai_arg_is(argv[at], "OUTPUTS"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_OUTPUTS);
-    e = parse_io_count(argv, argc, at + 1, m->outputs.count, AI_MSG_OUTPUT_COUNT,
-                       AI_MSG_OUTPUT_COUNT_POSITIVE, AI_MSG_OUTPUTS_MISMATCH,
-                       AI_MSG_EXEC_OUTPUT_ARGS, &nout);
-    if (e) return RedisModule_ReplyWithError(ctx, e);
-    if (parse_timeout_tail(ctx, argv, argc, at + 2 + (int)nout, &timeout) != 0)
-        return REDISMODULE_OK;
-    return start(ctx, model_run_new(m, (int)nin, (int)nout, timeout), argv + 4, argv + at + 2);
+    AIModelCall c = {0};
+    if (model_execute_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
+    return start(ctx, model_run_new(c.model, c.nin, c.nout, c.timeout), c.inputs, c.outputs);
 }
 
 /* AI.MODELRUN's keys: argv[1] and everything after INPUTS but the OUTPUTS keyword. */
@@ -229,29 +237,39 @@ static int modelrun_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv
     return REDISMODULE_OK;
 }
 
+int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c) {
+    if (argc < 6) return ai_reply_arity(ctx, argv[0]), -1;
+    if (!(c->model = model_from_key_or_reply(ctx, argv[1]))) return -1;
+    int i = 2;
+    if (ai_arg_is(argv[i], "TIMEOUT")) {
+        if (i + 1 >= argc ||
+            RedisModule_StringToLongLong(argv[i + 1], &c->timeout) != REDISMODULE_OK ||
+            c->timeout <= 0)
+            return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID), -1;
+        i += 2;
+    }
+    if (i >= argc || !ai_arg_is(argv[i], "INPUTS"))
+        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_INPUTS), -1;
+    int first_in = i + 1, outputs = first_in;
+    while (outputs < argc && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
+    c->inputs = argv + first_in;
+    c->nin = outputs - first_in;
+    c->outputs = argv + outputs + (outputs < argc);
+    c->nout = outputs < argc ? argc - outputs - 1 : 0;
+    if (c->nin != c->model->inputs.count)
+        return RedisModule_ReplyWithError(ctx, AI_MSG_INPUTS_MISMATCH), -1;
+    if (c->nout != c->model->outputs.count)
+        return RedisModule_ReplyWithError(ctx, AI_MSG_OUTPUTS_MISMATCH), -1;
+    return 0;
+}
+
 /* AI.MODELRUN key [TIMEOUT ms] INPUTS in... OUTPUTS out... (deprecated) */
 static int modelrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return modelrun_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
-    if (argc < 6) return ai_reply_arity(ctx, argv[0]);
-    AIModel *m = model_from_key_or_reply(ctx, argv[1]);
-    if (!m) return REDISMODULE_OK;
-    int i = 2;
-    long long timeout = 0;
-    if (ai_arg_is(argv[i], "TIMEOUT")) {
-        if (i + 1 >= argc || RedisModule_StringToLongLong(argv[i + 1], &timeout) != REDISMODULE_OK ||
-            timeout <= 0)
-            return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID);
-        i += 2;
-    }
-    if (i >= argc || !ai_arg_is(argv[i], "INPUTS"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_INPUTS);
-    int first_in = i + 1, outputs = first_in;
-    while (outputs < argc && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
-    int nin = outputs - first_in, nout = outputs < argc ? argc - outputs - 1 : 0;
-    if (nin != m->inputs.count) return RedisModule_ReplyWithError(ctx, AI_MSG_INPUTS_MISMATCH);
-    if (nout != m->outputs.count) return RedisModule_ReplyWithError(ctx, AI_MSG_OUTPUTS_MISMATCH);
-    return start(ctx, model_run_new(m, nin, nout, timeout), argv + first_in, argv + outputs + 1);
+    AIModelCall c = {0};
+    if (model_run_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
+    return start(ctx, model_run_new(c.model, c.nin, c.nout, c.timeout), c.inputs, c.outputs);
 }
 
 int model_exec_commands_register(RedisModuleCtx *ctx) {

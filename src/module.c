@@ -67,6 +67,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
         model_exec_commands_register(ctx) != REDISMODULE_OK ||
         script_commands_register(ctx) != REDISMODULE_OK ||
         script_exec_commands_register(ctx) != REDISMODULE_OK ||
+        dag_commands_register(ctx) != REDISMODULE_OK ||
         info_commands_register(ctx) != REDISMODULE_OK || info_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the commands");
     return REDISMODULE_OK;

@@ -122,19 +122,29 @@ static AIJob *pop_batch(AIQueue *q) {
     return batch;
 }
 
+/* Set through queue_backoff() by a job that re-queued itself on this worker. */
+static __thread int job_backoff;
+
+void queue_backoff(void) { job_backoff = 1; }
+
 static void *worker_main(void *arg) {
     AIQueue *q = arg;
     void *pystate = bridge_thread_state_new();
     AIJob *batch;
     while ((batch = pop_batch(q)) != NULL) {
+        int backoff = 0;
         bridge_enter(pystate);
         while (batch) {
             AIJob *job = batch;
             batch = batch->next;
             job->next = NULL;
-            job->run(job);
+            job->run(job); /* may free or re-queue job: not touched after */
+            backoff |= job_backoff;
+            job_backoff = 0;
         }
         bridge_leave();
+        /* A job waiting for another device's work gives the GIL and the CPU away a little. */
+        if (backoff) usleep(100);
     }
     return NULL;
 }

@@ -49,5 +49,8 @@ long queue_depth(int i);
 int queue_threads(int i);
 /* CPU seconds used by worker t of queue i, or -1 if unavailable. */
 double queue_thread_cpu(int i, int t);
+/* Called by a job's run() that re-queued itself to wait for another device: its worker
+ * then pauses briefly after releasing the GIL instead of spinning on it. */
+void queue_backoff(void);
 /* Subscribed to Redis shutdown: stops workers, joining them with a deadline. */
 void queues_shutdown(void);

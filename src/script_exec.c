@@ -9,6 +9,7 @@
 #include "messages.h"
 #include "model.h"
 #include "run.h"
+#include "script_exec.h"
 #include "script_type.h"
 #include "stats.h"
 
@@ -131,7 +132,6 @@ static int parse_scopes(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 }
 
 /* AI.SCRIPTEXECUTE key fn [KEYS n ...] [INPUTS n ...] [ARGS n ...] [OUTPUTS n ...] [TIMEOUT ms] */
-static int scriptexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 static int scriptexecute_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
     RedisModule_KeyAtPos(ctx, 1);
@@ -147,29 +147,44 @@ static int scriptexecute_keys(RedisModuleCtx *ctx, int argc, RedisModuleString *
     return REDISMODULE_OK;
 }
 
-static int scriptexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (RedisModule_IsKeysPositionRequest(ctx)) return scriptexecute_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
-    if (argc < 3) return ai_reply_arity(ctx, argv[0]);
-    AIScript *s = script_from_key_or_reply(ctx, argv[1]);
-    if (!s) return REDISMODULE_OK;
-    if (argc < 4 || !(ai_arg_is(argv[3], "KEYS") || ai_arg_is(argv[3], "INPUTS")))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_SE_SCOPE_FIRST);
+int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int in_dag,
+                         AIScriptCall *c) {
+    if (argc < 3) return ai_reply_arity(ctx, argv[0]), -1;
+    if (!(c->script = script_from_key_or_reply(ctx, argv[1]))) return -1;
+    c->fn = argv[2];
+    if (!in_dag && (argc < 4 || !(ai_arg_is(argv[3], "KEYS") || ai_arg_is(argv[3], "INPUTS"))))
+        return RedisModule_ReplyWithError(ctx, AI_MSG_SE_SCOPE_FIRST), -1;
     Scope scopes[NSCOPES] = {
         [SCOPE_KEYS] = {"KEYS", AI_MSG_SE_KEYS_COUNT, AI_MSG_SE_KEYS_ARGS, -1, 0},
         [SCOPE_INPUTS] = {"INPUTS", AI_MSG_SE_INPUTS_COUNT, AI_MSG_SE_INPUTS_ARGS, -1, 0},
         [SCOPE_ARGS] = {"ARGS", AI_MSG_SE_ARGS_COUNT, AI_MSG_SE_ARGS_ARGS, -1, 0},
         [SCOPE_OUTPUTS] = {"OUTPUTS", AI_MSG_SE_OUTPUTS_COUNT, AI_MSG_SE_OUTPUTS_ARGS, -1, 0},
     };
-    long long timeout = 0;
-    if (parse_scopes(ctx, argv, argc, scopes, &timeout) != 0) return REDISMODULE_OK;
-    Scope *in = &scopes[SCOPE_INPUTS], *out = &scopes[SCOPE_OUTPUTS];
-    ScriptRun *j = script_run_new(ctx, s, argv[2], (int)in->n, (int)out->n, timeout);
-    if (scopes[SCOPE_KEYS].at >= 0)
-        names_from(&j->keys, argv + scopes[SCOPE_KEYS].at, (int)scopes[SCOPE_KEYS].n);
-    if (scopes[SCOPE_ARGS].at >= 0)
-        names_from(&j->args, argv + scopes[SCOPE_ARGS].at, (int)scopes[SCOPE_ARGS].n);
-    return start(ctx, j, argv + (in->at >= 0 ? in->at : 0), argv + (out->at >= 0 ? out->at : 0));
+    if (parse_scopes(ctx, argv, argc, scopes, &c->timeout) != 0) return -1;
+    RedisModuleString ***lists[NSCOPES] = {&c->keys, &c->inputs, &c->args, &c->outputs};
+    int *counts[NSCOPES] = {&c->nkeys, &c->nin, &c->nargs, &c->nout};
+    for (int k = 0; k < NSCOPES; k++) {
+        *lists[k] = argv + (scopes[k].at >= 0 ? scopes[k].at : 0);
+        *counts[k] = (int)scopes[k].n;
+    }
+    return 0;
+}
+
+static int start_call(RedisModuleCtx *ctx, AIScriptCall *c) {
+    ScriptRun *j = script_run_new(ctx, c->script, c->fn, c->nin, c->nout, c->timeout);
+    names_from(&j->keys, c->keys, c->nkeys);
+    names_from(&j->args, c->args, c->nargs);
+    int rc = start(ctx, j, c->inputs, c->outputs);
+    script_call_clear(c);
+    return rc;
+}
+
+static int scriptexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (RedisModule_IsKeysPositionRequest(ctx)) return scriptexecute_keys(ctx, argc, argv);
+    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
+    AIScriptCall c = {0};
+    if (script_execute_parse(ctx, argv, argc, 0, &c) != 0) return REDISMODULE_OK;
+    return start_call(ctx, &c);
 }
 
 /* AI.SCRIPTRUN's keys: argv[1] and the tensors after INPUTS/OUTPUTS but `$`. */
@@ -226,20 +241,38 @@ static int parse_scriptrun(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
     return 0;
 }
 
+int script_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIScriptCall *c) {
+    if (argc < 3) return ai_reply_arity(ctx, argv[0]), -1;
+    if (!(c->script = script_from_key_or_reply(ctx, argv[1]))) return -1;
+    c->fn = argv[2];
+    /* A private copy of argv: parsing compacts the input and output lists in place. */
+    c->owned = RedisModule_Alloc(sizeof(RedisModuleString *) * argc);
+    memcpy(c->owned, argv, sizeof(RedisModuleString *) * argc);
+    RunLists l = {0};
+    if (parse_scriptrun(ctx, c->owned, argc, &l) != 0) {
+        script_call_clear(c);
+        return -1;
+    }
+    c->inputs = c->owned + l.in_at;
+    c->nin = l.nin;
+    c->outputs = c->owned + l.out_at;
+    c->nout = l.nout;
+    c->timeout = l.timeout;
+    return 0;
+}
+
+void script_call_clear(AIScriptCall *c) {
+    if (c->owned) RedisModule_Free(c->owned);
+    c->owned = NULL;
+}
+
 /* AI.SCRIPTRUN key fn [TIMEOUT ms] INPUTS in... [$ in...] OUTPUTS out... (deprecated) */
 static int scriptrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return scriptrun_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
-    if (argc < 3) return ai_reply_arity(ctx, argv[0]);
-    AIScript *s = script_from_key_or_reply(ctx, argv[1]);
-    if (!s) return REDISMODULE_OK;
-    /* A private copy of argv: parsing compacts the input and output lists in place. */
-    RedisModuleString *args[argc];
-    memcpy(args, argv, sizeof(RedisModuleString *) * argc);
-    RunLists l = {0};
-    if (parse_scriptrun(ctx, args, argc, &l) != 0) return REDISMODULE_OK;
-    ScriptRun *j = script_run_new(ctx, s, argv[2], l.nin, l.nout, l.timeout);
-    return start(ctx, j, args + l.in_at, args + l.out_at);
+    AIScriptCall c = {0};
+    if (script_run_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
+    return start_call(ctx, &c);
 }
 
 int script_exec_commands_register(RedisModuleCtx *ctx) {

@@ -3,22 +3,19 @@
 #include <string.h>
 #include <strings.h>
 
+#include "args.h"
 #include "commands.h"
+#include "tensor_cmd.h"
 #include "errors.h"
 #include "tensor_type.h"
 
 #define MAX_DIMS 64
 
-static int keyword_is(RedisModuleString *s, const char *word) {
-    size_t len;
-    const char *p = RedisModule_StringPtrLen(s, &len);
-    return len == strlen(word) && !strncasecmp(p, word, len);
-}
 
 /* Reads dims from argv[*i] on until BLOB, VALUES or the end. */
 static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims, int *ndim) {
     for (*ndim = 0; *i < argc; (*i)++) {
-        if (keyword_is(argv[*i], "BLOB") || keyword_is(argv[*i], "VALUES")) break;
+        if (ai_arg_is(argv[*i], "BLOB") || ai_arg_is(argv[*i], "VALUES")) break;
         long long d;
         if (*ndim == MAX_DIMS || RedisModule_StringToLongLong(argv[*i], &d) != REDISMODULE_OK ||
             d <= 0)
@@ -118,7 +115,7 @@ static AITensor *tensor_from_values(const AIDType *dtype, const int64_t *dims, i
 }
 
 /* Parses everything after the key into a new tensor. */
-static AITensor *tensor_from_args(RedisModuleString **argv, int argc, AIError *err) {
+AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err) {
     size_t len;
     const char *name = RedisModule_StringPtrLen(argv[2], &len);
     const AIDType *dtype = ai_dtype_by_name(name, len);
@@ -133,7 +130,7 @@ static AITensor *tensor_from_args(RedisModuleString **argv, int argc, AIError *e
         return NULL;
     }
     if (i == argc) return tensor_new_zeros(dtype, dims, ndim, err);
-    if (keyword_is(argv[i], "VALUES"))
+    if (ai_arg_is(argv[i], "VALUES"))
         return tensor_from_values(dtype, dims, ndim, argv + i + 1, argc - i - 1, err);
     if (argc - i != 2) {
         ai_error_set(err, AI_ERR_BLOB_ARITY, NULL);
@@ -154,7 +151,7 @@ static int tensorset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     if (wrongtype) return ai_reply_code(ctx, AI_ERR_WRONGTYPE);
 
     AIError err = {0};
-    AITensor *t = tensor_from_args(argv, argc, &err);
+    AITensor *t = tensor_parse_set_args(argv, argc, &err);
     if (!t) {
         ai_reply_error(ctx, &err);
         ai_error_clear(&err);
@@ -165,7 +162,6 @@ static int tensorset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
-enum { FMT_META = 1, FMT_BLOB = 2, FMT_VALUES = 4 };
 
 static void reply_value(RedisModuleCtx *ctx, const AITensor *t, int64_t i) {
     const AIDType *d = t->dtype;
@@ -203,12 +199,12 @@ static void reply_meta(RedisModuleCtx *ctx, const AITensor *t) {
     for (int i = 0; i < t->dl.ndim; i++) RedisModule_ReplyWithLongLong(ctx, t->dl.shape[i]);
 }
 
-static int parse_format(RedisModuleString **argv, int argc, int *fmt) {
+int tensor_parse_get_format(RedisModuleString **argv, int argc, int *fmt) {
     *fmt = 0;
     for (int i = 2; i < argc; i++) {
-        if (keyword_is(argv[i], "META")) *fmt |= FMT_META;
-        else if (keyword_is(argv[i], "BLOB")) *fmt |= FMT_BLOB;
-        else if (keyword_is(argv[i], "VALUES")) *fmt |= FMT_VALUES;
+        if (ai_arg_is(argv[i], "META")) *fmt |= FMT_META;
+        else if (ai_arg_is(argv[i], "BLOB")) *fmt |= FMT_BLOB;
+        else if (ai_arg_is(argv[i], "VALUES")) *fmt |= FMT_VALUES;
         else return AI_ERR_DATA_FORMAT;
     }
     if ((*fmt & FMT_BLOB) && (*fmt & FMT_VALUES)) return AI_ERR_BLOB_AND_VALUES;
@@ -216,17 +212,7 @@ static int parse_format(RedisModuleString **argv, int argc, int *fmt) {
     return AI_OK;
 }
 
-/* AI.TENSORGET <key> [META] [BLOB | VALUES] */
-static int tensorget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
-    RedisModuleKey *key;
-    AITensor *t = tensor_from_key_or_reply(ctx, argv[1], &key, REDISMODULE_READ);
-    if (!t) return REDISMODULE_OK;
-    int fmt, rc = parse_format(argv, argc, &fmt);
-    if (rc != AI_OK) {
-        RedisModule_CloseKey(key);
-        return ai_reply_code(ctx, rc);
-    }
+void tensor_reply_get(RedisModuleCtx *ctx, const AITensor *t, int fmt) {
     if (fmt & FMT_META) RedisModule_ReplyWithArray(ctx, (fmt & ~FMT_META) ? 6 : 4);
     if (fmt & FMT_META) reply_meta(ctx, t);
     if (fmt & FMT_BLOB) {
@@ -237,6 +223,20 @@ static int tensorget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
         if (fmt & FMT_META) RedisModule_ReplyWithStringBuffer(ctx, "values", 6);
         reply_values(ctx, t);
     }
+}
+
+/* AI.TENSORGET <key> [META] [BLOB | VALUES] */
+static int tensorget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
+    RedisModuleKey *key;
+    AITensor *t = tensor_from_key_or_reply(ctx, argv[1], &key, REDISMODULE_READ);
+    if (!t) return REDISMODULE_OK;
+    int fmt, rc = tensor_parse_get_format(argv, argc, &fmt);
+    if (rc != AI_OK) {
+        RedisModule_CloseKey(key);
+        return ai_reply_code(ctx, rc);
+    }
+    tensor_reply_get(ctx, t, fmt);
     RedisModule_CloseKey(key);
     return REDISMODULE_OK;
 }

@@ -1,0 +1,64 @@
+/* A DAG run (spec 5): its ops, its private tensor namespace, and its execution state.
+ *
+ * Tensor names are resolved to versions while parsing: every producing op (TENSORSET,
+ * a model or script output) creates a new slot, and later ops read the slot that was the
+ * name's latest version where they appear. LOAD fills slots from the keyspace at parse
+ * time; TENSORSET ops are evaluated at parse time; TENSORGETs read their slot when the
+ * reply is built. Model and script ops run on their devices' queues: one copy of the
+ * run per device, each executing its own ops in order and putting itself back in its
+ * queue when an op waits for a slot another device has yet to fill. */
+#pragma once
+#include "bridge.h"
+#include "model.h"
+#include "queue.h"
+#include "redismodule.h"
+#include "script.h"
+
+enum { DAG_RO = 1, DAG_DEPRECATED = 2 };
+typedef enum { DAG_TENSORSET, DAG_TENSORGET, DAG_MODEL, DAG_SCRIPT } DagOpKind;
+enum { OP_PENDING = 0, OP_DONE, OP_FAILED, OP_SKIPPED };
+
+typedef struct DagOp {
+    DagOpKind kind;
+    int fmt;        /* TENSORGET format */
+    AIModel *model; /* one reference */
+    AIScript *script;
+    char *fn;
+    AINames keys, args;
+    int ninputs, noutputs;
+    int *in_slots, *out_slots; /* TENSORSET/TENSORGET: out_slots[0] / in_slots[0] */
+    AIQueue *queue;
+    AIError err;
+    int state; /* OP_*, atomic */
+    long long duration_us;
+} DagOp;
+
+typedef struct Dag {
+    RedisModuleBlockedClient *bc;
+    int flags;
+    DagOp *ops;
+    int nops;
+    AITensor **slots; /* filled once each, then published with slot_ready */
+    int *slot_ready;
+    int nslots;
+    RedisModuleString **persist_keys; /* retained */
+    int *persist_slots;
+    int npersist;
+    long long timeout_ms;
+    uint64_t enqueued_us;
+    int failed, timed_out; /* atomic */
+    int copies_left;       /* atomic: device copies still running */
+    AIScriptCallCtx call;
+} Dag;
+
+/* Parses a whole DAG command; replies and returns NULL on the first error. */
+Dag *dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags);
+void dag_free(Dag *d);
+/* True when some op runs on a device (otherwise the DAG completes at parse time). */
+int dag_needs_workers(const Dag *d);
+/* Queues one copy per device; the last copy to finish unblocks the client. */
+void dag_start(Dag *d);
+/* Main thread: reply and PERSIST. */
+void dag_reply(RedisModuleCtx *ctx, Dag *d);
+/* Main thread: statistics of the ops that ran. */
+void dag_record(Dag *d);

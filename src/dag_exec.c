@@ -1,0 +1,121 @@
+/* DAG execution on the device queues (spec 5.5); see dag.h. One copy of the run per
+ * device walks the ops in command order, running those of its device. An op whose input
+ * slot another device has not filled yet sends the copy back to its queue. After a
+ * failure or a timeout the copies stop; the last one to stop unblocks the client. */
+#include <string.h>
+
+#include "dag.h"
+#include "stats.h"
+
+typedef struct DagCopy {
+    AIJob job; /* first */
+    Dag *dag;
+    AIQueue *queue;
+    int next; /* the next op index this copy looks at */
+} DagCopy;
+
+static int inputs_ready(Dag *d, const DagOp *o) {
+    for (int i = 0; i < o->ninputs; i++)
+        if (!__atomic_load_n(&d->slot_ready[o->in_slots[i]], __ATOMIC_ACQUIRE)) return 0;
+    return 1;
+}
+
+static void run_op(Dag *d, DagOp *o) {
+    AITensor *in[o->ninputs ? o->ninputs : 1], *out[o->noutputs ? o->noutputs : 1];
+    for (int i = 0; i < o->ninputs; i++) in[i] = d->slots[o->in_slots[i]];
+    memset(out, 0, sizeof out);
+    uint64_t start = RedisModule_MonotonicMicroseconds();
+    int rc = o->kind == DAG_MODEL
+                 ? bridge_model_run(o->model->handle, in, o->ninputs, out, o->noutputs, &o->err)
+                 : bridge_script_run(o->script->handle, o->fn, in, o->ninputs, &o->keys, &o->args,
+                                     out, o->noutputs, &d->call, &o->err);
+    o->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
+    if (rc != 0) {
+        __atomic_store_n(&o->state, OP_FAILED, __ATOMIC_RELEASE);
+        __atomic_store_n(&d->failed, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    for (int i = 0; i < o->noutputs; i++) {
+        d->slots[o->out_slots[i]] = out[i];
+        __atomic_store_n(&d->slot_ready[o->out_slots[i]], 1, __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&o->state, OP_DONE, __ATOMIC_RELEASE);
+}
+
+static int expired(const Dag *d) {
+    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - d->enqueued_us) / 1000;
+    return d->timeout_ms > 0 && waited_ms > (uint64_t)d->timeout_ms;
+}
+
+static void copy_done(DagCopy *c) {
+    Dag *d = c->dag;
+    RedisModule_Free(c);
+    if (__atomic_sub_fetch(&d->copies_left, 1, __ATOMIC_ACQ_REL) > 0) return;
+    RedisModule_BlockedClientMeasureTimeEnd(d->bc);
+    RedisModule_UnblockClient(d->bc, d);
+}
+
+static void copy_run(AIJob *job) {
+    DagCopy *c = (DagCopy *)job;
+    Dag *d = c->dag;
+    for (; c->next < d->nops; c->next++) {
+        DagOp *o = &d->ops[c->next];
+        if (o->queue != c->queue || (o->kind != DAG_MODEL && o->kind != DAG_SCRIPT)) continue;
+        if (__atomic_load_n(&d->failed, __ATOMIC_ACQUIRE)) break;
+        if (expired(d)) {
+            __atomic_store_n(&d->timed_out, 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&d->failed, 1, __ATOMIC_RELEASE);
+            break;
+        }
+        if (!inputs_ready(d, o)) { /* another device's op comes first */
+            queue_push(c->queue, &c->job);
+            queue_backoff();
+            return;
+        }
+        run_op(d, o);
+    }
+    copy_done(c);
+}
+
+static int has_copy(AIQueue **queues, int n, AIQueue *q) {
+    for (int i = 0; i < n; i++)
+        if (queues[i] == q) return 1;
+    return 0;
+}
+
+int dag_needs_workers(const Dag *d) {
+    for (int k = 0; k < d->nops; k++)
+        if (d->ops[k].queue) return 1;
+    return 0;
+}
+
+void dag_start(Dag *d) {
+    AIQueue *queues[d->nops];
+    int n = 0;
+    for (int k = 0; k < d->nops; k++)
+        if (d->ops[k].queue && !has_copy(queues, n, d->ops[k].queue)) queues[n++] = d->ops[k].queue;
+    d->copies_left = n;
+    d->enqueued_us = RedisModule_MonotonicMicroseconds();
+    for (int i = 0; i < n; i++) {
+        DagCopy *c = RedisModule_Calloc(1, sizeof *c);
+        c->dag = d;
+        c->queue = queues[i];
+        c->job.run = copy_run;
+        queue_push(queues[i], &c->job);
+    }
+}
+
+void dag_record(Dag *d) {
+    for (int k = 0; k < d->nops; k++) {
+        DagOp *o = &d->ops[k];
+        if (o->state != OP_DONE && o->state != OP_FAILED) continue;
+        int failed = o->state == OP_FAILED;
+        if (o->kind == DAG_MODEL && o->model->key) {
+            AITensor *first = o->noutputs && !failed ? d->slots[o->out_slots[0]] : NULL;
+            long long samples = first && first->dl.ndim ? first->dl.shape[0] : 0;
+            stats_record(o->model->key, o->model->keylen, o->model, failed, o->duration_us, samples);
+        } else if (o->kind == DAG_SCRIPT && o->script->key) {
+            stats_record(o->script->key, o->script->keylen, o->script, failed, o->duration_us, 0);
+        }
+    }
+}

@@ -1,0 +1,288 @@
+/* Parsing of AI.DAGEXECUTE, AI.DAGEXECUTE_RO, AI.DAGRUN and AI.DAGRUN_RO (spec 5.2, 5.3):
+ * header keywords, then one op per `|>`, each parsed by its own command's rules. Names
+ * become slots (tensor versions) as the ops are read; see dag.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "dag.h"
+#include "messages.h"
+#include "model_exec.h"
+#include "script_exec.h"
+#include "tensor_cmd.h"
+#include "tensor_type.h"
+
+typedef struct Parser {
+    RedisModuleCtx *ctx;
+    Dag *d;
+    RedisModuleDict *names; /* name -> latest slot + 1 */
+    int cap_slots;
+    const char *resolve_error; /* reported only once every op parsed */
+} Parser;
+
+static int reply_fmt(RedisModuleCtx *ctx, const char *fmt, const char *arg) {
+    char buf[512];
+    snprintf(buf, sizeof buf, fmt, arg);
+    RedisModule_ReplyWithError(ctx, buf);
+    return -1;
+}
+
+static int error(RedisModuleCtx *ctx, const char *msg) {
+    RedisModule_ReplyWithError(ctx, msg);
+    return -1;
+}
+
+/* A new version of name; t (one reference) fills it now, or NULL for an op output. */
+static int new_slot(Parser *p, RedisModuleString *name, AITensor *t) {
+    Dag *d = p->d;
+    if (d->nslots == p->cap_slots) {
+        p->cap_slots = p->cap_slots ? p->cap_slots * 2 : 8;
+        d->slots = RedisModule_Realloc(d->slots, sizeof(AITensor *) * p->cap_slots);
+        d->slot_ready = RedisModule_Realloc(d->slot_ready, sizeof(int) * p->cap_slots);
+    }
+    int s = d->nslots++;
+    d->slots[s] = t;
+    d->slot_ready[s] = t != NULL;
+    RedisModule_DictReplace(p->names, name, (void *)(intptr_t)(s + 1));
+    return s;
+}
+
+static int find_slot(Parser *p, RedisModuleString *name, const char *unknown) {
+    intptr_t v = (intptr_t)RedisModule_DictGet(p->names, name, NULL);
+    if (!v && !p->resolve_error) p->resolve_error = unknown;
+    return (int)v - 1;
+}
+
+static int *slots_for(Parser *p, RedisModuleString **names, int n, int produce) {
+    int *slots = RedisModule_Calloc(n ? n : 1, sizeof(int));
+    for (int i = 0; i < n; i++)
+        slots[i] = produce ? new_slot(p, names[i], NULL) : find_slot(p, names[i], AI_MSG_DAG_INPUT_UNKNOWN);
+    return slots;
+}
+
+static void names_copy(AINames *dst, RedisModuleString **src, int n) {
+    dst->count = n;
+    dst->names = RedisModule_Alloc(sizeof(char *) * (n ? n : 1));
+    for (int i = 0; i < n; i++) dst->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(src[i], NULL));
+}
+
+static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
+    long long n;
+    if (argc - *i - 1 < 2) return error(p->ctx, AI_MSG_DAG_LOAD_MISSING);
+    if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n <= 0)
+        return error(p->ctx, AI_MSG_DAG_LOAD_COUNT);
+    if (argc - (*i + 2) < n) return error(p->ctx, AI_MSG_DAG_LOAD_ARGS);
+    for (int k = 0; k < n; k++) {
+        RedisModuleKey *key;
+        AITensor *t = tensor_from_key_or_reply(p->ctx, argv[*i + 2 + k], &key, REDISMODULE_READ);
+        if (!t) return -1;
+        new_slot(p, argv[*i + 2 + k], tensor_share(t));
+        RedisModule_CloseKey(key);
+    }
+    *i += 2 + (int)n;
+    return 0;
+}
+
+static int parse_persist(Parser *p, RedisModuleString **argv, int argc, int *i) {
+    long long n;
+    Dag *d = p->d;
+    if (d->flags & DAG_RO) return error(p->ctx, AI_MSG_DAG_PERSIST_RO);
+    if (argc - *i - 1 < 2) return error(p->ctx, AI_MSG_DAG_PERSIST_MISSING);
+    if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n <= 0)
+        return error(p->ctx, AI_MSG_DAG_PERSIST_COUNT);
+    if (argc - (*i + 2) < n) return error(p->ctx, AI_MSG_DAG_PERSIST_ARGS);
+    RedisModuleString **keys = argv + *i + 2;
+    for (int a = 0; a < n; a++)
+        for (int b = a + 1; b < n; b++)
+            if (!RedisModule_StringCompare(keys[a], keys[b])) return error(p->ctx, AI_MSG_DAG_PERSIST_UNIQUE);
+    d->npersist = (int)n;
+    d->persist_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * n);
+    d->persist_slots = RedisModule_Calloc(n, sizeof(int));
+    for (int k = 0; k < n; k++) {
+        RedisModule_RetainString(NULL, keys[k]);
+        d->persist_keys[k] = keys[k];
+    }
+    *i += 2 + (int)n;
+    return 0;
+}
+
+/* LOAD, PERSIST, ROUTING, TIMEOUT before the first `|>`, each at most once. */
+static int parse_header(Parser *p, RedisModuleString **argv, int argc, int *i, int *keyword) {
+    int seen[4] = {0};
+    static const char *const words[4] = {"LOAD", "PERSIST", "ROUTING", "TIMEOUT"};
+    while (*i < argc && !ai_arg_is(argv[*i], "|>")) {
+        int w = 0;
+        while (w < 4 && !ai_arg_is(argv[*i], words[w])) w++;
+        if (w == 4 || seen[w])
+            return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED, RedisModule_StringPtrLen(argv[*i], NULL));
+        seen[w] = 1;
+        if (w < 3) *keyword = 1;
+        if (w == 0 && parse_load(p, argv, argc, i) != 0) return -1;
+        if (w == 1 && parse_persist(p, argv, argc, i) != 0) return -1;
+        if (w == 2) {
+            if (*i + 1 >= argc) return error(p->ctx, AI_MSG_DAG_ROUTING_MISSING);
+            *i += 2;
+        }
+        if (w == 3) {
+            if (*i + 1 >= argc) return error(p->ctx, AI_MSG_TIMEOUT_MISSING);
+            if (RedisModule_StringToLongLong(argv[*i + 1], &p->d->timeout_ms) != REDISMODULE_OK)
+                return error(p->ctx, AI_MSG_TIMEOUT_INVALID);
+            if (p->d->timeout_ms < 0) p->d->timeout_ms = 0; /* RedisAI: no timeout */
+            *i += 2;
+        }
+    }
+    return 0;
+}
+
+static int has_timeout(RedisModuleString **op, int n) {
+    for (int i = 1; i < n; i++)
+        if (ai_arg_is(op[i], "TIMEOUT")) return 1;
+    return 0;
+}
+
+static int parse_tensorset(Parser *p, DagOp *o, RedisModuleString **op, int n) {
+    if (n < 4) return reply_fmt(p->ctx, AI_MSG_DAG_OP_ARITY, "AI.TENSORSET");
+    AIError err = {0};
+    AITensor *t = tensor_parse_set_args(op, n, &err);
+    if (!t) {
+        ai_reply_error(p->ctx, &err);
+        ai_error_clear(&err);
+        return -1;
+    }
+    o->kind = DAG_TENSORSET;
+    o->out_slots = RedisModule_Alloc(sizeof(int));
+    o->out_slots[0] = new_slot(p, op[1], t);
+    return 0;
+}
+
+static int parse_tensorget(Parser *p, DagOp *o, RedisModuleString **op, int n) {
+    if (n < 2 || n > 4) return reply_fmt(p->ctx, AI_MSG_DAG_OP_ARITY, "AI.TENSORGET");
+    int rc = tensor_parse_get_format(op, n, &o->fmt);
+    if (rc != AI_OK) return ai_reply_code(p->ctx, rc), -1;
+    o->kind = DAG_TENSORGET;
+    o->in_slots = slots_for(p, op + 1, 1, 0);
+    return 0;
+}
+
+static void set_io(Parser *p, DagOp *o, RedisModuleString **in, int nin, RedisModuleString **out,
+                   int nout) {
+    o->ninputs = nin;
+    o->noutputs = nout;
+    o->in_slots = slots_for(p, in, nin, 0);
+    o->out_slots = slots_for(p, out, nout, 1);
+}
+
+static int parse_model_op(Parser *p, DagOp *o, RedisModuleString **op, int n, int deprecated) {
+    AIModelCall c = {0};
+    int rc = deprecated ? model_run_parse(p->ctx, op, n, &c) : model_execute_parse(p->ctx, op, n, &c);
+    if (rc != 0) return -1;
+    o->kind = DAG_MODEL;
+    o->model = model_share(c.model);
+    o->queue = c.model->queue;
+    set_io(p, o, c.inputs, c.nin, c.outputs, c.nout);
+    return 0;
+}
+
+static int parse_script_op(Parser *p, DagOp *o, RedisModuleString **op, int n, int deprecated) {
+    AIScriptCall c = {0};
+    int rc = deprecated ? script_run_parse(p->ctx, op, n, &c)
+                        : script_execute_parse(p->ctx, op, n, 1, &c);
+    if (rc != 0) return -1;
+    o->kind = DAG_SCRIPT;
+    o->script = script_share(c.script);
+    o->queue = c.script->queue;
+    o->fn = RedisModule_Strdup(RedisModule_StringPtrLen(c.fn, NULL));
+    names_copy(&o->keys, c.keys, c.nkeys);
+    names_copy(&o->args, c.args, c.nargs);
+    set_io(p, o, c.inputs, c.nin, c.outputs, c.nout);
+    script_call_clear(&c);
+    return 0;
+}
+
+static int parse_op(Parser *p, DagOp *o, RedisModuleString **op, int n) {
+    int deprecated = p->d->flags & DAG_DEPRECATED;
+    if (ai_arg_is(op[0], "AI.TENSORSET")) return parse_tensorset(p, o, op, n);
+    if (ai_arg_is(op[0], "AI.TENSORGET")) return parse_tensorget(p, o, op, n);
+    int model = ai_arg_is(op[0], "AI.MODELEXECUTE"), script = ai_arg_is(op[0], "AI.SCRIPTEXECUTE");
+    int old_model = ai_arg_is(op[0], "AI.MODELRUN"), old_script = ai_arg_is(op[0], "AI.SCRIPTRUN");
+    if (!model && !script && !old_model && !old_script) return error(p->ctx, AI_MSG_DAG_UNSUPPORTED);
+    const char *name = model ? "AI.MODELEXECUTE" : script ? "AI.SCRIPTEXECUTE"
+                                                          : old_model ? "AI.MODELRUN" : "AI.SCRIPTRUN";
+    if (deprecated && (model || script)) return reply_fmt(p->ctx, AI_MSG_DAG_NEW_OP_IN_OLD, name);
+    if (!deprecated && (old_model || old_script))
+        return reply_fmt(p->ctx, AI_MSG_DAG_DEPRECATED_OP, name);
+    if (script && (p->d->flags & DAG_RO)) return error(p->ctx, AI_MSG_DAG_SCRIPT_RO);
+    if (has_timeout(op, n)) return error(p->ctx, AI_MSG_DAG_TIMEOUT_IN_OP);
+    return model || old_model ? parse_model_op(p, o, op, n, old_model)
+                              : parse_script_op(p, o, op, n, old_script);
+}
+
+static int count_ops(RedisModuleString **argv, int argc, int from) {
+    int n = 0;
+    for (int i = from; i < argc; i++) n += ai_arg_is(argv[i], "|>");
+    return n;
+}
+
+static int parse_ops(Parser *p, RedisModuleString **argv, int argc, int i) {
+    Dag *d = p->d;
+    d->ops = RedisModule_Calloc(count_ops(argv, argc, i) + 1, sizeof(DagOp));
+    while (i < argc) {
+        int start = i + 1, end = start;
+        while (end < argc && !ai_arg_is(argv[end], "|>")) end++;
+        if (end == start) return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED, "|>");
+        if (parse_op(p, &d->ops[d->nops++], argv + start, end - start) != 0) return -1;
+        i = end;
+    }
+    return 0;
+}
+
+static int resolve_persist(Parser *p) {
+    for (int k = 0; k < p->d->npersist; k++)
+        if ((p->d->persist_slots[k] = find_slot(p, p->d->persist_keys[k], AI_MSG_DAG_PERSIST_UNKNOWN)) < 0)
+            return error(p->ctx, AI_MSG_DAG_PERSIST_UNKNOWN);
+    return 0;
+}
+
+static int parse(Parser *p, RedisModuleString **argv, int argc) {
+    int i = 1, keyword = 0;
+    if (parse_header(p, argv, argc, &i, &keyword) != 0) return -1;
+    if (!(p->d->flags & DAG_DEPRECATED) && !keyword) return error(p->ctx, AI_MSG_DAG_NEEDS_KEYWORD);
+    if (i >= argc) return error(p->ctx, AI_MSG_DAG_EMPTY);
+    if (parse_ops(p, argv, argc, i) != 0) return -1;
+    if (p->resolve_error) return error(p->ctx, p->resolve_error);
+    return resolve_persist(p);
+}
+
+Dag *dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags) {
+    Parser p = {.ctx = ctx, .names = RedisModule_CreateDict(NULL)};
+    p.d = RedisModule_Calloc(1, sizeof(Dag));
+    p.d->flags = flags;
+    int rc = parse(&p, argv, argc);
+    RedisModule_FreeDict(NULL, p.names);
+    if (rc == 0) return p.d;
+    dag_free(p.d);
+    return NULL;
+}
+
+void dag_free(Dag *d) {
+    for (int k = 0; k < d->nops; k++) {
+        DagOp *o = &d->ops[k];
+        if (o->model) model_release(o->model);
+        if (o->script) script_release(o->script);
+        if (o->fn) RedisModule_Free(o->fn);
+        ai_names_free(&o->keys);
+        ai_names_free(&o->args);
+        if (o->in_slots) RedisModule_Free(o->in_slots);
+        if (o->out_slots) RedisModule_Free(o->out_slots);
+        ai_error_clear(&o->err);
+    }
+    for (int s = 0; s < d->nslots; s++) tensor_release(d->slots[s]);
+    for (int k = 0; k < d->npersist; k++) RedisModule_FreeString(NULL, d->persist_keys[k]);
+    if (d->ops) RedisModule_Free(d->ops);
+    if (d->slots) RedisModule_Free(d->slots);
+    if (d->slot_ready) RedisModule_Free(d->slot_ready);
+    if (d->persist_keys) RedisModule_Free(d->persist_keys);
+    if (d->persist_slots) RedisModule_Free(d->persist_slots);
+    if (d->call.username) RedisModule_Free(d->call.username);
+    RedisModule_Free(d);
+}
