@@ -33,8 +33,9 @@ int64_t ai_shape_length(const int64_t *dims, int ndim) {
     return n;
 }
 
-AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
-                       AIError *err) {
+/* A tensor without its data yet. */
+static AITensor *tensor_header(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
+                               AIError *err) {
     if (nbytes > AI_TENSOR_MAX_BYTES) {
         ai_error_set(err, AI_ERR_TENSOR_TOO_LARGE, NULL);
         return NULL;
@@ -48,6 +49,13 @@ AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size
     t->dl.ndim = ndim;
     t->dl.shape = RedisModule_Alloc(sizeof(int64_t) * (ndim ? ndim : 1));
     if (ndim) memcpy(t->dl.shape, dims, sizeof(int64_t) * ndim);
+    return t;
+}
+
+AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
+                       AIError *err) {
+    AITensor *t = tensor_header(dtype, dims, ndim, nbytes, err);
+    if (!t) return NULL;
     /* 64-byte alignment comes with jemalloc's size classes for anything sizeable; a
      * zero-byte tensor still gets a valid pointer for DLPack consumers. */
     t->dl.data = RedisModule_Alloc(nbytes ? nbytes : 1);
@@ -77,18 +85,35 @@ static int bool_blob_ok(const char *blob, size_t len) {
     return 1;
 }
 
+static int numeric_blob_ok(const AIDType *dtype, const int64_t *dims, int ndim, const char *blob,
+                           size_t len, AIError *err) {
+    if (len != numeric_bytes(dtype, dims, ndim)) {
+        ai_error_set(err, AI_ERR_DATA_LENGTH, NULL);
+        return 0;
+    }
+    if (dtype->code == AI_DL_BOOL && !bool_blob_ok(blob, len)) {
+        ai_error_set(err, AI_ERR_BOOL_BLOB, NULL);
+        return 0;
+    }
+    return 1;
+}
+
+AITensor *tensor_new_borrowing(const AIDType *dtype, const int64_t *dims, int ndim,
+                               const char *blob, size_t len, void *owner, AIDataFree free_owner,
+                               AIError *err) {
+    if (!numeric_blob_ok(dtype, dims, ndim, blob, len, err)) return NULL;
+    AITensor *t = tensor_header(dtype, dims, ndim, len, err);
+    if (!t) return NULL;
+    t->dl.data = (void *)blob;
+    t->data_owner = owner;
+    t->free_owner = free_owner;
+    return t;
+}
+
 AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int ndim,
                                const char *blob, size_t len, AIError *err) {
-    if (!ai_dtype_is_string(dtype)) {
-        if (len != numeric_bytes(dtype, dims, ndim)) {
-            ai_error_set(err, AI_ERR_DATA_LENGTH, NULL);
-            return NULL;
-        }
-        if (dtype->code == AI_DL_BOOL && !bool_blob_ok(blob, len)) {
-            ai_error_set(err, AI_ERR_BOOL_BLOB, NULL);
-            return NULL;
-        }
-    }
+    if (!ai_dtype_is_string(dtype) && !numeric_blob_ok(dtype, dims, ndim, blob, len, err))
+        return NULL;
     AITensor *t = tensor_alloc(dtype, dims, ndim, len, err);
     if (!t) return NULL;
     memcpy(t->dl.data, blob, len);
@@ -106,7 +131,8 @@ AITensor *tensor_share(AITensor *t) {
 
 void tensor_release(AITensor *t) {
     if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
-    RedisModule_Free(t->dl.data);
+    if (t->data_owner) t->free_owner(t->data_owner);
+    else RedisModule_Free(t->dl.data);
     RedisModule_Free(t->dl.shape);
     if (t->offsets) RedisModule_Free(t->offsets);
     RedisModule_Free(t);

@@ -29,8 +29,12 @@ typedef struct AIDType {
     uint8_t size; /* bytes per element; STRING: 1 (a byte of its blob) */
 } AIDType;
 
+typedef void (*AIDataFree)(void *owner);
+
 typedef struct AITensor {
     DLTensor dl;        /* dl.data, dl.shape and dl.ndim describe the data */
+    void *data_owner;   /* NULL: dl.data is ours; else released with free_owner */
+    AIDataFree free_owner;
     const AIDType *dtype;
     size_t nbytes;      /* length of dl.data in bytes */
     size_t *offsets;    /* STRING only: start of each element in dl.data */
@@ -53,6 +57,13 @@ AITensor *tensor_new_zeros(const AIDType *dtype, const int64_t *dims, int ndim, 
 /* Copies blob in after checking its length and contents against dtype and shape. */
 AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int ndim,
                                const char *blob, size_t len, AIError *err);
+
+/* Like tensor_new_from_blob, but the tensor keeps blob where it is instead of copying
+ * it: owner (which holds blob) is released with free_owner with the last reference. On
+ * failure nothing is taken over. Numeric dtypes only. */
+AITensor *tensor_new_borrowing(const AIDType *dtype, const int64_t *dims, int ndim,
+                               const char *blob, size_t len, void *owner, AIDataFree free_owner,
+                               AIError *err);
 
 AITensor *tensor_share(AITensor *t);
 void tensor_release(AITensor *t);

@@ -115,6 +115,14 @@ static AITensor *tensor_from_values(const AIDType *dtype, const int64_t *dims, i
 }
 
 /* Parses everything after the key into a new tensor. */
+/* Redis hands a large argument over without copying it (its query buffer becomes the
+ * argument): a tensor can keep it the same way. Below this size a copy is cheaper than
+ * keeping the argument object. */
+#define AI_BORROW_MIN_BYTES (32 * 1024)
+
+/* Safe on any thread: once the command is over, the tensor holds the only reference. */
+static void release_arg(void *arg) { RedisModule_FreeString(NULL, arg); }
+
 AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err) {
     size_t len;
     const char *name = RedisModule_StringPtrLen(argv[2], &len);
@@ -137,7 +145,12 @@ AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err
         return NULL;
     }
     const char *blob = RedisModule_StringPtrLen(argv[i + 1], &len);
-    return tensor_new_from_blob(dtype, dims, ndim, blob, len, err);
+    if (len < AI_BORROW_MIN_BYTES || ai_dtype_is_string(dtype))
+        return tensor_new_from_blob(dtype, dims, ndim, blob, len, err);
+    /* Large blobs stay in the argument Redis read them into: no copy at all. */
+    AITensor *t = tensor_new_borrowing(dtype, dims, ndim, blob, len, argv[i + 1], release_arg, err);
+    if (t) RedisModule_RetainString(NULL, argv[i + 1]);
+    return t;
 }
 
 /* AI.TENSORSET <key> <dtype> [<dim> ...] [BLOB <data> | VALUES <v> ...] */

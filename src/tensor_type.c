@@ -71,8 +71,11 @@ static void *rdb_load(RedisModuleIO *io, int encver) {
     char *blob = RedisModule_LoadStringBuffer(io, &len);
     if (RedisModule_IsIOError(io)) goto bad;
     AIError err = {0};
-    AITensor *t = tensor_new_from_blob(dtype, dims, ndim, blob, len, &err);
-    RedisModule_Free(blob);
+    /* Numbers keep the buffer the load allocated; strings are copied and indexed. */
+    AITensor *t = ai_dtype_is_string(dtype)
+                      ? tensor_new_from_blob(dtype, dims, ndim, blob, len, &err)
+                      : tensor_new_borrowing(dtype, dims, ndim, blob, len, blob, RedisModule_Free, &err);
+    if (!t || ai_dtype_is_string(dtype)) RedisModule_Free(blob);
     if (!t) {
         ai_error_clear(&err);
         goto bad;
