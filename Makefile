@@ -10,7 +10,7 @@ RLTEST  := cd tests/flow && $(abspath $(PY)) -m RLTest --module $(abspath $(MODU
 # RLTEST_ARGS narrows a flow run, e.g. RLTEST_ARGS='--test test_tensor.py'.
 RLTEST_ARGS ?=
 
-.PHONY: setup build run test unit flow flow-replica flow-aof bench lint clean
+.PHONY: setup build run test unit flow flow-replica flow-aof flow-cluster bench lint clean
 
 setup: deps/redismodule.h $(VENV)/.requirements.installed
 
@@ -26,7 +26,10 @@ build: setup
 run: build
 	redis-server --port $(PORT) --save "" --loadmodule $(abspath $(MODULE))
 
-test: build lint unit flow flow-replica flow-aof
+# Cluster tests need hash-tagged keys: only the files written for it run there.
+CLUSTER_TESTS ?= test_cluster.py
+
+test: build lint unit flow flow-replica flow-aof flow-cluster
 
 unit:
 	$(PY) -m pytest -q tests/unit
@@ -39,6 +42,11 @@ flow-replica:
 
 flow-aof:
 	$(RLTEST) --use-aof $(RLTEST_ARGS)
+
+flow-cluster:
+	for t in $(CLUSTER_TESTS); do \
+	    $(RLTEST) --env oss-cluster --shards-count 3 --test $$t || exit 1; \
+	done
 
 bench: build
 	$(PY) opt/bench.py
