@@ -45,7 +45,7 @@ flow-aof:
 
 flow-cluster:
 	for t in $(CLUSTER_TESTS); do \
-	    $(RLTEST) --env oss-cluster --shards-count 3 --test $$t || exit 1; \
+	    ( $(RLTEST) --env oss-cluster --shards-count 3 --test $$t ) || exit 1; \
 	done
 
 bench: build

@@ -12,80 +12,21 @@ import argparse
 import os
 import random
 import signal
-import statistics
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from bench_load import OK, Result, bulk, encode, run_load
+from bench_case import Case, Outcome, Target, Workload
+from bench_load import OK, bulk, encode, run_load
+from bench_models import MODEL_CASE_FACTORIES
 from bench_server import RedisServer, ServerError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = os.path.join(ROOT, "build", "cyrai.so")
-TARGET = 0.95  # cyrai rps / plain Redis rps
+TARGET = Target("ratio", 0.95)  # cyrai rps / plain Redis rps
 SIZES = {"4 KB": 4 * 1024, "600 KB": 600 * 1024}
 CLIENTS = (1, 50)
 WARMUP_S = 0.25
-
-
-def _no_setup(client, nclients):
-    pass
-
-
-@dataclass(frozen=True)
-class Workload:
-    """What every client sends, over and over, and the reply it must get."""
-
-    label: str
-    request: Callable[[int], bytes]  # client index -> the encoded command
-    reply: Callable[[int], bytes]  # client index -> the exact reply
-    setup: Callable[[object, int], None] = _no_setup  # (redis client, clients): fill keys
-
-    def pairs(self, nclients):
-        return [(self.request(i), self.reply(i)) for i in range(nclients)]
-
-
-@dataclass(frozen=True)
-class Case:
-    name: str
-    clients: int
-    subject: Workload
-    baseline: Workload | None = None
-    target: float | None = None  # the least subject/baseline ratio that passes
-
-
-@dataclass
-class Outcome:
-    """A case's results, one Result per round for each workload."""
-
-    case: Case
-    subject_rounds: list = field(default_factory=list)
-    baseline_rounds: list = field(default_factory=list)
-
-    @property
-    def subject(self):
-        return _total(self.subject_rounds)
-
-    @property
-    def baseline(self):
-        return _total(self.baseline_rounds)
-
-    @property
-    def ratio(self):
-        """The median over rounds of subject/baseline: a burst of load from elsewhere on
-        the machine spoils one round's pair, not the whole case."""
-        pairs = [s.rps / b.rps for s, b in zip(self.subject_rounds, self.baseline_rounds)
-                 if b.rps]
-        return statistics.median(pairs) if pairs else None
-
-    @property
-    def passed(self):
-        return self.case.target is None or (self.ratio or 0) >= self.case.target
-
-
-def _total(results):
-    return Result(sum(r.requests for r in results), sum(r.seconds for r in results),
-                  sum(r.server_cpu_s for r in results))
+DURATION_S = 3.0  # measured seconds per workload of a case that names none
+ROUNDS = 5
 
 
 # --- cases -----------------------------------------------------------------------------
@@ -107,7 +48,7 @@ def set_cases(size_label, size, clients):
         lambda i: encode(*_tensorset_argv(f"bench:tensor:{i}", data)),
         lambda i: OK)
     plain = Workload("SET", lambda i: encode("SET", f"bench:plain:{i}", data), lambda i: OK)
-    return [Case(f"AI.TENSORSET vs SET {size_label}", clients, tensor, plain, TARGET)]
+    return [Case(f"AI.TENSORSET vs SET {size_label}", clients, tensor, plain, (TARGET,))]
 
 
 def get_cases(size_label, size, clients):
@@ -126,7 +67,7 @@ def get_cases(size_label, size, clients):
                       lambda i: bulk(data), fill_tensors)
     plain = Workload("GET", lambda i: encode("GET", f"bench:plain:{i}"),
                      lambda i: bulk(data), fill_strings)
-    return [Case(f"AI.TENSORGET vs GET {size_label}", clients, tensor, plain, TARGET)]
+    return [Case(f"AI.TENSORGET vs GET {size_label}", clients, tensor, plain, (TARGET,))]
 
 
 def tensor_cases():
@@ -137,14 +78,17 @@ def tensor_cases():
             for case in make(label, size, clients)]
 
 
-CASE_FACTORIES = [tensor_cases]
+CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES]
 
 
 # --- running ---------------------------------------------------------------------------
 
 
 def run_case(server, case, duration, rounds):
-    """Alternates baseline and subject `rounds` times, duration/rounds seconds each."""
+    """Alternates baseline and subject `rounds` times, duration/rounds seconds each, then
+    times the in-process calls, if any, with the server idle."""
+    duration = duration or case.duration or DURATION_S
+    rounds = rounds or case.rounds or ROUNDS
     out = Outcome(case)
     with server.client() as r:
         r.flushall()
@@ -160,38 +104,47 @@ def run_case(server, case, duration, rounds):
         out.subject_rounds.append(run_load(server, subject_pairs, duration / rounds, WARMUP_S))
     with server.client() as r:
         r.flushall()  # the next case starts from an empty server
+    if case.inprocess is not None:
+        out.inprocess_cps = case.inprocess()
     return out
 
 
 # --- report ----------------------------------------------------------------------------
 
-COLUMNS = ("{:<30} {:>7} {:>11} {:>11} {:>6} {:>8}  {:>16}")
-HEADER = COLUMNS.format("case", "clients", "cyrai rps", "plain rps", "ratio", "target",
-                        "srv us/req c / p")
+COLUMNS = "{:<34} {:>7} {:>10} {:>10} {:>6} {:>7}  {:>14}  {}"
+HEADER = COLUMNS.format("case", "clients", "cyrai rps", "base rps", "ratio", "p50 ms",
+                        "srv us/req", "target")
 
 
 def row(o):
+    subject = o.subject
     ratio = f"{o.ratio:.3f}" if o.ratio is not None else "-"
-    if o.case.target is None:
-        target = "-"
-    else:
-        target = ("ok" if o.passed else "MISS") + f" {o.case.target:.2f}"
-    plain_rps = f"{o.baseline.rps:,.0f}" if o.case.baseline else "-"
-    cpu = f"{o.subject.cpu_us_per_request:.1f}"
+    base_rps = f"{o.baseline.rps:,.0f}" if o.case.baseline else "-"
+    p50 = f"{subject.p50_ms:.3f}" if subject.p50_ms is not None else "-"
+    cpu = f"{subject.cpu_us_per_request:.1f}"
     if o.case.baseline:
         cpu += f" / {o.baseline.cpu_us_per_request:.1f}"
-    return COLUMNS.format(o.case.name, o.case.clients, f"{o.subject.rps:,.0f}", plain_rps,
-                          ratio, target, cpu)
+    missed = o.missed
+    targets = " ".join(("MISS " if t in missed else "ok ") + str(t) for t in o.case.targets)
+    line = COLUMNS.format(o.case.name, o.case.clients, f"{subject.rps:,.0f}", base_rps, ratio,
+                          p50, cpu, targets or "-").rstrip()
+    if o.inprocess_cps:
+        line += (f"\n{'':>4}in process: {o.inprocess_cps:,.0f} calls/s "
+                 f"({1e6 / o.inprocess_cps:.1f} us/call); through Redis at 1 client: "
+                 f"+{o.overhead_us:.1f} us/request")
+    return line
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--module", default=MODULE, help="the module to load (%(default)s)")
     p.add_argument("--only", default="", help="run the cases whose name contains this")
-    p.add_argument("--duration", type=float, default=3.0,
-                   help="measured seconds per workload and case (%(default)s)")
-    p.add_argument("--rounds", type=lambda v: max(1, int(v)), default=5,
-                   help="baseline/subject alternations per case (%(default)s)")
+    p.add_argument("--duration", type=float, default=None,
+                   help=f"measured seconds per workload and case (default: the case's, "
+                        f"{DURATION_S:g} for tensor cases)")
+    p.add_argument("--rounds", type=lambda v: max(1, int(v)), default=None,
+                   help=f"baseline/subject alternations per case (default: the case's, "
+                        f"{ROUNDS} for tensor cases)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
 
@@ -207,9 +160,11 @@ def main(argv=None):
         outcomes = run_all(args, cases)
     except ServerError as e:
         sys.exit(f"bench: {e}")
-    missed = [o.case.name for o in outcomes if not o.passed]
-    print(f"target: cyrai/plain >= {TARGET:.2f}: "
-          + (f"missed by {len(missed)} of {len(outcomes)} cases" if missed else "all met"))
+    with_targets = [o for o in outcomes if o.case.targets]
+    missed = [o for o in with_targets if not o.passed]
+    print(f"targets: {len(with_targets) - len(missed)} of {len(with_targets)} cases met them"
+          + "".join(f"\n  missed: {o.case.name}, {o.case.clients} clients: "
+                    + ", ".join(map(str, o.missed)) for o in missed))
     if missed and args.strict:
         sys.exit(1)
 
@@ -219,17 +174,25 @@ def run_all(args, cases):
     outcomes = []
     with RedisServer(args.module) as server:
         version = server.client().info("server")["redis_version"]
+        timing = (f"{args.duration:g} s per workload" if args.duration else
+                  f"{DURATION_S:g} s per workload for tensor cases, less for model cases")
+        rounds = f"{args.rounds} rounds" if args.rounds else f"{ROUNDS} rounds (models: fewer)"
         print(f"redis {version} on port {server.port}, {os.cpu_count()} CPUs "
-              f"(load average {os.getloadavg()[0]:.1f}), "
-              f"{args.duration:g} s per workload in {args.rounds} rounds; "
-              "ratio: median of the rounds' cyrai/plain; "
-              "srv us/req: server CPU per request, cyrai / plain")
+              f"(load average {_load()}); {timing} in {rounds}\n"
+              "base: the baseline (plain Redis, or the other workload named); ratio: median "
+              "of the rounds' cyrai/base; p50: median latency of a request (or a sequence); "
+              "srv us/req: server CPU per request, cyrai / base")
         print(HEADER)
         print("-" * len(HEADER))
         for case in cases:
             outcomes.append(run_case(server, case, args.duration, args.rounds))
             print(row(outcomes[-1]), flush=True)
+        print(f"load average at the end: {_load()}")
     return outcomes
+
+
+def _load():
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":

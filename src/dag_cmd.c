@@ -89,8 +89,9 @@ static int dag_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
 static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return dag_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
-    const char *name = RedisModule_StringPtrLen(argv[0], NULL);
     if (!(flags & DAG_DEPRECATED) && argc < 6) {
+        /* RedisAI names the command in upper case whatever the client typed. */
+        const char *name = flags & DAG_RO ? "AI.DAGEXECUTE_RO" : "AI.DAGEXECUTE";
         char buf[128];
         snprintf(buf, sizeof buf, AI_MSG_DAG_MISSING_ARGS, name);
         return RedisModule_ReplyWithError(ctx, buf);

@@ -134,12 +134,6 @@ static int parse_header(Parser *p, RedisModuleString **argv, int argc, int *i, i
     return 0;
 }
 
-static int has_timeout(RedisModuleString **op, int n) {
-    for (int i = 1; i < n; i++)
-        if (ai_arg_is(op[i], "TIMEOUT")) return 1;
-    return 0;
-}
-
 static int parse_tensorset(Parser *p, DagOp *o, RedisModuleString **op, int n) {
     if (n < 4) return reply_fmt(p->ctx, AI_MSG_DAG_OP_ARITY, "AI.TENSORSET");
     AIError err = {0};
@@ -176,6 +170,9 @@ static int parse_model_op(Parser *p, DagOp *o, RedisModuleString **op, int n, in
     AIModelCall c = {0};
     int rc = deprecated ? model_run_parse(p->ctx, op, n, &c) : model_execute_parse(p->ctx, op, n, &c);
     if (rc != 0) return -1;
+    /* Checked once the op parsed by its own rules, as RedisAI does: a tensor may be named
+     * TIMEOUT, and the op's own errors (model key, counts, TIMEOUT value) come first. */
+    if (c.timeout > 0) return error(p->ctx, AI_MSG_DAG_TIMEOUT_IN_OP);
     o->kind = DAG_MODEL;
     o->model = model_share(c.model);
     o->queue = c.model->queue;
@@ -188,6 +185,10 @@ static int parse_script_op(Parser *p, DagOp *o, RedisModuleString **op, int n, i
     int rc = deprecated ? script_run_parse(p->ctx, op, n, &c)
                         : script_execute_parse(p->ctx, op, n, 1, &c);
     if (rc != 0) return -1;
+    if (c.timeout > 0) { /* see parse_model_op */
+        script_call_clear(&c);
+        return error(p->ctx, AI_MSG_DAG_TIMEOUT_IN_OP);
+    }
     o->kind = DAG_SCRIPT;
     o->script = script_share(c.script);
     o->queue = c.script->queue;
@@ -212,7 +213,6 @@ static int parse_op(Parser *p, DagOp *o, RedisModuleString **op, int n) {
     if (!deprecated && (old_model || old_script))
         return reply_fmt(p->ctx, AI_MSG_DAG_DEPRECATED_OP, name);
     if (script && (p->d->flags & DAG_RO)) return error(p->ctx, AI_MSG_DAG_SCRIPT_RO);
-    if (has_timeout(op, n)) return error(p->ctx, AI_MSG_DAG_TIMEOUT_IN_OP);
     return model || old_model ? parse_model_op(p, o, op, n, old_model)
                               : parse_script_op(p, o, op, n, old_script);
 }
@@ -229,7 +229,7 @@ static int parse_ops(Parser *p, RedisModuleString **argv, int argc, int i) {
     while (i < argc) {
         int start = i + 1, end = start;
         while (end < argc && !ai_arg_is(argv[end], "|>")) end++;
-        if (end == start) return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED, "|>");
+        if (end == start) return error(p->ctx, AI_MSG_DAG_UNSUPPORTED); /* `|> |>` */
         if (parse_op(p, &d->ops[d->nops++], argv + start, end - start) != 0) return -1;
         i = end;
     }
@@ -246,6 +246,10 @@ static int resolve_persist(Parser *p) {
 static int parse(Parser *p, RedisModuleString **argv, int argc) {
     int i = 1, keyword = 0;
     if (parse_header(p, argv, argc, &i, &keyword) != 0) return -1;
+    /* A lone `|>` at the end is a header-level error in RedisAI: it comes before the
+     * keyword check and before any op is parsed. */
+    if (i < argc && ai_arg_is(argv[argc - 1], "|>"))
+        return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED, "|>");
     if (!(p->d->flags & DAG_DEPRECATED) && !keyword) return error(p->ctx, AI_MSG_DAG_NEEDS_KEYWORD);
     if (i >= argc) return error(p->ctx, AI_MSG_DAG_EMPTY);
     if (parse_ops(p, argv, argc, i) != 0) return -1;

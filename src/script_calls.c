@@ -2,6 +2,7 @@
  * it never waits for the Redis lock while the main thread might wait for the GIL. */
 #include "script_calls.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,15 +54,45 @@ void ai_reply_free(AIReply *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* A script may only do what its caller's ACL user may do. */
+/* Fills msg with the NOPERM text Redis itself gives: a denied key, or else the command
+ * (named in lower case, as Redis does). */
+static void acl_denial_text(RedisModuleCtx *ctx, RedisModuleUser *user, RedisModuleString **argv,
+                            int argc, char *msg, size_t size) {
+    int nkeys = 0, key_denied = 0;
+    int *pos = RedisModule_GetCommandKeys(ctx, argv, argc, &nkeys);
+    for (int i = 0; pos && i < nkeys && !key_denied; i++)
+        key_denied = RedisModule_ACLCheckKeyPermissions(user, argv[pos[i]], 0) != REDISMODULE_OK;
+    if (pos) RedisModule_Free(pos);
+    if (key_denied) {
+        snprintf(msg, size, "NOPERM this user has no permissions to access one of the keys "
+                            "used as arguments");
+        return;
+    }
+    char name[64];
+    const char *cmd = RedisModule_StringPtrLen(argv[0], NULL);
+    size_t n = 0;
+    for (; cmd[n] && n + 1 < sizeof name; n++) name[n] = (char)tolower((unsigned char)cmd[n]);
+    name[n] = '\0';
+    snprintf(msg, size, "NOPERM this user has no permissions to run the '%s' command", name);
+}
+
+/* A script may only do what its caller's ACL user may do: 1 if allowed, else 0 with the
+ * denial in msg. An unknown command passes here so that RedisModule_Call reports it
+ * (ENOENT, spec 4.6). */
 static int acl_allows(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString **argv,
-                      int argc) {
+                      int argc, char *msg, size_t size) {
     if (!call->username) return 1;
     RedisModuleString *name = RedisModule_CreateString(ctx, call->username, strlen(call->username));
     RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
     RedisModule_FreeString(ctx, name);
-    if (!user) return 0;
-    int ok = RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK;
+    if (!user) {
+        snprintf(msg, size, "NOPERM the user '%s' no longer exists", call->username);
+        return 0;
+    }
+    errno = 0;
+    int ok = RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK ||
+             errno == ENOENT;
+    if (!ok) acl_denial_text(ctx, user, argv, argc, msg, size);
     RedisModule_FreeModuleUser(user);
     return ok;
 }
@@ -70,10 +101,8 @@ static int acl_allows(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisMod
 static void call_locked(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString **args,
                         int argc, AIReply *out, AIError *err) {
     RedisModule_SelectDb(ctx, call->dbid);
-    if (!acl_allows(ctx, call, args, argc)) {
-        const char *cmd = RedisModule_StringPtrLen(args[0], NULL);
-        char msg[256];
-        snprintf(msg, sizeof msg, "NOPERM this user has no permissions to run the '%s' command", cmd);
+    char msg[256];
+    if (!acl_allows(ctx, call, args, argc, msg, sizeof msg)) {
         set_call_error(err, msg, strlen(msg));
         return;
     }

@@ -97,6 +97,13 @@ static int reply_fmt(RedisModuleCtx *ctx, const char *fmt, RedisModuleString *ar
     return RedisModule_ReplyWithError(ctx, buf);
 }
 
+/* RedisAI names the repeated scope in capitals, whatever the client typed. */
+static int reply_already(RedisModuleCtx *ctx, const char *scope) {
+    char buf[128];
+    snprintf(buf, sizeof buf, AI_MSG_SE_ALREADY, scope);
+    return RedisModule_ReplyWithError(ctx, buf);
+}
+
 /* Reads `<n> items` after scope token i; returns the next index, or -1 having replied. */
 static int parse_scope(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int i, Scope *s,
                        int keys) {
@@ -125,7 +132,7 @@ static int parse_scopes(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
         int k = 0;
         while (k < NSCOPES && !ai_arg_is(argv[i], scopes[k].name)) k++;
         if (k == NSCOPES) return reply_fmt(ctx, AI_MSG_SE_UNEXPECTED, argv[i]), -1;
-        if (scopes[k].at >= 0) return reply_fmt(ctx, AI_MSG_SE_ALREADY, argv[i]), -1;
+        if (scopes[k].at >= 0) return reply_already(ctx, scopes[k].name), -1;
         if ((i = parse_scope(ctx, argv, argc, i, &scopes[k], k == SCOPE_KEYS)) < 0) return -1;
     }
     return 0;

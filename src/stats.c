@@ -1,17 +1,72 @@
-/* The run-statistics registry; see stats.h. */
+/* The run-statistics registry; see stats.h.
+ *
+ * Only the main thread touches the registry. Redis frees values on its lazyfree thread
+ * too (FLUSHALL/FLUSHDB ASYNC, lazyfree-lazy-user-flush, replica-lazy-flush), and freeing
+ * a model unregisters its entry: from another thread, stats_unregister only queues the
+ * removal (a copy of the key and the owner), and the main thread applies the queue at its
+ * next registry access, before anything else. The owner cannot be reused meanwhile by a
+ * value registered before the removal is applied: the value is freed after the removal
+ * was queued, and stats_register applies the queue first. */
 #include "stats.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-static RedisModuleDict *registry;
+typedef struct Removal {
+    struct Removal *next;
+    const void *owner;
+    size_t keylen;
+    char key[];
+} Removal;
 
-void stats_init(RedisModuleCtx *ctx) { registry = RedisModule_CreateDict(ctx); }
+static RedisModuleDict *registry;
+static pthread_t main_thread;
+static pthread_mutex_t removals_lock = PTHREAD_MUTEX_INITIALIZER;
+static Removal *removals; /* written under removals_lock; read without it to skip it */
+
+void stats_init(RedisModuleCtx *ctx) {
+    registry = RedisModule_CreateDict(ctx);
+    main_thread = pthread_self();
+}
 
 static void stats_free(AIRunStats *s) {
     RedisModule_Free(s->device);
     RedisModule_Free(s->tag);
     RedisModule_Free(s);
+}
+
+static void remove_entry(const char *key, size_t keylen, const void *owner) {
+    AIRunStats *s = RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
+    if (!s || s->owner != owner) return;
+    RedisModule_DictDelC(registry, (void *)key, keylen, NULL);
+    stats_free(s);
+}
+
+static void queue_removal(const char *key, size_t keylen, const void *owner) {
+    Removal *r = RedisModule_Alloc(sizeof *r + keylen);
+    r->owner = owner;
+    r->keylen = keylen;
+    memcpy(r->key, key, keylen);
+    pthread_mutex_lock(&removals_lock);
+    r->next = removals;
+    __atomic_store_n(&removals, r, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&removals_lock);
+}
+
+/* Main thread: applies the removals queued by other threads. */
+static void apply_removals(void) {
+    if (!__atomic_load_n(&removals, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&removals_lock);
+    Removal *r = removals;
+    __atomic_store_n(&removals, NULL, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&removals_lock);
+    while (r) {
+        Removal *next = r->next;
+        remove_entry(r->key, r->keylen, r->owner);
+        RedisModule_Free(r);
+        r = next;
+    }
 }
 
 void stats_register(const char *key, size_t keylen, const void *owner, int is_script,
@@ -25,23 +80,29 @@ void stats_register(const char *key, size_t keylen, const void *owner, int is_sc
     memcpy(s->tag, tag, taglen);
     s->tag[taglen] = '\0';
     s->taglen = taglen;
+    apply_removals();
     AIRunStats *old = RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
     RedisModule_DictReplaceC(registry, (void *)key, keylen, s);
     if (old) stats_free(old);
 }
 
+/* Any thread (values are freed on Redis's lazyfree thread too). */
 void stats_unregister(const char *key, size_t keylen, const void *owner) {
-    AIRunStats *s = RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
-    if (!s || s->owner != owner) return;
-    RedisModule_DictDelC(registry, (void *)key, keylen, NULL);
-    stats_free(s);
+    if (!pthread_equal(pthread_self(), main_thread)) {
+        queue_removal(key, keylen, owner);
+        return;
+    }
+    apply_removals();
+    remove_entry(key, keylen, owner);
 }
 
 AIRunStats *stats_find(const char *key, size_t keylen) {
+    apply_removals();
     return RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
 }
 
 void stats_reply_scan(RedisModuleCtx *ctx, int is_script) {
+    apply_removals();
     RedisModuleDictIter *it = RedisModule_DictIteratorStartC(registry, "^", NULL, 0);
     RedisModule_ReplyWithArray(ctx, REDISMODULE_POSTPONED_LEN);
     long n = 0;
@@ -95,6 +156,7 @@ long long stats_percentile(const AIRunStats *s, double p) {
 
 void stats_foreach(void (*fn)(const char *key, size_t keylen, const AIRunStats *s, void *arg),
                    void *arg) {
+    apply_removals();
     RedisModuleDictIter *it = RedisModule_DictIteratorStartC(registry, "^", NULL, 0);
     char *key;
     size_t keylen;
