@@ -83,7 +83,7 @@ def quiet_stderr():
 
 
 def _import_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with signals_kept(), quiet_stderr():
         return importlib.import_module("tensorflow")
 
