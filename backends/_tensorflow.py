@@ -5,7 +5,7 @@ Importing TF inside Redis must leave the process as it was (design pitfalls 6 an
 - Signal handlers stay Redis's. The handlers of SIGTERM and SIGINT are recorded before the
   import, both as Python sees them and as the kernel does (sigaction, which also catches C++
   code and handlers Python does not know about, such as Redis's), and put back if changed.
-- TF logs nothing. TF_CPP_MIN_LOG_LEVEL=2 silences its C++ INFO and WARNING lines, except
+- TF logs nothing. TF_CPP_MIN_LOG_LEVEL=3 silences its C++ INFO, WARNING and ERROR lines, except
   the ones logged while its libraries load, before absl::InitializeLog (the oneDNN notice):
   absl writes those to fd 2 regardless, so fd 2 points at /dev/null during the import.
   quiet_stderr() is process-wide: another thread's stderr output in that window is lost too

@@ -1,10 +1,14 @@
-"""cyrai's benchmarks (`make bench`): each case puts cyrai's command against a baseline on
-the same server, in one run, and prints requests/s and their ratio.
+"""cyrai's benchmarks (`make bench`): every case runs on the same server, in one run, and
+prints requests/s, latency and server CPU per request.
 
-A case is a number of clients and two workloads, the one under test and a baseline (plain
-Redis moving the same bytes); they alternate for a few rounds so that drift in the
-machine's speed hits both, and the ratio is the median of the rounds' ratios. To add a benchmark, write a function that returns Cases and
-add it to CASE_FACTORIES; a Case without a baseline just reports its requests/s.
+A case is a number of clients and one or two workloads: the one under test and, maybe, a
+baseline (plain Redis moving the same bytes, or another way to do the same work); they
+alternate for a few rounds so that drift in the machine's speed hits both, and the ratio is
+the median of the rounds' ratios. A model case may also time the same model called in the
+bench process, to print what going through Redis adds per request. Targets bound a case's
+ratio, requests/s or median latency. To add a benchmark, write a function that returns
+Cases and add it to CASE_FACTORIES (model cases: bench_models.py, their models:
+bench_zoo.py).
 
     .venv/bin/python opt/bench.py [--only TENSORGET] [--duration 3] [--strict]
 """
@@ -14,6 +18,7 @@ import random
 import signal
 import sys
 
+import redis
 from bench_case import Case, Outcome, Target, Workload
 from bench_load import OK, bulk, encode, run_load
 from bench_models import MODEL_CASE_FACTORIES
@@ -111,25 +116,28 @@ def run_case(server, case, duration, rounds):
 
 # --- report ----------------------------------------------------------------------------
 
-COLUMNS = "{:<34} {:>7} {:>10} {:>10} {:>6} {:>7}  {:>14}  {}"
+COLUMNS = "{:<34} {:>7} {:>10} {:>10} {:>6} {:>7} {:>7}  {:>14}  {}"
 HEADER = COLUMNS.format("case", "clients", "cyrai rps", "base rps", "ratio", "p50 ms",
-                        "srv us/req", "target")
+                        "p99 ms", "srv us/req", "target")
+
+
+def _ms(value):
+    return f"{value:.3f}" if value is not None else "-"
 
 
 def row(o):
     subject = o.subject
     ratio = f"{o.ratio:.3f}" if o.ratio is not None else "-"
     base_rps = f"{o.baseline.rps:,.0f}" if o.case.baseline else "-"
-    p50 = f"{subject.p50_ms:.3f}" if subject.p50_ms is not None else "-"
     cpu = f"{subject.cpu_us_per_request:.1f}"
     if o.case.baseline:
         cpu += f" / {o.baseline.cpu_us_per_request:.1f}"
     missed = o.missed
     targets = " ".join(("MISS " if t in missed else "ok ") + str(t) for t in o.case.targets)
     line = COLUMNS.format(o.case.name, o.case.clients, f"{subject.rps:,.0f}", base_rps, ratio,
-                          p50, cpu, targets or "-").rstrip()
+                          _ms(subject.p50_ms), _ms(subject.p99_ms), cpu, targets or "-")
     if o.inprocess_cps:
-        line += (f"\n{'':>4}in process: {o.inprocess_cps:,.0f} calls/s "
+        line += (f"\n{'':>4}in process (1 thread): {o.inprocess_cps:,.0f} calls/s "
                  f"({1e6 / o.inprocess_cps:.1f} us/call); through Redis at 1 client: "
                  f"+{o.overhead_us:.1f} us/request")
     return line
@@ -138,6 +146,8 @@ def row(o):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--module", default=MODULE, help="the module to load (%(default)s)")
+    p.add_argument("--module-args", default="",
+                   help="arguments for the module, e.g. 'INTRA_OP_PARALLELISM 1'")
     p.add_argument("--only", default="", help="run the cases whose name contains this")
     p.add_argument("--duration", type=float, default=None,
                    help=f"measured seconds per workload and case (default: the case's, "
@@ -158,8 +168,8 @@ def main(argv=None):
         sys.exit(f"no case matches {args.only!r}")
     try:
         outcomes = run_all(args, cases)
-    except ServerError as e:
-        sys.exit(f"bench: {e}")
+    except (ServerError, RuntimeError, redis.RedisError) as e:  # the server is stopped
+        sys.exit(f"bench: {type(e).__name__}: {e}")
     with_targets = [o for o in outcomes if o.case.targets]
     missed = [o for o in with_targets if not o.passed]
     print(f"targets: {len(with_targets) - len(missed)} of {len(with_targets)} cases met them"
@@ -172,7 +182,7 @@ def main(argv=None):
 def run_all(args, cases):
     """Starts the server, runs the cases printing a row each, stops the server."""
     outcomes = []
-    with RedisServer(args.module) as server:
+    with RedisServer(args.module, extra_args=args.module_args.split()) as server:
         version = server.client().info("server")["redis_version"]
         timing = (f"{args.duration:g} s per workload" if args.duration else
                   f"{DURATION_S:g} s per workload for tensor cases, less for model cases")

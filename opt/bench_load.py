@@ -62,6 +62,12 @@ class Result:
     def p50_ms(self):
         return 1e3 * statistics.median(self.latencies) if self.latencies else None
 
+    @property
+    def p99_ms(self):
+        if len(self.latencies) < 2:
+            return None
+        return 1e3 * statistics.quantiles(self.latencies, n=100)[98]
+
 
 class _Conn:
     """One client: its socket and its iteration, a sequence of (request, expected reply)
