@@ -197,61 +197,73 @@ static float bf16_to_float(uint16_t h) {
     return f;
 }
 
-#define AT(type) (((type *)t->dl.data)[i])
+/* Element access through memcpy: data kept in a Redis argument (tensor_new_borrowing) need
+ * not be aligned for its type, and the compiler turns these into plain loads and stores. */
+#define AT_GET(type)                                                  \
+    ({                                                                \
+        type v_;                                                      \
+        memcpy(&v_, (const char *)t->dl.data + i * sizeof(type), sizeof v_); \
+        v_;                                                           \
+    })
+#define AT_SET(type, value)                                           \
+    do {                                                              \
+        type v_ = (value);                                            \
+        memcpy((char *)t->dl.data + i * sizeof(type), &v_, sizeof v_); \
+    } while (0)
 
 void tensor_set_double(AITensor *t, int64_t i, double v) {
     switch (t->dtype->bits) {
-    case 64: AT(double) = v; break;
-    case 32: AT(float) = (float)v; break;
+    case 64: AT_SET(double, v); break;
+    case 32: AT_SET(float, (float)v); break;
     default:
-        if (t->dtype->code == kDLBfloat) AT(uint16_t) = float_to_bf16((float)v);
-        else AT(_Float16) = (_Float16)v;
+        if (t->dtype->code == kDLBfloat) AT_SET(uint16_t, float_to_bf16((float)v));
+        else AT_SET(_Float16, (_Float16)v);
     }
 }
 
 double tensor_get_double(const AITensor *t, int64_t i) {
     switch (t->dtype->bits) {
-    case 64: return AT(double);
-    case 32: return AT(float);
+    case 64: return AT_GET(double);
+    case 32: return AT_GET(float);
     default:
-        if (t->dtype->code == kDLBfloat) return bf16_to_float(AT(uint16_t));
-        return (double)AT(_Float16);
+        if (t->dtype->code == kDLBfloat) return bf16_to_float(AT_GET(uint16_t));
+        return (double)AT_GET(_Float16);
     }
 }
 
 void tensor_set_int(AITensor *t, int64_t i, int64_t v) {
     switch (t->dtype->bits) {
-    case 8: AT(int8_t) = (int8_t)v; break;
-    case 16: AT(int16_t) = (int16_t)v; break;
-    case 32: AT(int32_t) = (int32_t)v; break;
-    default: AT(int64_t) = v;
+    case 8: AT_SET(int8_t, (int8_t)v); break;
+    case 16: AT_SET(int16_t, (int16_t)v); break;
+    case 32: AT_SET(int32_t, (int32_t)v); break;
+    default: AT_SET(int64_t, v);
     }
 }
 
 int64_t tensor_get_int(const AITensor *t, int64_t i) {
     switch (t->dtype->bits) {
-    case 8: return AT(int8_t);
-    case 16: return AT(int16_t);
-    case 32: return AT(int32_t);
-    default: return AT(int64_t);
+    case 8: return AT_GET(int8_t);
+    case 16: return AT_GET(int16_t);
+    case 32: return AT_GET(int32_t);
+    default: return AT_GET(int64_t);
     }
 }
 
 void tensor_set_uint(AITensor *t, int64_t i, uint64_t v) {
     switch (t->dtype->bits) {
-    case 8: AT(uint8_t) = (uint8_t)v; break;
-    case 16: AT(uint16_t) = (uint16_t)v; break;
-    case 32: AT(uint32_t) = (uint32_t)v; break;
-    default: AT(uint64_t) = v;
+    case 8: AT_SET(uint8_t, (uint8_t)v); break;
+    case 16: AT_SET(uint16_t, (uint16_t)v); break;
+    case 32: AT_SET(uint32_t, (uint32_t)v); break;
+    default: AT_SET(uint64_t, v);
     }
 }
 
 uint64_t tensor_get_uint(const AITensor *t, int64_t i) {
     switch (t->dtype->bits) {
-    case 8: return AT(uint8_t);
-    case 16: return AT(uint16_t);
-    case 32: return AT(uint32_t);
-    default: return AT(uint64_t);
+    case 8: return AT_GET(uint8_t);
+    case 16: return AT_GET(uint16_t);
+    case 32: return AT_GET(uint32_t);
+    default: return AT_GET(uint64_t);
     }
 }
 
