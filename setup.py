@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join("build", "cython")
 try:
     GIT_SHA = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True).stdout.strip() or "unknown"
+                             text=True, check=False).stdout.strip() or "unknown"
 except OSError:
     GIT_SHA = "unknown"
 LIBDIR = sysconfig.get_config_var("LIBDIR")
@@ -29,15 +29,15 @@ bridge_c = cythonize(
     compiler_directives={"language_level": 3},
 )[0].sources[0]
 
-common = dict(
-    include_dirs=["src", "pyx", "deps", os.path.dirname(bridge_c)],
-    define_macros=[("CYRAI_ROOT", '"%s"' % ROOT), ("CYRAI_GIT_SHA", '"%s"' % GIT_SHA)],
-    extra_compile_args=["-std=gnu11", "-O2", "-g", "-Wall", "-Wno-unused-function"],
-    libraries=[PYLIB],
-    library_dirs=[LIBDIR],
-    runtime_library_dirs=[LIBDIR],
-    depends=glob.glob("src/*.h") + glob.glob("pyx/*.h"),
-)
+common = {
+    "include_dirs": ["src", "pyx", "deps", os.path.dirname(bridge_c)],
+    "define_macros": [("CYRAI_ROOT", f'"{ROOT}"'), ("CYRAI_GIT_SHA", f'"{GIT_SHA}"')],
+    "extra_compile_args": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wno-unused-function"],
+    "libraries": [PYLIB],
+    "library_dirs": [LIBDIR],
+    "runtime_library_dirs": [LIBDIR],
+    "depends": glob.glob("src/*.h") + glob.glob("pyx/*.h"),
+}
 core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c"]
 
 
