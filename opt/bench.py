@@ -172,9 +172,10 @@ def main(argv=None):
         sys.exit(f"bench: {type(e).__name__}: {e}")
     with_targets = [o for o in outcomes if o.case.targets]
     missed = [o for o in with_targets if not o.passed]
-    print(f"targets: {len(with_targets) - len(missed)} of {len(with_targets)} cases met them"
-          + "".join(f"\n  missed: {o.case.name}, {o.case.clients} clients: "
-                    + ", ".join(map(str, o.missed)) for o in missed))
+    summary = (f"targets: {len(with_targets) - len(missed)} of {len(with_targets)} cases "
+               "met them" if with_targets else "targets: none in these cases")
+    print(summary + "".join(f"\n  missed: {o.case.name}, {o.case.clients} clients: "
+                            + ", ".join(map(str, o.missed)) for o in missed))
     if missed and args.strict:
         sys.exit(1)
 

@@ -1,0 +1,119 @@
+"""What a benchmark case is (bench.py runs them): the workloads the clients send, the
+targets a case must meet, and the results of its rounds."""
+import array
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bench_load import Result
+
+
+def _no_setup(client, nclients):
+    pass
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What every client sends, over and over, and the reply it must get. A request (and
+    its reply) may be a tuple of them: a sequence sent one after the other, one iteration."""
+
+    label: str
+    request: Callable[[int], bytes | tuple]  # client index -> the encoded command(s)
+    reply: Callable[[int], bytes | tuple]  # client index -> the exact reply (replies)
+    setup: Callable[[object, int], None] = _no_setup  # (redis client, clients): fill keys
+
+    def pairs(self, nclients):
+        return [(self.request(i), self.reply(i)) for i in range(nclients)]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A bound on one of an Outcome's metrics: ratio (subject/baseline), rps (of the
+    subject) or p50_ms (the subject's median latency, an upper bound)."""
+
+    metric: str
+    value: float
+
+    def met(self, outcome):
+        got = getattr(outcome, self.metric)
+        if got is None:
+            return False
+        return got <= self.value if self.metric == "p50_ms" else got >= self.value
+
+    def __str__(self):
+        if self.metric == "p50_ms":
+            return f"p50<={self.value:g}ms"
+        if self.metric == "rps":
+            return f"rps>={self.value:,.0f}"
+        return f"ratio>={self.value:.2f}"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    clients: int
+    subject: Workload
+    baseline: Workload | None = None
+    targets: tuple = ()  # Targets, all of which must be met
+    duration: float | None = None  # measured seconds per workload; None: --duration's
+    rounds: int | None = None  # None: --rounds
+    # The same work called in the bench process, for the per-request cost of Redis:
+    # () -> calls/s. Given on the 1-client case of a model.
+    inprocess: Callable[[], float] | None = None
+
+
+@dataclass
+class Outcome:
+    """A case's results, one Result per round for each workload."""
+
+    case: Case
+    subject_rounds: list = field(default_factory=list)
+    baseline_rounds: list = field(default_factory=list)
+    inprocess_cps: float | None = None  # in-process calls/s
+
+    @property
+    def subject(self):
+        return _total(self.subject_rounds)
+
+    @property
+    def baseline(self):
+        return _total(self.baseline_rounds)
+
+    @property
+    def rps(self):
+        return self.subject.rps
+
+    @property
+    def p50_ms(self):
+        return self.subject.p50_ms
+
+    @property
+    def ratio(self):
+        """The median over rounds of subject/baseline: a burst of load from elsewhere on
+        the machine spoils one round's pair, not the whole case."""
+        pairs = [s.rps / b.rps for s, b in zip(self.subject_rounds, self.baseline_rounds)
+                 if b.rps]
+        return statistics.median(pairs) if pairs else None
+
+    @property
+    def overhead_us(self):
+        """What going through Redis adds to a call: 1/rps - 1/in-process calls/s."""
+        if not self.inprocess_cps or not self.rps:
+            return None
+        return 1e6 * (1 / self.rps - 1 / self.inprocess_cps)
+
+    @property
+    def missed(self):
+        return [t for t in self.case.targets if not t.met(self)]
+
+    @property
+    def passed(self):
+        return not self.missed
+
+
+def _total(results):
+    latencies = array.array("d")
+    for r in results:
+        latencies.extend(r.latencies)
+    return Result(sum(r.requests for r in results), sum(r.seconds for r in results),
+                  sum(r.server_cpu_s for r in results), latencies)
