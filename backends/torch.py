@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, one_line, parse_device
+from . import BackendError, _torch_threads, one_line, parse_device
 
 # Deprecation notes and the read-only-buffer notice are noise here: backends never print.
 warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning)
@@ -35,11 +35,10 @@ def _set_threads(intra_op, inter_op):
             torch.set_num_interop_threads(inter_op)
         except RuntimeError as e:
             raise BackendError(_INTER_OP_ERR) from e
-    if intra_op > 0 and torch.get_num_threads() != intra_op:
-        try:
-            torch.set_num_threads(intra_op)
-        except RuntimeError as e:
-            raise BackendError(_INTRA_OP_ERR) from e
+    try:
+        _torch_threads.configure(intra_op)
+    except RuntimeError as e:
+        raise BackendError(_INTRA_OP_ERR) from e
 
 
 def _torch_device(device):
@@ -86,6 +85,7 @@ class Model:
         self.output_names = [""] * sum(_count_tensors(r.type) for r in schema.returns)
 
     def run(self, inputs):
+        _torch_threads.apply()
         try:
             args = [_as_tensor(x) for x in inputs]
             if self._device is not None:

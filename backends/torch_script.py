@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, one_line, script_ops
+from . import BackendError, _torch_threads, one_line, script_ops
 
 __all__ = ["Script", "compile_script"]
 
@@ -246,6 +246,7 @@ class Script:
         function = self._cu.find_function(fn)
         if function is None:
             raise BackendError(_MISSING.format(fn))
+        _torch_threads.apply()
         try:
             inputs = [_as_tensor(x) for x in tensors]
         except Exception as e:  # e.g. a STRING tensor: no numeric view
