@@ -9,6 +9,8 @@
  * was queued, and stats_register applies the queue first. */
 #include "stats.h"
 
+#include "ordered_dict.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,13 +22,14 @@ typedef struct Removal {
     char key[];
 } Removal;
 
-static RedisModuleDict *registry;
+static AIOrderedDict *registry; /* RedisAI's iteration order, for the scan commands */
 static pthread_t main_thread;
 static pthread_mutex_t removals_lock = PTHREAD_MUTEX_INITIALIZER;
 static Removal *removals; /* written under removals_lock; read without it to skip it */
 
 void stats_init(RedisModuleCtx *ctx) {
-    registry = RedisModule_CreateDict(ctx);
+    (void)ctx;
+    registry = odict_new();
     main_thread = pthread_self();
 }
 
@@ -37,9 +40,9 @@ static void stats_free(AIRunStats *s) {
 }
 
 static void remove_entry(const char *key, size_t keylen, const void *owner) {
-    AIRunStats *s = RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
+    AIRunStats *s = odict_get(registry, key, keylen);
     if (!s || s->owner != owner) return;
-    RedisModule_DictDelC(registry, (void *)key, keylen, NULL);
+    odict_delete(registry, key, keylen);
     stats_free(s);
 }
 
@@ -81,8 +84,7 @@ void stats_register(const char *key, size_t keylen, const void *owner, int is_sc
     s->tag[taglen] = '\0';
     s->taglen = taglen;
     apply_removals();
-    AIRunStats *old = RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
-    RedisModule_DictReplaceC(registry, (void *)key, keylen, s);
+    AIRunStats *old = odict_replace(registry, key, keylen, s);
     if (old) stats_free(old);
 }
 
@@ -98,26 +100,31 @@ void stats_unregister(const char *key, size_t keylen, const void *owner) {
 
 AIRunStats *stats_find(const char *key, size_t keylen) {
     apply_removals();
-    return RedisModule_DictGetC(registry, (void *)key, keylen, NULL);
+    return odict_get(registry, key, keylen);
+}
+
+typedef struct ScanReply {
+    RedisModuleCtx *ctx;
+    int is_script;
+    long n;
+} ScanReply;
+
+static void reply_scan_entry(const char *key, size_t keylen, void *value, void *arg) {
+    ScanReply *r = arg;
+    AIRunStats *s = value;
+    if (s->is_script != r->is_script) return;
+    RedisModule_ReplyWithArray(r->ctx, 2);
+    RedisModule_ReplyWithStringBuffer(r->ctx, key, keylen);
+    RedisModule_ReplyWithStringBuffer(r->ctx, s->tag, s->taglen);
+    r->n++;
 }
 
 void stats_reply_scan(RedisModuleCtx *ctx, int is_script) {
     apply_removals();
-    RedisModuleDictIter *it = RedisModule_DictIteratorStartC(registry, "^", NULL, 0);
+    ScanReply r = {ctx, is_script, 0};
     RedisModule_ReplyWithArray(ctx, REDISMODULE_POSTPONED_LEN);
-    long n = 0;
-    char *key;
-    size_t keylen;
-    AIRunStats *s;
-    while ((key = RedisModule_DictNextC(it, &keylen, (void **)&s)) != NULL) {
-        if (s->is_script != is_script) continue;
-        RedisModule_ReplyWithArray(ctx, 2);
-        RedisModule_ReplyWithStringBuffer(ctx, key, keylen);
-        RedisModule_ReplyWithStringBuffer(ctx, s->tag, s->taglen);
-        n++;
-    }
-    RedisModule_DictIteratorStop(it);
-    RedisModule_ReplySetArrayLength(ctx, n);
+    odict_foreach(registry, reply_scan_entry, &r);
+    RedisModule_ReplySetArrayLength(ctx, r.n);
 }
 
 void stats_record(const char *key, size_t keylen, const void *owner, int failed,
@@ -157,10 +164,5 @@ long long stats_percentile(const AIRunStats *s, double p) {
 void stats_foreach(void (*fn)(const char *key, size_t keylen, const AIRunStats *s, void *arg),
                    void *arg) {
     apply_removals();
-    RedisModuleDictIter *it = RedisModule_DictIteratorStartC(registry, "^", NULL, 0);
-    char *key;
-    size_t keylen;
-    AIRunStats *s;
-    while ((key = RedisModule_DictNextC(it, &keylen, (void **)&s)) != NULL) fn(key, keylen, s, arg);
-    RedisModule_DictIteratorStop(it);
+    odict_foreach(registry, (void (*)(const char *, size_t, void *, void *))fn, arg);
 }
