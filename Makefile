@@ -4,13 +4,14 @@ PY      := $(VENV)/bin/python
 MODULE  := build/cyrai.so
 PORT    ?= 6379
 # RLTest finds the test files in its working directory.
-RLTEST  := cd tests/flow && $(abspath $(PY)) -m RLTest --module $(abspath $(MODULE)) \
-           --log-dir $(abspath build/logs) --clear-logs --enable-debug-command \
-           --randomize-ports --check-exitcode
+# Each environment keeps its servers' logs and data apart: build/logs/<target>.
+RLTEST  = cd tests/flow && $(abspath $(PY)) -m RLTest --module $(abspath $(MODULE)) \
+          --log-dir $(abspath build/logs/$@) --clear-logs --enable-debug-command \
+          --randomize-ports --check-exitcode
 # RLTEST_ARGS narrows a flow run, e.g. RLTEST_ARGS='--test test_tensor.py'.
 RLTEST_ARGS ?=
 
-.PHONY: setup build run test unit flow flow-replica flow-aof flow-cluster bench lint clean
+.PHONY: setup build run test unit flow flow-replica flow-aof flow-cluster clients bench lint clean
 
 setup: deps/redismodule.h $(VENV)/.requirements.installed
 
@@ -19,6 +20,13 @@ deps/redismodule.h:
 
 $(VENV)/.requirements.installed: requirements.txt
 	opt/install_venv.sh
+
+# The real RedisAI clients live in a venv of their own: their pins conflict with the
+# test tools' (redis-py < 5, numpy < 2).
+CLIENTS_VENV := .venv-clients
+
+$(CLIENTS_VENV)/.requirements.installed: requirements-clients.txt
+	opt/install_clients_venv.sh
 
 build: setup
 	$(PY) setup.py -q build_ext
@@ -29,7 +37,7 @@ run: build
 # Cluster tests need hash-tagged keys: only the files written for it run there.
 CLUSTER_TESTS ?= test_cluster.py
 
-test: build lint unit flow flow-replica flow-aof flow-cluster
+test: build lint unit flow flow-replica flow-aof flow-cluster clients
 
 unit:
 	$(PY) -m pytest -q tests/unit
@@ -47,6 +55,11 @@ flow-cluster:
 	for t in $(CLUSTER_TESTS); do \
 	    ( $(RLTEST) --env oss-cluster --shards-count 3 --test $$t ) || exit 1; \
 	done
+
+# redisai-py and SmartRedis, used as their users do, against servers with the module
+# (standalone and a 3-master cluster, started by tests/clients/conftest.py).
+clients: build $(CLIENTS_VENV)/.requirements.installed
+	$(CLIENTS_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/clients
 
 bench: build
 	$(PY) opt/bench.py
