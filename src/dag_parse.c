@@ -73,11 +73,9 @@ static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
         return error(p->ctx, AI_MSG_DAG_LOAD_COUNT);
     if (argc - (*i + 2) < n) return error(p->ctx, AI_MSG_DAG_LOAD_ARGS);
     for (int k = 0; k < n; k++) {
-        RedisModuleKey *key;
-        AITensor *t = tensor_from_key_or_reply(p->ctx, argv[*i + 2 + k], &key, REDISMODULE_READ);
+        AITensor *t = tensor_from_key_or_reply(p->ctx, argv[*i + 2 + k]);
         if (!t) return -1;
         new_slot(p, argv[*i + 2 + k], tensor_share(t));
-        RedisModule_CloseKey(key);
     }
     *i += 2 + (int)n;
     return 0;

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "config.h"
+#include "keys.h"
+#include "messages.h"
 #include "stats.h"
 
 RedisModuleType *AIModelType = NULL;
@@ -222,31 +224,16 @@ int model_type_register(RedisModuleCtx *ctx) {
 }
 
 AIModel *model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
-    int type = RedisModule_KeyType(key);
-    AIModel *m = NULL;
-    if (type == REDISMODULE_KEYTYPE_MODULE && RedisModule_ModuleTypeGetType(key) == AIModelType)
-        m = RedisModule_ModuleTypeGetValue(key);
-    else if (type == REDISMODULE_KEYTYPE_EMPTY)
-        RedisModule_ReplyWithError(ctx, "ERR model key is empty");
-    else
-        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    RedisModule_CloseKey(key);
-    return m;
+    return ai_key_value_or_reply(ctx, keyname, AIModelType, AI_MSG_MODEL_EMPTY);
 }
 
 int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m) {
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
-    int type = RedisModule_KeyType(key);
-    if (type != REDISMODULE_KEYTYPE_EMPTY && RedisModule_ModuleTypeGetType(key) != AIModelType) {
-        RedisModule_CloseKey(key);
+    if (!ai_key_accepts_or_reply(ctx, keyname, AIModelType)) {
         model_release(m);
-        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
         return REDISMODULE_ERR;
     }
-    RedisModule_ModuleTypeSetValue(key, AIModelType, m); /* frees a previous model first */
+    ai_key_set(ctx, keyname, AIModelType, m);
     model_track_key(m, keyname);
-    RedisModule_CloseKey(key);
     return REDISMODULE_OK;
 }
 

@@ -1,6 +1,7 @@
 /* Blocked runs and their completion on the main thread; see run.h. */
 #include "run.h"
 
+#include "keys.h"
 #include "tensor_type.h"
 
 void run_init(AIRun *r, const AIRunKind *kind, AIJobFn run, int ninputs, int noutputs) {
@@ -28,11 +29,9 @@ static void run_free(AIRun *r) {
 
 int run_capture_inputs(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **keys) {
     for (int i = 0; i < r->ninputs; i++) {
-        RedisModuleKey *key;
-        AITensor *t = tensor_from_key_or_reply(ctx, keys[i], &key, REDISMODULE_READ);
+        AITensor *t = tensor_from_key_or_reply(ctx, keys[i]);
         if (!t) return -1;
         r->inputs[i] = tensor_share(t);
-        RedisModule_CloseKey(key);
     }
     return 0;
 }
@@ -46,13 +45,8 @@ void run_keep_outputs(AIRun *r, RedisModuleString **keys) {
 
 /* Writes every output, or none if one of their keys holds another type. */
 static int write_outputs(RedisModuleCtx *ctx, AIRun *r) {
-    for (int i = 0; i < r->noutputs; i++) {
-        RedisModuleKey *key = RedisModule_OpenKey(ctx, r->outkeys[i], REDISMODULE_READ);
-        int bad = RedisModule_KeyType(key) != REDISMODULE_KEYTYPE_EMPTY &&
-                  RedisModule_ModuleTypeGetType(key) != AITensorType;
-        RedisModule_CloseKey(key);
-        if (bad) return ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    }
+    for (int i = 0; i < r->noutputs; i++)
+        if (!ai_key_accepts_or_reply(ctx, r->outkeys[i], AITensorType)) return REDISMODULE_OK;
     for (int i = 0; i < r->noutputs; i++) {
         if (tensor_store_or_reply(ctx, r->outkeys[i], tensor_share(r->outputs[i])) !=
             REDISMODULE_OK)

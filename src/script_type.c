@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "keys.h"
 #include "messages.h"
 #include "model.h"
 #include "stats.h"
@@ -158,17 +159,7 @@ int script_type_register(RedisModuleCtx *ctx) {
 }
 
 AIScript *script_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
-    int type = RedisModule_KeyType(key);
-    AIScript *s = NULL;
-    if (type == REDISMODULE_KEYTYPE_MODULE && RedisModule_ModuleTypeGetType(key) == AIScriptType)
-        s = RedisModule_ModuleTypeGetValue(key);
-    else if (type == REDISMODULE_KEYTYPE_EMPTY)
-        RedisModule_ReplyWithError(ctx, AI_MSG_SCRIPT_EMPTY);
-    else
-        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    RedisModule_CloseKey(key);
-    return s;
+    return ai_key_value_or_reply(ctx, keyname, AIScriptType, AI_MSG_SCRIPT_EMPTY);
 }
 
 int script_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScript *s) {
@@ -178,16 +169,11 @@ int script_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScr
         RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
         return REDISMODULE_ERR;
     }
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
-    if (RedisModule_KeyType(key) != REDISMODULE_KEYTYPE_EMPTY &&
-        RedisModule_ModuleTypeGetType(key) != AIScriptType) {
-        RedisModule_CloseKey(key);
+    if (!ai_key_accepts_or_reply(ctx, keyname, AIScriptType)) {
         script_release(s);
-        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
         return REDISMODULE_ERR;
     }
-    RedisModule_ModuleTypeSetValue(key, AIScriptType, s);
+    ai_key_set(ctx, keyname, AIScriptType, s);
     track_key(s, keyname);
-    RedisModule_CloseKey(key);
     return REDISMODULE_OK;
 }

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "tensor_cmd.h"
 #include "errors.h"
+#include "keys.h"
 #include "tensor_type.h"
 
 #define MAX_DIMS 64
@@ -157,11 +158,7 @@ AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err
 static int tensorset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 4) return ai_reply_arity(ctx, argv[0]);
     /* The key's type is checked before any argument is parsed (RedisAI's order). */
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ);
-    int wrongtype = RedisModule_KeyType(key) != REDISMODULE_KEYTYPE_EMPTY &&
-                    RedisModule_ModuleTypeGetType(key) != AITensorType;
-    RedisModule_CloseKey(key);
-    if (wrongtype) return ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+    if (!ai_key_accepts_or_reply(ctx, argv[1], AITensorType)) return REDISMODULE_OK;
 
     AIError err = {0};
     AITensor *t = tensor_parse_set_args(argv, argc, &err);
@@ -241,16 +238,11 @@ void tensor_reply_get(RedisModuleCtx *ctx, const AITensor *t, int fmt) {
 /* AI.TENSORGET <key> [META] [BLOB | VALUES] */
 static int tensorget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
-    RedisModuleKey *key;
-    AITensor *t = tensor_from_key_or_reply(ctx, argv[1], &key, REDISMODULE_READ);
+    AITensor *t = tensor_from_key_or_reply(ctx, argv[1]);
     if (!t) return REDISMODULE_OK;
     int fmt, rc = tensor_parse_get_format(argv, argc, &fmt);
-    if (rc != AI_OK) {
-        RedisModule_CloseKey(key);
-        return ai_reply_code(ctx, rc);
-    }
+    if (rc != AI_OK) return ai_reply_code(ctx, rc);
     tensor_reply_get(ctx, t, fmt);
-    RedisModule_CloseKey(key);
     return REDISMODULE_OK;
 }
 

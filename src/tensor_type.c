@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "keys.h"
+
 RedisModuleType *AITensorType = NULL;
 
 #define AI_MAX_NDIM 64
@@ -155,28 +157,15 @@ int tensor_type_register(RedisModuleCtx *ctx) {
     return AITensorType ? REDISMODULE_OK : REDISMODULE_ERR;
 }
 
-AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
-                                   RedisModuleKey **key, int mode) {
-    *key = RedisModule_OpenKey(ctx, keyname, mode);
-    int type = RedisModule_KeyType(*key);
-    if (type == REDISMODULE_KEYTYPE_MODULE && RedisModule_ModuleTypeGetType(*key) == AITensorType)
-        return RedisModule_ModuleTypeGetValue(*key);
-    ai_reply_code(ctx, type == REDISMODULE_KEYTYPE_EMPTY ? AI_ERR_TENSOR_EMPTY : AI_ERR_WRONGTYPE);
-    RedisModule_CloseKey(*key);
-    *key = NULL;
-    return NULL;
+AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
+    return ai_key_value_or_reply(ctx, keyname, AITensorType, ai_err_text(AI_ERR_TENSOR_EMPTY));
 }
 
 int tensor_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t) {
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
-    int type = RedisModule_KeyType(key);
-    if (type != REDISMODULE_KEYTYPE_EMPTY && RedisModule_ModuleTypeGetType(key) != AITensorType) {
-        RedisModule_CloseKey(key);
+    if (!ai_key_accepts_or_reply(ctx, keyname, AITensorType)) {
         tensor_release(t);
-        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
         return REDISMODULE_ERR;
     }
-    RedisModule_ModuleTypeSetValue(key, AITensorType, t);
-    RedisModule_CloseKey(key);
+    ai_key_set(ctx, keyname, AITensorType, t);
     return REDISMODULE_OK;
 }

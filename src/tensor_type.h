@@ -10,10 +10,9 @@ extern RedisModuleType *AITensorType;
 
 int tensor_type_register(RedisModuleCtx *ctx);
 
-/* Opens keyname and fetches its tensor. On a missing key or another type it replies
- * with the spec's error, closes the key and returns NULL. */
-AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
-                                   RedisModuleKey **key, int mode);
+/* The tensor at keyname, or NULL having replied the spec's error (missing key or another
+ * type). It stays valid during the command; share it to keep it longer. */
+AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname);
 
 /* Writes t (taking over one reference) under keyname; replies WRONGTYPE and drops t when
  * the key holds another type. Returns REDISMODULE_OK when stored. */

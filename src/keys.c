@@ -1,0 +1,39 @@
+/* Module-type key access; see keys.h. */
+#include "keys.h"
+
+#include "errors.h"
+
+static int holds(RedisModuleKey *key, RedisModuleType *type) {
+    return RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_MODULE &&
+           RedisModule_ModuleTypeGetType(key) == type;
+}
+
+void *ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
+                            RedisModuleType *type, const char *empty) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
+    void *value = NULL;
+    if (holds(key, type))
+        value = RedisModule_ModuleTypeGetValue(key);
+    else if (RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY)
+        RedisModule_ReplyWithError(ctx, empty);
+    else
+        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+    RedisModule_CloseKey(key);
+    return value;
+}
+
+int ai_key_accepts_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
+                            RedisModuleType *type) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
+    int ok = RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY || holds(key, type);
+    RedisModule_CloseKey(key);
+    if (!ok) ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+    return ok;
+}
+
+void ai_key_set(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
+                void *value) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
+    RedisModule_ModuleTypeSetValue(key, type, value); /* frees the previous value */
+    RedisModule_CloseKey(key);
+}
