@@ -66,6 +66,7 @@ bench: build
 
 lint: setup
 	$(VENV)/bin/ruff check backends tests opt setup.py
+	clang-format --dry-run --Werror src/*.[ch] pyx/*.[ch]
 
 clean:
 	rm -rf build

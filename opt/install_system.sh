@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs when missing (redis-server, redis-tools,
-# the DLPack header) and extracts the redismodule.h of the same Redis release from
-# Debian's source package into deps/ (never committed).
+# the DLPack header, clang-format for `make lint`) and extracts the redismodule.h of the
+# same Redis release from Debian's source package into deps/ (never committed).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 deps="$top/deps"
@@ -11,10 +11,10 @@ updated=0
 apt_update() { [ $updated = 1 ] || { sudo_ apt-get update -qq; updated=1; }; }
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
-        || [ ! -f /usr/include/dlpack/dlpack.h ]; then
+        || [ ! -f /usr/include/dlpack/dlpack.h ] || ! command -v clang-format >/dev/null; then
     apt_update
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        redis-server redis-tools libdlpack-dev >/dev/null
+        redis-server redis-tools libdlpack-dev clang-format >/dev/null
     # Debian starts a server on 6379 at install; `make run` wants that port for itself.
     sudo_ service redis-server stop >/dev/null 2>&1 || true
 fi

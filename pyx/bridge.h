@@ -40,13 +40,13 @@ typedef struct AIBackendOpts {
  * is the loaded model and inputs/outputs hold the names the backend reports. */
 int bridge_model_load(const char *backend, const char *device, const char *blob, size_t len,
                       const AINames *given_inputs, const AINames *given_outputs,
-                      const AIBackendOpts *opts, void **handle, AINames *inputs,
-                      AINames *outputs, AIError *err);
+                      const AIBackendOpts *opts, void **handle, AINames *inputs, AINames *outputs,
+                      AIError *err);
 
 /* Runs a loaded model: inputs are borrowed; outputs[i] receive new tensors (one
  * reference each) on success, and stay NULL on failure. */
-int bridge_model_run(void *handle, AITensor **inputs, int ninputs, AITensor **outputs,
-                     int noutputs, AIError *err);
+int bridge_model_run(void *handle, AITensor **inputs, int ninputs, AITensor **outputs, int noutputs,
+                     AIError *err);
 
 /* Drops a loaded model or compiled script. */
 void bridge_model_free(void *handle);
@@ -65,8 +65,8 @@ typedef struct AIScriptCallCtx {
 /* Runs fn of a compiled script: inputs are borrowed; when noutputs > 0 the function's
  * flattened results must number exactly noutputs and fill outputs (new references). */
 int bridge_script_run(void *handle, const char *fn, AITensor **inputs, int ninputs,
-                      const AINames *keys, const AINames *args, AITensor **outputs,
-                      int noutputs, const AIScriptCallCtx *call, AIError *err);
+                      const AINames *keys, const AINames *args, AITensor **outputs, int noutputs,
+                      const AIScriptCallCtx *call, AIError *err);
 
 /* Imports a backend now (AI.CONFIG LOADBACKEND, load-time preloads). */
 int bridge_backend_load(const char *backend, AIError *err);

@@ -16,7 +16,6 @@ AIConfig ai_config = {
     .model_execution_timeout = 5000,
 };
 
-
 void config_set_backends_path(const char *path) {
     if (ai_config.backends_path) RedisModule_Free(ai_config.backends_path);
     ai_config.backends_path = RedisModule_Strdup(path);

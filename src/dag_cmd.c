@@ -16,8 +16,10 @@ static void reply_op(RedisModuleCtx *ctx, Dag *d, DagOp *o) {
         RedisModule_ReplyWithSimpleString(ctx, "OK");
     } else if (o->kind == DAG_TENSORGET) {
         int s = o->in_slots[0];
-        if (d->slot_ready[s]) tensor_reply_get(ctx, d->slots[s], o->fmt);
-        else RedisModule_ReplyWithSimpleString(ctx, "NA");
+        if (d->slot_ready[s])
+            tensor_reply_get(ctx, d->slots[s], o->fmt);
+        else
+            RedisModule_ReplyWithSimpleString(ctx, "NA");
     } else if (o->state == OP_DONE) {
         RedisModule_ReplyWithSimpleString(ctx, "OK");
     } else if (o->state == OP_FAILED) {
@@ -69,7 +71,8 @@ static int dag_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
         long long n;
         if ((ai_arg_is(argv[i], "LOAD") || ai_arg_is(argv[i], "PERSIST")) && i + 1 < argc &&
             RedisModule_StringToLongLong(argv[i + 1], &n) == REDISMODULE_OK) {
-            for (long long k = 0; k < n && i + 2 + k < argc; k++) RedisModule_KeyAtPos(ctx, i + 2 + (int)k);
+            for (long long k = 0; k < n && i + 2 + k < argc; k++)
+                RedisModule_KeyAtPos(ctx, i + 2 + (int)k);
             i += 1 + (int)(n > 0 ? n : 0);
         } else if (ai_arg_is(argv[i], "ROUTING") && i + 1 < argc) {
             RedisModule_KeyAtPos(ctx, ++i);
@@ -79,8 +82,9 @@ static int dag_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
     }
     for (; i + 1 < argc; i++)
         if (ai_arg_is(argv[i], "|>") &&
-            (ai_arg_is(argv[i + 1], "AI.MODELEXECUTE") || ai_arg_is(argv[i + 1], "AI.SCRIPTEXECUTE") ||
-             ai_arg_is(argv[i + 1], "AI.MODELRUN") || ai_arg_is(argv[i + 1], "AI.SCRIPTRUN")) &&
+            (ai_arg_is(argv[i + 1], "AI.MODELEXECUTE") ||
+             ai_arg_is(argv[i + 1], "AI.SCRIPTEXECUTE") || ai_arg_is(argv[i + 1], "AI.MODELRUN") ||
+             ai_arg_is(argv[i + 1], "AI.SCRIPTRUN")) &&
             i + 2 < argc)
             RedisModule_KeyAtPos(ctx, i + 2);
     return REDISMODULE_OK;

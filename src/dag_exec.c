@@ -113,7 +113,8 @@ void dag_record(Dag *d) {
         if (o->kind == DAG_MODEL && o->model->key) {
             AITensor *first = o->noutputs && !failed ? d->slots[o->out_slots[0]] : NULL;
             long long samples = first && first->dl.ndim ? first->dl.shape[0] : 0;
-            stats_record(o->model->key, o->model->keylen, o->model, failed, o->duration_us, samples);
+            stats_record(o->model->key, o->model->keylen, o->model, failed, o->duration_us,
+                         samples);
         } else if (o->kind == DAG_SCRIPT && o->script->key) {
             stats_record(o->script->key, o->script->keylen, o->script, failed, o->duration_us, 0);
         }

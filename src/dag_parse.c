@@ -56,14 +56,16 @@ static int find_slot(Parser *p, RedisModuleString *name, const char *unknown) {
 static int *slots_for(Parser *p, RedisModuleString **names, int n, int produce) {
     int *slots = RedisModule_Calloc(n ? n : 1, sizeof(int));
     for (int i = 0; i < n; i++)
-        slots[i] = produce ? new_slot(p, names[i], NULL) : find_slot(p, names[i], AI_MSG_DAG_INPUT_UNKNOWN);
+        slots[i] = produce ? new_slot(p, names[i], NULL)
+                           : find_slot(p, names[i], AI_MSG_DAG_INPUT_UNKNOWN);
     return slots;
 }
 
 static void names_copy(AINames *dst, RedisModuleString **src, int n) {
     dst->count = n;
     dst->names = RedisModule_Alloc(sizeof(char *) * (n ? n : 1));
-    for (int i = 0; i < n; i++) dst->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(src[i], NULL));
+    for (int i = 0; i < n; i++)
+        dst->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(src[i], NULL));
 }
 
 static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
@@ -92,7 +94,8 @@ static int parse_persist(Parser *p, RedisModuleString **argv, int argc, int *i) 
     RedisModuleString **keys = argv + *i + 2;
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++)
-            if (!RedisModule_StringCompare(keys[a], keys[b])) return error(p->ctx, AI_MSG_DAG_PERSIST_UNIQUE);
+            if (!RedisModule_StringCompare(keys[a], keys[b]))
+                return error(p->ctx, AI_MSG_DAG_PERSIST_UNIQUE);
     d->npersist = (int)n;
     d->persist_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * n);
     d->persist_slots = RedisModule_Calloc(n, sizeof(int));
@@ -112,7 +115,8 @@ static int parse_header(Parser *p, RedisModuleString **argv, int argc, int *i, i
         int w = 0;
         while (w < 4 && !ai_arg_is(argv[*i], words[w])) w++;
         if (w == 4 || seen[w])
-            return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED, RedisModule_StringPtrLen(argv[*i], NULL));
+            return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED,
+                             RedisModule_StringPtrLen(argv[*i], NULL));
         seen[w] = 1;
         if (w < 3) *keyword = 1;
         if (w == 0 && parse_load(p, argv, argc, i) != 0) return -1;
@@ -166,7 +170,8 @@ static void set_io(Parser *p, DagOp *o, RedisModuleString **in, int nin, RedisMo
 
 static int parse_model_op(Parser *p, DagOp *o, RedisModuleString **op, int n, int deprecated) {
     AIModelCall c = {0};
-    int rc = deprecated ? model_run_parse(p->ctx, op, n, &c) : model_execute_parse(p->ctx, op, n, &c);
+    int rc =
+        deprecated ? model_run_parse(p->ctx, op, n, &c) : model_execute_parse(p->ctx, op, n, &c);
     if (rc != 0) return -1;
     /* Checked once the op parsed by its own rules, as RedisAI does: a tensor may be named
      * TIMEOUT, and the op's own errors (model key, counts, TIMEOUT value) come first. */
@@ -204,9 +209,12 @@ static int parse_op(Parser *p, DagOp *o, RedisModuleString **op, int n) {
     if (ai_arg_is(op[0], "AI.TENSORGET")) return parse_tensorget(p, o, op, n);
     int model = ai_arg_is(op[0], "AI.MODELEXECUTE"), script = ai_arg_is(op[0], "AI.SCRIPTEXECUTE");
     int old_model = ai_arg_is(op[0], "AI.MODELRUN"), old_script = ai_arg_is(op[0], "AI.SCRIPTRUN");
-    if (!model && !script && !old_model && !old_script) return error(p->ctx, AI_MSG_DAG_UNSUPPORTED);
-    const char *name = model ? "AI.MODELEXECUTE" : script ? "AI.SCRIPTEXECUTE"
-                                                          : old_model ? "AI.MODELRUN" : "AI.SCRIPTRUN";
+    if (!model && !script && !old_model && !old_script)
+        return error(p->ctx, AI_MSG_DAG_UNSUPPORTED);
+    const char *name = model       ? "AI.MODELEXECUTE"
+                       : script    ? "AI.SCRIPTEXECUTE"
+                       : old_model ? "AI.MODELRUN"
+                                   : "AI.SCRIPTRUN";
     if (deprecated && (model || script)) return reply_fmt(p->ctx, AI_MSG_DAG_NEW_OP_IN_OLD, name);
     if (!deprecated && (old_model || old_script))
         return reply_fmt(p->ctx, AI_MSG_DAG_DEPRECATED_OP, name);
@@ -236,7 +244,8 @@ static int parse_ops(Parser *p, RedisModuleString **argv, int argc, int i) {
 
 static int resolve_persist(Parser *p) {
     for (int k = 0; k < p->d->npersist; k++)
-        if ((p->d->persist_slots[k] = find_slot(p, p->d->persist_keys[k], AI_MSG_DAG_PERSIST_UNKNOWN)) < 0)
+        if ((p->d->persist_slots[k] =
+                 find_slot(p, p->d->persist_keys[k], AI_MSG_DAG_PERSIST_UNKNOWN)) < 0)
             return error(p->ctx, AI_MSG_DAG_PERSIST_UNKNOWN);
     return 0;
 }

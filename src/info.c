@@ -14,8 +14,8 @@
 #include "stats.h"
 
 #define AI_VERSION_STRING "1.2.7"
-#define AI_LLAPI_VERSION 1
-#define AI_RDB_VERSION 4
+#define AI_LLAPI_VERSION  1
+#define AI_RDB_VERSION    4
 #ifndef CYRAI_GIT_SHA
 #define CYRAI_GIT_SHA "unknown"
 #endif
@@ -42,7 +42,8 @@ static void section_cpu(RedisModuleInfoCtx *ctx) {
         if (!strcmp(queue_name(q), AI_LOADER_QUEUE)) continue;
         for (int t = 0; t < queue_threads(q); t++) {
             char field[96], value[32] = "N/A";
-            snprintf(field, sizeof field, "queue_%s_bthread_n%d_used_cpu_total", queue_name(q), t + 1);
+            snprintf(field, sizeof field, "queue_%s_bthread_n%d_used_cpu_total", queue_name(q),
+                     t + 1);
             double cpu = queue_thread_cpu(q, t);
             if (cpu >= 0) snprintf(value, sizeof value, "%.6f", cpu);
             RedisModule_InfoAddFieldCString(ctx, field, value);

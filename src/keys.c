@@ -8,8 +8,8 @@ static int holds(RedisModuleKey *key, RedisModuleType *type) {
            RedisModule_ModuleTypeGetType(key) == type;
 }
 
-void *ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
-                            RedisModuleType *type, const char *empty) {
+void *ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
+                            const char *empty) {
     RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
     void *value = NULL;
     if (holds(key, type))

@@ -11,8 +11,7 @@ static const char *const backend_names[AI_BACKEND__COUNT] = {"TF", "TFLITE", "TO
 
 int ai_backend_by_name(const char *name, size_t len) {
     for (int b = 0; b < AI_BACKEND__COUNT; b++)
-        if (strlen(backend_names[b]) == len && !strncasecmp(backend_names[b], name, len))
-            return b;
+        if (strlen(backend_names[b]) == len && !strncasecmp(backend_names[b], name, len)) return b;
     return -1;
 }
 

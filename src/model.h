@@ -38,8 +38,7 @@ typedef struct AIModel {
 AIModel *model_new(int backend, const char *device, const char *tag, size_t taglen, char *blob,
                    size_t bloblen);
 /* Loads it with its backend (takes the GIL); may run on any thread. */
-int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
-               AIError *err);
+int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs, AIError *err);
 AIModel *model_share(AIModel *m);
 void model_release(AIModel *m);
 size_t model_mem_usage(const AIModel *m);

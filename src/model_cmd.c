@@ -117,7 +117,7 @@ static const char *parse_modelstore(RedisModuleString **argv, int argc, StoreArg
 }
 
 static int is_modelset_keyword(RedisModuleString *arg) {
-    static const char *const words[] = {"INPUTS", "OUTPUTS", "TAG", "BATCHSIZE",
+    static const char *const words[] = {"INPUTS",       "OUTPUTS",         "TAG", "BATCHSIZE",
                                         "MINBATCHSIZE", "MINBATCHTIMEOUT", "BLOB"};
     for (size_t w = 0; w < sizeof words / sizeof *words; w++)
         if (ai_arg_is(arg, words[w])) return 1;
@@ -152,8 +152,9 @@ static const char *parse_modelset(RedisModuleString **argv, int argc, StoreArgs 
     if (len > 10 || is_modelset_keyword(argv[3])) return AI_MSG_INVALID_DEVICE;
     if (!ai_device_valid(a->device, len)) return AI_MSG_UNSUPPORTED_DEVICE;
     int i = 4;
-    int had_batch = i + 2 < argc && ai_arg_is(argv[i], "TAG") ? ai_arg_is(argv[i + 2], "BATCHSIZE")
-                                                              : i < argc && ai_arg_is(argv[i], "BATCHSIZE");
+    int had_batch = i + 2 < argc && ai_arg_is(argv[i], "TAG")
+                        ? ai_arg_is(argv[i + 2], "BATCHSIZE")
+                        : i < argc && ai_arg_is(argv[i], "BATCHSIZE");
     if ((e = parse_options(argv, argc, &i, a))) return e;
     if (had_batch && a->backend == AI_BACKEND_TFLITE) return AI_MSG_TFLITE_BATCHING;
     if (a->minbatch > 0 && a->batch == 0) return AI_MSG_MINBATCH_NO_BATCH;

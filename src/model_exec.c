@@ -101,11 +101,15 @@ static void execute(AIJob *job) {
     ModelRun *jobs[n];
     for (AIJob *j = job; j; j = j->mates) {
         ModelRun *m = (ModelRun *)j;
-        if (run_expired(&m->run)) m->run.timed_out = 1;
-        else jobs[live++] = m;
+        if (run_expired(&m->run))
+            m->run.timed_out = 1;
+        else
+            jobs[live++] = m;
     }
-    if (live == 1) run_alone(jobs[0]);
-    else if (live > 1) run_together(jobs, live);
+    if (live == 1)
+        run_alone(jobs[0]);
+    else if (live > 1)
+        run_together(jobs, live);
     for (AIJob *j = job, *next; j; j = next) {
         next = j->mates;
         j->mates = NULL;
@@ -130,8 +134,11 @@ static void set_batching(ModelRun *j) {
     for (int i = 0; i < r->ninputs; i++)
         if (r->inputs[i]->dl.ndim == 0 || r->inputs[i]->dl.shape[0] != rows) rows = 0;
     if (rows <= 0) return;
-    r->job.batch = (AIBatching){.key = m, .size = rows, .max = m->batchsize,
-                                .min = m->minbatchsize, .min_timeout_ms = m->minbatchtimeout,
+    r->job.batch = (AIBatching){.key = m,
+                                .size = rows,
+                                .max = m->batchsize,
+                                .min = m->minbatchsize,
+                                .min_timeout_ms = m->minbatchtimeout,
                                 .compatible = batch_compatible};
 }
 
@@ -154,8 +161,8 @@ static int start(RedisModuleCtx *ctx, ModelRun *j, RedisModuleString **inputs,
 
 /* A count after INPUTS/OUTPUTS: the message for a bad one, or NULL. */
 static const char *parse_io_count(RedisModuleString **argv, int argc, int at, int expected,
-                                  const char *bad, const char *not_positive,
-                                  const char *mismatch, const char *too_few, long long *n) {
+                                  const char *bad, const char *not_positive, const char *mismatch,
+                                  const char *too_few, long long *n) {
     if (at >= argc || RedisModule_StringToLongLong(argv[at], n) != REDISMODULE_OK) return bad;
     if (*n <= 0) return not_positive;
     if (*n != expected) return mismatch;
@@ -176,8 +183,8 @@ static int parse_timeout_tail(RedisModuleCtx *ctx, RedisModuleString **argv, int
     }
     size_t len;
     const char *tok = RedisModule_StringPtrLen(argv[i], &len);
-    RedisModuleString *msg = RedisModule_CreateStringPrintf(ctx, AI_MSG_INVALID_ARGUMENT "%.*s",
-                                                            (int)len, tok);
+    RedisModuleString *msg =
+        RedisModule_CreateStringPrintf(ctx, AI_MSG_INVALID_ARGUMENT "%.*s", (int)len, tok);
     RedisModule_ReplyWithError(ctx, RedisModule_StringPtrLen(msg, NULL));
     return -1;
 }

@@ -159,8 +159,8 @@ static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *va
     size_t max = 12 + nchunks + (tf ? 4 + m->inputs.count + m->outputs.count : 0), n = 0;
     RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * max);
 #define ARG(p, len) (argv[n++] = RedisModule_CreateString(NULL, (p), (len)))
-#define ARG_STR(s) ARG((s), strlen(s))
-#define ARG_LL(v) (argv[n++] = RedisModule_CreateStringFromLongLong(NULL, (v)))
+#define ARG_STR(s)  ARG((s), strlen(s))
+#define ARG_LL(v)   (argv[n++] = RedisModule_CreateStringFromLongLong(NULL, (v)))
     argv[n++] = RedisModule_CreateStringFromString(NULL, keyname);
     ARG_STR(ai_backend_name(m->backend));
     ARG_STR(m->device);

@@ -7,13 +7,13 @@
 #include "log.h"
 #include "model_type.h"
 #include "queue.h"
+#include "redismodule.h"
 #include "script_type.h"
 #include "stats.h"
-#include "redismodule.h"
 #include "tensor_type.h"
 
 /* RedisAI 1.2.7's identity, so that clients checking the version accept us. */
-#define AI_MODULE_VERSION 10207
+#define AI_MODULE_VERSION    10207
 #define AI_MIN_REDIS_VERSION 0x00060000
 
 /* Backends named on the module's load line are imported now. */

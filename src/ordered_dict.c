@@ -6,12 +6,12 @@
 #include "redismodule.h"
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                   \
-    do {                                                                           \
-        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                  \
-        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                     \
-        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                     \
-        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                  \
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1, v1 = ROTL(v1, 13), v1 ^= v0, v0 = ROTL(v0, 32);                                  \
+        v2 += v3, v3 = ROTL(v3, 16), v3 ^= v2;                                                     \
+        v0 += v3, v3 = ROTL(v3, 21), v3 ^= v0;                                                     \
+        v2 += v1, v1 = ROTL(v1, 17), v1 ^= v2, v2 = ROTL(v2, 32);                                  \
     } while (0)
 
 /* SipHash with one compression and two finalization rounds, key k0 = k1 = 0. */
@@ -109,8 +109,10 @@ static void expand(AIOrderedDict *d, unsigned long wanted) {
 
 static void expand_if_needed(AIOrderedDict *d) {
     if (rehashing(d)) return;
-    if (d->ht[0].size == 0) expand(d, INITIAL_SIZE);
-    else if (d->ht[0].used >= d->ht[0].size) expand(d, d->ht[0].used * 2);
+    if (d->ht[0].size == 0)
+        expand(d, INITIAL_SIZE);
+    else if (d->ht[0].used >= d->ht[0].size)
+        expand(d, d->ht[0].used * 2);
 }
 
 static Entry *find(AIOrderedDict *d, const char *key, size_t len) {
@@ -175,8 +177,8 @@ void *odict_delete(AIOrderedDict *d, const char *key, size_t len) {
     return NULL;
 }
 
-void odict_foreach(AIOrderedDict *d, void (*fn)(const char *key, size_t len, void *value, void *arg),
-                   void *arg) {
+void odict_foreach(AIOrderedDict *d,
+                   void (*fn)(const char *key, size_t len, void *value, void *arg), void *arg) {
     for (int t = 0; t <= 1; t++) {
         for (unsigned long b = 0; b < d->ht[t].size; b++)
             for (Entry *e = d->ht[t].buckets[b]; e; e = e->next) fn(e->key, e->len, e->value, arg);

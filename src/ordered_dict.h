@@ -17,7 +17,7 @@ void *odict_replace(AIOrderedDict *d, const char *key, size_t len, void *value);
 /* Removes key; returns its value, or NULL. */
 void *odict_delete(AIOrderedDict *d, const char *key, size_t len);
 /* Visits every entry in RedisAI's iteration order. */
-void odict_foreach(AIOrderedDict *d, void (*fn)(const char *key, size_t len, void *value, void *arg),
-                   void *arg);
+void odict_foreach(AIOrderedDict *d,
+                   void (*fn)(const char *key, size_t len, void *value, void *arg), void *arg);
 
 uint64_t siphash12_zero_key(const unsigned char *in, size_t len);

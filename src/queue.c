@@ -17,7 +17,7 @@
 #include "config.h"
 #include "log.h"
 
-#define MAX_QUEUES 64
+#define MAX_QUEUES  64
 #define MAX_THREADS 64
 
 struct AIQueue {
@@ -36,8 +36,10 @@ static int nqueues;
 
 static AIJob *unlink_next(AIQueue *q, AIJob *prev) {
     AIJob *j = prev ? prev->next : q->head;
-    if (prev) prev->next = j->next;
-    else q->head = j->next;
+    if (prev)
+        prev->next = j->next;
+    else
+        q->head = j->next;
     if (q->tail == j) q->tail = prev;
     j->next = NULL;
     q->depth--;
@@ -46,8 +48,10 @@ static AIJob *unlink_next(AIQueue *q, AIJob *prev) {
 
 static void append(AIQueue *q, AIJob *job) {
     job->next = NULL;
-    if (q->tail) q->tail->next = job;
-    else q->head = job;
+    if (q->tail)
+        q->tail->next = job;
+    else
+        q->head = job;
     q->tail = job;
     q->depth++;
 }
@@ -208,8 +212,7 @@ long queue_depth(int i) {
 double queue_thread_cpu(int i, int t) {
     clockid_t clock;
     struct timespec ts;
-    if (pthread_getcpuclockid(queues[i]->threads[t], &clock) != 0 ||
-        clock_gettime(clock, &ts) != 0)
+    if (pthread_getcpuclockid(queues[i]->threads[t], &clock) != 0 || clock_gettime(clock, &ts) != 0)
         return -1;
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }

@@ -12,7 +12,7 @@
 
 #include "redismodule.h"
 
-#define AI_QUEUE_DRAIN 32
+#define AI_QUEUE_DRAIN  32
 #define AI_LOADER_QUEUE "__LOADER__"
 
 typedef struct AIJob AIJob;

@@ -10,7 +10,7 @@ typedef struct AIScript {
     char *device;
     char *tag;
     size_t taglen;
-    char *source;      /* NUL-terminated: RedisAI keeps scripts as C strings */
+    char *source;         /* NUL-terminated: RedisAI keeps scripts as C strings */
     AINames entry_points; /* empty for AI.SCRIPTSET scripts */
     int has_entry_points; /* stored with AI.SCRIPTSTORE */
     void *handle;

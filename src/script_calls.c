@@ -42,8 +42,7 @@ static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
         for (size_t i = 0; i < out->count; i++)
             copy_reply(RedisModule_CallReplyArrayElement(reply, i), &out->elems[i]);
         break;
-    default:
-        out->type = AI_REPLY_NIL;
+    default: out->type = AI_REPLY_NIL;
     }
 }
 
@@ -64,8 +63,9 @@ static void acl_denial_text(RedisModuleCtx *ctx, RedisModuleUser *user, RedisMod
         key_denied = RedisModule_ACLCheckKeyPermissions(user, argv[pos[i]], 0) != REDISMODULE_OK;
     if (pos) RedisModule_Free(pos);
     if (key_denied) {
-        snprintf(msg, size, "NOPERM this user has no permissions to access one of the keys "
-                            "used as arguments");
+        snprintf(msg, size,
+                 "NOPERM this user has no permissions to access one of the keys "
+                 "used as arguments");
         return;
     }
     char name[64];

@@ -64,7 +64,8 @@ static int scriptstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, in
     s->entry_points.count = (int)n;
     s->entry_points.names = RedisModule_Alloc(sizeof(char *) * n);
     for (int k = 0; k < n; k++)
-        s->entry_points.names[k] = RedisModule_Strdup(RedisModule_StringPtrLen(argv[names_at + k], NULL));
+        s->entry_points.names[k] =
+            RedisModule_Strdup(RedisModule_StringPtrLen(argv[names_at + k], NULL));
     return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
 }
 
@@ -91,7 +92,8 @@ static int scriptget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
         meta |= ai_arg_is(argv[i], "META");
         source |= ai_arg_is(argv[i], "SOURCE");
     }
-    if (source && !meta) return RedisModule_ReplyWithStringBuffer(ctx, s->source, strlen(s->source));
+    if (source && !meta)
+        return RedisModule_ReplyWithStringBuffer(ctx, s->source, strlen(s->source));
     RedisModule_ReplyWithArray(ctx, meta && !source ? 6 : 8);
     RedisModule_ReplyWithStringBuffer(ctx, "device", 6);
     RedisModule_ReplyWithStringBuffer(ctx, s->device, strlen(s->device));

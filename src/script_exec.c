@@ -199,9 +199,12 @@ static int scriptrun_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **arg
     RedisModule_KeyAtPos(ctx, 1);
     int in_lists = 0;
     for (int i = 3; i < argc; i++) {
-        if (ai_arg_is(argv[i], "TIMEOUT")) i++;
-        else if (ai_arg_is(argv[i], "INPUTS") || ai_arg_is(argv[i], "OUTPUTS")) in_lists = 1;
-        else if (in_lists && !ai_arg_is(argv[i], "$")) RedisModule_KeyAtPos(ctx, i);
+        if (ai_arg_is(argv[i], "TIMEOUT"))
+            i++;
+        else if (ai_arg_is(argv[i], "INPUTS") || ai_arg_is(argv[i], "OUTPUTS"))
+            in_lists = 1;
+        else if (in_lists && !ai_arg_is(argv[i], "$"))
+            RedisModule_KeyAtPos(ctx, i);
     }
     return REDISMODULE_OK;
 }
@@ -218,7 +221,8 @@ static int parse_scriptrun(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
     for (int i = 3; i < argc; i++) {
         if (ai_arg_is(argv[i], "TIMEOUT")) {
             if (timeout_seen) return RedisModule_ReplyWithError(ctx, AI_MSG_SR_TIMEOUT_TWICE), -1;
-            if (i + 1 >= argc || RedisModule_StringToLongLong(argv[i + 1], &l->timeout) != REDISMODULE_OK ||
+            if (i + 1 >= argc ||
+                RedisModule_StringToLongLong(argv[i + 1], &l->timeout) != REDISMODULE_OK ||
                 l->timeout <= 0)
                 return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID), -1;
             timeout_seen = 1;
@@ -226,15 +230,18 @@ static int parse_scriptrun(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
         } else if (ai_arg_is(argv[i], "INPUTS")) {
             if (state != BEFORE)
                 return RedisModule_ReplyWithError(ctx, state == INPUTS ? AI_MSG_SR_INPUTS_KEYWORD
-                                                                       : AI_MSG_SR_INPUTS_SECTION), -1;
+                                                                       : AI_MSG_SR_INPUTS_SECTION),
+                       -1;
             state = INPUTS;
             l->in_at = i + 1;
         } else if (ai_arg_is(argv[i], "OUTPUTS")) {
-            if (state == OUTPUTS) return RedisModule_ReplyWithError(ctx, AI_MSG_SR_OUTPUTS_KEYWORD), -1;
+            if (state == OUTPUTS)
+                return RedisModule_ReplyWithError(ctx, AI_MSG_SR_OUTPUTS_KEYWORD), -1;
             state = OUTPUTS;
             l->out_at = i + 1;
         } else if (ai_arg_is(argv[i], "$")) {
-            if (state != INPUTS) return RedisModule_ReplyWithError(ctx, AI_MSG_SR_VARIADIC_OUTSIDE), -1;
+            if (state != INPUTS)
+                return RedisModule_ReplyWithError(ctx, AI_MSG_SR_VARIADIC_OUTSIDE), -1;
             if (variadic) return RedisModule_ReplyWithError(ctx, AI_MSG_SR_VARIADIC_TWICE), -1;
             variadic = 1;
         } else if (state == BEFORE) {

@@ -72,8 +72,8 @@ static void apply_removals(void) {
     }
 }
 
-void stats_register(const char *key, size_t keylen, const void *owner, int is_script,
-                    int backend, const char *device, const char *tag, size_t taglen) {
+void stats_register(const char *key, size_t keylen, const void *owner, int is_script, int backend,
+                    const char *device, const char *tag, size_t taglen) {
     AIRunStats *s = RedisModule_Calloc(1, sizeof *s);
     s->owner = owner;
     s->is_script = is_script;

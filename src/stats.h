@@ -22,8 +22,8 @@ typedef struct AIRunStats {
 
 void stats_init(RedisModuleCtx *ctx);
 /* Creates (or replaces with zeros) the entry of key. */
-void stats_register(const char *key, size_t keylen, const void *owner, int is_script,
-                    int backend, const char *device, const char *tag, size_t taglen);
+void stats_register(const char *key, size_t keylen, const void *owner, int is_script, int backend,
+                    const char *device, const char *tag, size_t taglen);
 void stats_unregister(const char *key, size_t keylen, const void *owner);
 AIRunStats *stats_find(const char *key, size_t keylen);
 /* Records one finished run of owner's key: failed or not, its time and its samples. */

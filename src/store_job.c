@@ -64,8 +64,8 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
     job_free(j);
 }
 
-int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
-                    const AIStoreOps *ops, void *value, void *args) {
+int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, const AIStoreOps *ops,
+                    void *value, void *args) {
     StoreJob *j = RedisModule_Calloc(1, sizeof *j);
     j->ops = ops;
     j->value = value;

@@ -20,5 +20,5 @@ typedef struct AIStoreOps {
     void (*free_args)(void *args);
 } AIStoreOps;
 
-int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
-                    const AIStoreOps *ops, void *value, void *args);
+int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, const AIStoreOps *ops,
+                    void *value, void *args);

@@ -5,11 +5,11 @@
 #include <strings.h>
 
 static const AIDType dtypes[] = {
-    {"FLOAT", kDLFloat, 32, 4},   {"DOUBLE", kDLFloat, 64, 8},   {"INT8", kDLInt, 8, 1},
-    {"INT16", kDLInt, 16, 2},     {"INT32", kDLInt, 32, 4},      {"INT64", kDLInt, 64, 8},
-    {"UINT8", kDLUInt, 8, 1},     {"UINT16", kDLUInt, 16, 2},    {"BOOL", AI_DL_BOOL, 8, 1},
+    {"FLOAT", kDLFloat, 32, 4},     {"DOUBLE", kDLFloat, 64, 8},  {"INT8", kDLInt, 8, 1},
+    {"INT16", kDLInt, 16, 2},       {"INT32", kDLInt, 32, 4},     {"INT64", kDLInt, 64, 8},
+    {"UINT8", kDLUInt, 8, 1},       {"UINT16", kDLUInt, 16, 2},   {"BOOL", AI_DL_BOOL, 8, 1},
     {"STRING", AI_DL_STRING, 8, 1}, {"FLOAT16", kDLFloat, 16, 2}, {"BFLOAT16", kDLBfloat, 16, 2},
-    {"UINT32", kDLUInt, 32, 4},   {"UINT64", kDLUInt, 64, 8},
+    {"UINT32", kDLUInt, 32, 4},     {"UINT64", kDLUInt, 64, 8},
 };
 #define NDTYPES (sizeof dtypes / sizeof dtypes[0])
 
@@ -65,8 +65,7 @@ AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size
 static size_t numeric_bytes(const AIDType *dtype, const int64_t *dims, int ndim) {
     int64_t n = ai_shape_length(dims, ndim);
     size_t bytes;
-    if (n < 0 || __builtin_mul_overflow((size_t)n, (size_t)dtype->size, &bytes))
-        return SIZE_MAX;
+    if (n < 0 || __builtin_mul_overflow((size_t)n, (size_t)dtype->size, &bytes)) return SIZE_MAX;
     return bytes;
 }
 
@@ -131,8 +130,10 @@ AITensor *tensor_share(AITensor *t) {
 
 void tensor_release(AITensor *t) {
     if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
-    if (t->data_owner) t->free_owner(t->data_owner);
-    else RedisModule_Free(t->dl.data);
+    if (t->data_owner)
+        t->free_owner(t->data_owner);
+    else
+        RedisModule_Free(t->dl.data);
     RedisModule_Free(t->dl.shape);
     if (t->offsets) RedisModule_Free(t->offsets);
     RedisModule_Free(t);
@@ -199,16 +200,16 @@ static float bf16_to_float(uint16_t h) {
 
 /* Element access through memcpy: data kept in a Redis argument (tensor_new_borrowing) need
  * not be aligned for its type, and the compiler turns these into plain loads and stores. */
-#define AT_GET(type)                                                  \
-    ({                                                                \
-        type v_;                                                      \
-        memcpy(&v_, (const char *)t->dl.data + i * sizeof(type), sizeof v_); \
-        v_;                                                           \
+#define AT_GET(type)                                                                               \
+    ({                                                                                             \
+        type v_;                                                                                   \
+        memcpy(&v_, (const char *)t->dl.data + i * sizeof(type), sizeof v_);                       \
+        v_;                                                                                        \
     })
-#define AT_SET(type, value)                                           \
-    do {                                                              \
-        type v_ = (value);                                            \
-        memcpy((char *)t->dl.data + i * sizeof(type), &v_, sizeof v_); \
+#define AT_SET(type, value)                                                                        \
+    do {                                                                                           \
+        type v_ = (value);                                                                         \
+        memcpy((char *)t->dl.data + i * sizeof(type), &v_, sizeof v_);                             \
     } while (0)
 
 void tensor_set_double(AITensor *t, int64_t i, double v) {
@@ -216,8 +217,10 @@ void tensor_set_double(AITensor *t, int64_t i, double v) {
     case 64: AT_SET(double, v); break;
     case 32: AT_SET(float, (float)v); break;
     default:
-        if (t->dtype->code == kDLBfloat) AT_SET(uint16_t, float_to_bf16((float)v));
-        else AT_SET(_Float16, (_Float16)v);
+        if (t->dtype->code == kDLBfloat)
+            AT_SET(uint16_t, float_to_bf16((float)v));
+        else
+            AT_SET(_Float16, (_Float16)v);
     }
 }
 

@@ -32,12 +32,12 @@ typedef struct AIDType {
 typedef void (*AIDataFree)(void *owner);
 
 typedef struct AITensor {
-    DLTensor dl;        /* dl.data, dl.shape and dl.ndim describe the data */
-    void *data_owner;   /* NULL: dl.data is ours; else released with free_owner */
+    DLTensor dl;      /* dl.data, dl.shape and dl.ndim describe the data */
+    void *data_owner; /* NULL: dl.data is ours; else released with free_owner */
     AIDataFree free_owner;
     const AIDType *dtype;
-    size_t nbytes;      /* length of dl.data in bytes */
-    size_t *offsets;    /* STRING only: start of each element in dl.data */
+    size_t nbytes;   /* length of dl.data in bytes */
+    size_t *offsets; /* STRING only: start of each element in dl.data */
     long refcount;
 } AITensor;
 

@@ -5,13 +5,12 @@
 
 #include "args.h"
 #include "commands.h"
-#include "tensor_cmd.h"
 #include "errors.h"
 #include "keys.h"
+#include "tensor_cmd.h"
 #include "tensor_type.h"
 
 #define MAX_DIMS 64
-
 
 /* Reads dims from argv[*i] on until BLOB, VALUES or the end. */
 static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims, int *ndim) {
@@ -54,8 +53,8 @@ static int set_number(AITensor *t, int64_t i, RedisModuleString *arg) {
     }
     if (d->code == kDLInt) {
         long long v;
-        if (RedisModule_StringToLongLong(arg, &v) != REDISMODULE_OK ||
-            v < ai_dtype_int_min(d) || v > (long long)ai_dtype_int_max(d))
+        if (RedisModule_StringToLongLong(arg, &v) != REDISMODULE_OK || v < ai_dtype_int_min(d) ||
+            v > (long long)ai_dtype_int_max(d))
             return -1;
         tensor_set_int(t, i, v);
         return 0;
@@ -172,7 +171,6 @@ static int tensorset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
-
 static void reply_value(RedisModuleCtx *ctx, const AITensor *t, int64_t i) {
     const AIDType *d = t->dtype;
     if (ai_dtype_is_string(d)) {
@@ -212,10 +210,14 @@ static void reply_meta(RedisModuleCtx *ctx, const AITensor *t) {
 int tensor_parse_get_format(RedisModuleString **argv, int argc, int *fmt) {
     *fmt = 0;
     for (int i = 2; i < argc; i++) {
-        if (ai_arg_is(argv[i], "META")) *fmt |= FMT_META;
-        else if (ai_arg_is(argv[i], "BLOB")) *fmt |= FMT_BLOB;
-        else if (ai_arg_is(argv[i], "VALUES")) *fmt |= FMT_VALUES;
-        else return AI_ERR_DATA_FORMAT;
+        if (ai_arg_is(argv[i], "META"))
+            *fmt |= FMT_META;
+        else if (ai_arg_is(argv[i], "BLOB"))
+            *fmt |= FMT_BLOB;
+        else if (ai_arg_is(argv[i], "VALUES"))
+            *fmt |= FMT_VALUES;
+        else
+            return AI_ERR_DATA_FORMAT;
     }
     if ((*fmt & FMT_BLOB) && (*fmt & FMT_VALUES)) return AI_ERR_BLOB_AND_VALUES;
     if (!*fmt) *fmt = FMT_META | FMT_BLOB;

@@ -43,8 +43,7 @@ static int rdb_load_header(RedisModuleIO *io, const AIDType **dtype, int64_t *di
 /* Encoding versions 0-3 (older RedisAI releases) hold numbers only: device type and id,
  * dtype bits, code and lanes, ndims, dims, strides, byte offset, then the blob. RedisAI
  * always wrote C-contiguous strides, so they are skipped; a byte offset never was set. */
-static int rdb_load_header_v0(RedisModuleIO *io, const AIDType **dtype, int64_t *dims,
-                              int *ndim) {
+static int rdb_load_header_v0(RedisModuleIO *io, const AIDType **dtype, int64_t *dims, int *ndim) {
     RedisModule_LoadUnsigned(io); /* device type: always CPU */
     RedisModule_LoadUnsigned(io); /* device id */
     uint64_t bits = RedisModule_LoadUnsigned(io);
@@ -74,9 +73,10 @@ static void *rdb_load(RedisModuleIO *io, int encver) {
     if (RedisModule_IsIOError(io)) goto bad;
     AIError err = {0};
     /* Numbers keep the buffer the load allocated; strings are copied and indexed. */
-    AITensor *t = ai_dtype_is_string(dtype)
-                      ? tensor_new_from_blob(dtype, dims, ndim, blob, len, &err)
-                      : tensor_new_borrowing(dtype, dims, ndim, blob, len, blob, RedisModule_Free, &err);
+    AITensor *t =
+        ai_dtype_is_string(dtype)
+            ? tensor_new_from_blob(dtype, dims, ndim, blob, len, &err)
+            : tensor_new_borrowing(dtype, dims, ndim, blob, len, blob, RedisModule_Free, &err);
     if (!t || ai_dtype_is_string(dtype)) RedisModule_Free(blob);
     if (!t) {
         ai_error_clear(&err);
