@@ -20,7 +20,7 @@ def fill(con):
     con.execute_command("AI.MODELSTORE", "mo", "ONNX", "CPU", "BLOB", onnx_blob("add"))
     con.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "double", "SOURCE",
                         SCRIPT)
-    set_array(con, "a", np.arange(4, dtype=np.float32).reshape(2, 2))
+    set_array(con, "a", np.arange(6, dtype=np.float32).reshape(2, 3))
     con.execute_command("AI.MODELEXECUTE", "mt", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "out")
     con.execute_command("AI.SCRIPTEXECUTE", "s", "double", "INPUTS", 1, "out", "OUTPUTS", 1,
                         "script_out")
@@ -74,7 +74,7 @@ def test_full_sync_execution_results_and_promotion(env):
     for key in ("p", "q", "r"):
         np.testing.assert_array_equal(get_array(replica, key), get_array(master, key))
     np.testing.assert_array_equal(get_array(replica, "r"),
-                                  np.arange(4, dtype=np.float32).reshape(2, 2) * 4)
+                                  np.arange(6, dtype=np.float32).reshape(2, 3) * 4)
     port = master.connection_pool.connection_kwargs["port"]
     replica.execute_command("REPLICAOF", "127.0.0.1", port)
     wait_replica(env, master)
