@@ -1,7 +1,8 @@
 /* The run-statistics registry: one entry per stored model or script, keyed by key name
  * (shared across DBs, as RedisAI's). AI._MODELSCAN lists it and AI.INFO reads it. An
  * entry remembers which value created it (owner), so that freeing an overwritten value
- * does not remove its successor's entry. Main thread only. */
+ * does not remove its successor's entry. Main thread only, but for stats_unregister: Redis
+ * frees values on its lazyfree thread too, and the removal then waits for the main thread. */
 #pragma once
 #include "redismodule.h"
 
