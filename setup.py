@@ -12,6 +12,7 @@ import sysconfig
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.modified import newer_group
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join("build", "cython")
@@ -42,11 +43,32 @@ core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c"]
 
 
 class BuildInto(build_ext):
-    """Writes the extensions to build/, the module under the plain name Redis loads."""
+    """Writes the extensions to build/, the module under the plain name Redis loads.
 
-    def get_ext_fullpath(self, name):
+    A changed extension is linked to a temporary file and renamed into place: a server
+    that loads the module while it is being rebuilt gets the old file or the new one,
+    never half of one."""
+
+    linking = None  # the extension being linked, whose output goes to a temporary name
+
+    def final_path(self, name):
         filename = "cyrai.so" if name == "cyrai" else self.get_ext_filename(name)
         return os.path.join(ROOT, "build", filename)
+
+    def get_ext_fullpath(self, name):
+        path = self.final_path(name)
+        return path + ".tmp" if name == self.linking else path
+
+    def build_extension(self, ext):
+        final = self.final_path(ext.name)
+        if not (self.force or newer_group(ext.sources + ext.depends, final, "newer")):
+            return
+        forced, self.linking, self.force = self.force, ext.name, True
+        try:
+            super().build_extension(ext)
+        finally:
+            self.linking, self.force = None, forced
+        os.replace(final + ".tmp", final)
 
 
 setup(
