@@ -51,6 +51,13 @@ static void section_cpu(RedisModuleInfoCtx *ctx) {
     }
 }
 
+static long long device_threads(void) {
+    long long n = 0;
+    for (int q = 0; q < queue_count(); q++)
+        if (strcmp(queue_name(q), AI_LOADER_QUEUE)) n += queue_threads(q);
+    return n;
+}
+
 static void section_backends(RedisModuleInfoCtx *ctx) {
     static const char *const fields[AI_BACKEND__COUNT] = {
         "TensorFlow_version", "TensorFlowLite_version", "Torch_version", "onnxruntime_version"};
@@ -59,6 +66,10 @@ static void section_backends(RedisModuleInfoCtx *ctx) {
         const char *version = ai_backend_version(b);
         if (version) RedisModule_InfoAddFieldCString(ctx, (char *)fields[b], (char *)version);
     }
+    /* As in RedisAI: ONNX sessions can run on every worker thread at once. */
+    if (ai_backend_version(AI_BACKEND_ONNX))
+        RedisModule_InfoAddFieldLongLong(ctx, "onnxruntime_maximum_run_sessions_number",
+                                         device_threads());
 }
 
 static void section_queues(RedisModuleInfoCtx *ctx) {
