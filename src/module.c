@@ -1,6 +1,9 @@
 /* Module entry: identity, load-time arguments, data types, the embedded interpreter,
  * and the command table. A failure at any step is logged and refuses the load, which
  * redis-server reports without crashing. */
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "bridge.h"
 #include "commands.h"
 #include "config.h"
@@ -34,10 +37,16 @@ static int refuse(RedisModuleCtx *ctx, const char *why) {
     return REDISMODULE_ERR;
 }
 
-/* Workers must be gone before exit() runs the frameworks' static destructors. */
+/* Registered last, so exit() runs it first: the frameworks' static destructors (torch,
+ * oneDNN, TF), which race their own pool threads and crashed some shutdowns after Redis had
+ * saved and said goodbye, never run. Redis calls exit(0) once shutdown succeeded. */
+static void skip_static_destructors(void) { _exit(0); }
+
+/* Workers must be gone before the process exits; see skip_static_destructors. */
 static void on_shutdown(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
     (void)ctx, (void)e, (void)sub, (void)data;
     queues_shutdown();
+    atexit(skip_static_destructors);
 }
 
 int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
