@@ -80,11 +80,15 @@ def aof_base_file(con):
     return None
 
 
-def wait_aof_rewrite(con):
-    while True:
+def wait_aof_rewrite(con, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         info = con.info("persistence")
         if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            return
+            break
+        time.sleep(0.01)
+    else:
+        raise AssertionError("AOF rewrite did not finish")
 
 
 def test_aof_rewrite(env):
