@@ -436,8 +436,11 @@ def test_config_loadbackend(env):
     store(con, "o", "ONNX", onnx_blob("add"))  # loads ONNX on first use
     env.assertEqual(error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"),
                     "error loading backend")
-    env.assertEqual(list(section(con, "ai_backends_info")),
-                    ["ai_Torch_version", "ai_onnxruntime_version"])
+    backends = section(con, "ai_backends_info")
+    env.assertEqual(list(backends), ["ai_Torch_version", "ai_onnxruntime_version",
+                                     "ai_onnxruntime_maximum_run_sessions_number"])
+    # One worker thread for the CPU queue (THREADS_PER_QUEUE 1): one session at a time.
+    env.assertEqual(int(backends["ai_onnxruntime_maximum_run_sessions_number"]), 1)
 
 
 # ---------------------------------------------------------------------------------------
