@@ -68,31 +68,37 @@ static uint64_t hash(const char *key, size_t len) {
 
 static int rehashing(const AIOrderedDict *d) { return d->rehashidx != -1; }
 
-/* Moves one bucket from the old table to the new one (visiting at most 10 empty ones). */
+static void finish_rehash(AIOrderedDict *d) {
+    RedisModule_Free(d->ht[0].buckets);
+    d->ht[0] = d->ht[1];
+    memset(&d->ht[1], 0, sizeof d->ht[1]);
+    d->rehashidx = -1;
+}
+
+/* Moves one bucket from the old table to the new one (visiting at most 10 empty ones).
+ * Deletes may empty the old table before every bucket was visited: then it is done, and
+ * the walk must not run past its end. */
 static void rehash_step(AIOrderedDict *d) {
     if (!rehashing(d)) return;
-    int empty_visits = 10;
-    while (d->ht[0].buckets[d->rehashidx] == NULL) {
-        d->rehashidx++;
-        if (--empty_visits == 0) return;
+    if (d->ht[0].used > 0) {
+        int empty_visits = 10;
+        while (d->ht[0].buckets[d->rehashidx] == NULL) {
+            d->rehashidx++;
+            if (--empty_visits == 0) return;
+        }
+        Entry *e = d->ht[0].buckets[d->rehashidx];
+        while (e) {
+            Entry *next = e->next;
+            unsigned long idx = hash(e->key, e->len) & (d->ht[1].size - 1);
+            e->next = d->ht[1].buckets[idx];
+            d->ht[1].buckets[idx] = e;
+            d->ht[0].used--;
+            d->ht[1].used++;
+            e = next;
+        }
+        d->ht[0].buckets[d->rehashidx++] = NULL;
     }
-    Entry *e = d->ht[0].buckets[d->rehashidx];
-    while (e) {
-        Entry *next = e->next;
-        unsigned long idx = hash(e->key, e->len) & (d->ht[1].size - 1);
-        e->next = d->ht[1].buckets[idx];
-        d->ht[1].buckets[idx] = e;
-        d->ht[0].used--;
-        d->ht[1].used++;
-        e = next;
-    }
-    d->ht[0].buckets[d->rehashidx++] = NULL;
-    if (d->ht[0].used == 0) {
-        RedisModule_Free(d->ht[0].buckets);
-        d->ht[0] = d->ht[1];
-        memset(&d->ht[1], 0, sizeof d->ht[1]);
-        d->rehashidx = -1;
-    }
+    if (d->ht[0].used == 0) finish_rehash(d);
 }
 
 static void expand(AIOrderedDict *d, unsigned long wanted) {
