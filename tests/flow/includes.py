@@ -174,9 +174,11 @@ def wait_replica(env, con, timeout_s=10):
     wrote it (WAIT only covers the calling client's own writes), reconnecting first if
     needed (after a restart), and until the master's sync child is gone (so that a SAVE
     may follow). No-op without replicas."""
-    if not env.useSlaves:
-        return
-    replica = env.getSlaveConnection()
+    if env.useSlaves:
+        _wait_replica(env, con, env.getSlaveConnection(), timeout_s)
+
+
+def _wait_replica(env, con, replica, timeout_s):
     # A fresh replica's first sync waits repl-diskless-sync-delay (5 s by default) for
     # other replicas to join, and a master's shutdown waits up to shutdown-timeout for
     # its replica's next acknowledgement (sent once a second). Neither helps a test that
@@ -192,9 +194,10 @@ def wait_replica(env, con, timeout_s=10):
             and info["slave_repl_offset"] >= target
             and not con.info("persistence")["rdb_bgsave_in_progress"]
         ):
-            return
+            break
         time.sleep(0.01)
-    env.assertTrue(False, message=f"replica did not reach offset {target}: {info}")
+    else:
+        env.assertTrue(False, message=f"replica did not reach offset {target}: {info}")
 
 
 # ---------------------------------------------------------------------------------------
