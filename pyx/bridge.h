@@ -28,6 +28,11 @@ typedef struct AINames {
 
 void ai_names_free(AINames *n);
 
+/* Copies count command arguments into n. */
+void ai_names_from_args(AINames *n, RedisModuleString **args, int count);
+/* Replies *count of bulk strings. */
+void ai_names_reply(RedisModuleCtx *ctx, const AINames *n);
+
 typedef struct AIBackendOpts {
     long long intra_op;
     long long inter_op;

@@ -61,13 +61,6 @@ static int *slots_for(Parser *p, RedisModuleString **names, int n, int produce) 
     return slots;
 }
 
-static void names_copy(AINames *dst, RedisModuleString **src, int n) {
-    dst->count = n;
-    dst->names = RedisModule_Alloc(sizeof(char *) * (n ? n : 1));
-    for (int i = 0; i < n; i++)
-        dst->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(src[i], NULL));
-}
-
 static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
     long long n;
     if (argc - *i - 1 < 2) return error(p->ctx, AI_MSG_DAG_LOAD_MISSING);
@@ -196,8 +189,8 @@ static int parse_script_op(Parser *p, DagOp *o, RedisModuleString **op, int n, i
     o->script = script_share(c.script);
     o->queue = c.script->queue;
     o->fn = RedisModule_Strdup(RedisModule_StringPtrLen(c.fn, NULL));
-    names_copy(&o->keys, c.keys, c.nkeys);
-    names_copy(&o->args, c.args, c.nargs);
+    ai_names_from_args(&o->keys, c.keys, c.nkeys);
+    ai_names_from_args(&o->args, c.args, c.nargs);
     set_io(p, o, c.inputs, c.nin, c.outputs, c.nout);
     script_call_clear(&c);
     return 0;

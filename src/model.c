@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "strdup.h"
 
 static const char *const backend_names[AI_BACKEND__COUNT] = {"TF", "TFLITE", "TORCH", "ONNX"};
 
@@ -32,9 +33,7 @@ AIModel *model_new(int backend, const char *device, const char *tag, size_t tagl
     AIModel *m = RedisModule_Calloc(1, sizeof *m);
     m->backend = backend;
     m->device = RedisModule_Strdup(device);
-    m->tag = RedisModule_Alloc(taglen + 1);
-    memcpy(m->tag, tag, taglen);
-    m->tag[taglen] = '\0';
+    m->tag = ai_strndup(tag, taglen);
     m->taglen = taglen;
     m->blob = blob;
     m->bloblen = bloblen;
@@ -90,10 +89,3 @@ void model_release(AIModel *m) {
 }
 
 size_t model_mem_usage(const AIModel *m) { return sizeof *m + m->bloblen + m->taglen; }
-
-void ai_names_free(AINames *n) {
-    for (int i = 0; i < n->count; i++) RedisModule_Free(n->names[i]);
-    if (n->names) RedisModule_Free(n->names);
-    n->names = NULL;
-    n->count = 0;
-}

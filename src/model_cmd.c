@@ -57,13 +57,6 @@ static const char *parse_options(RedisModuleString **argv, int argc, int *i, Sto
     return NULL;
 }
 
-static void names_from_args(AINames *n, RedisModuleString **argv, int count) {
-    n->count = count;
-    n->names = RedisModule_Alloc(sizeof(char *) * (count ? count : 1));
-    for (int k = 0; k < count; k++)
-        n->names[k] = RedisModule_Strdup(RedisModule_StringPtrLen(argv[k], NULL));
-}
-
 /* INPUTS <n> <name>... OUTPUTS <n> <name>... of AI.MODELSTORE for TF. */
 static const char *parse_tf_names(RedisModuleString **argv, int argc, int *i, StoreArgs *a) {
     long long n;
@@ -72,14 +65,14 @@ static const char *parse_tf_names(RedisModuleString **argv, int argc, int *i, St
         n <= 0)
         return AI_MSG_INPUT_COUNT;
     if (argc - (*i + 2) < n) return AI_MSG_TF_INPUTS_ARGS;
-    names_from_args(&a->inputs, argv + *i + 2, (int)n);
+    ai_names_from_args(&a->inputs, argv + *i + 2, (int)n);
     *i += 2 + (int)n;
     if (*i >= argc || !ai_arg_is(argv[*i], "OUTPUTS")) return AI_MSG_TF_NO_OUTPUTS;
     if (*i + 1 >= argc || RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK ||
         n <= 0)
         return AI_MSG_OUTPUT_COUNT;
     if (argc - (*i + 2) < n) return AI_MSG_TF_OUTPUTS_ARGS;
-    names_from_args(&a->outputs, argv + *i + 2, (int)n);
+    ai_names_from_args(&a->outputs, argv + *i + 2, (int)n);
     *i += 2 + (int)n;
     return NULL;
 }
@@ -134,8 +127,8 @@ static const char *parse_modelset_names(RedisModuleString **argv, int argc, int 
         int outputs = i + 1;
         while (outputs < blob && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
         if (outputs == blob) return AI_MSG_NO_OUTPUTS;
-        names_from_args(&a->inputs, argv + i + 1, outputs - i - 1);
-        names_from_args(&a->outputs, argv + outputs + 1, blob - outputs - 1);
+        ai_names_from_args(&a->inputs, argv + i + 1, outputs - i - 1);
+        ai_names_from_args(&a->outputs, argv + outputs + 1, blob - outputs - 1);
     }
     if (blob + 1 >= argc) return AI_MSG_MISSING_BLOB;
     a->blob_at = blob + 1;
@@ -199,13 +192,7 @@ static int build(void *value, void *args, RedisModuleString **argv, int argc, AI
 }
 
 static int store(RedisModuleCtx *ctx, RedisModuleString *key, void *value) {
-    AIModel *m = value;
-    m->queue = queue_get(m->device);
-    if (!m->queue) {
-        model_release(m);
-        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE), REDISMODULE_ERR;
-    }
-    return model_store_or_reply(ctx, key, m);
+    return model_store_or_reply(ctx, key, value);
 }
 
 static void release(void *value) { model_release(value); }
@@ -252,12 +239,6 @@ static int modelset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     return store_command(ctx, argv, argc, 4, parse_modelset);
 }
 
-static void reply_names(RedisModuleCtx *ctx, const AINames *n) {
-    RedisModule_ReplyWithArray(ctx, n->count);
-    for (int i = 0; i < n->count; i++)
-        RedisModule_ReplyWithStringBuffer(ctx, n->names[i], strlen(n->names[i]));
-}
-
 static void reply_meta_field(RedisModuleCtx *ctx, const char *name, const char *value, size_t len) {
     RedisModule_ReplyWithStringBuffer(ctx, name, strlen(name));
     RedisModule_ReplyWithStringBuffer(ctx, value, len);
@@ -273,9 +254,9 @@ static void reply_meta(RedisModuleCtx *ctx, const AIModel *m) {
     RedisModule_ReplyWithStringBuffer(ctx, "minbatchsize", 12);
     RedisModule_ReplyWithLongLong(ctx, m->minbatchsize);
     RedisModule_ReplyWithStringBuffer(ctx, "inputs", 6);
-    reply_names(ctx, &m->inputs);
+    ai_names_reply(ctx, &m->inputs);
     RedisModule_ReplyWithStringBuffer(ctx, "outputs", 7);
-    reply_names(ctx, &m->outputs);
+    ai_names_reply(ctx, &m->outputs);
     RedisModule_ReplyWithStringBuffer(ctx, "minbatchtimeout", 15);
     RedisModule_ReplyWithLongLong(ctx, m->minbatchtimeout);
 }

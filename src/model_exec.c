@@ -34,8 +34,6 @@ static void destroy(AIRun *r) {
     RedisModule_Free(r);
 }
 
-static const AIRunKind model_run_kind = {record, destroy};
-
 static void run_alone(ModelRun *j) {
     AIRun *r = &j->run;
     uint64_t start = RedisModule_MonotonicMicroseconds();
@@ -126,9 +124,8 @@ static int batch_compatible(const AIJob *a, const AIJob *b) {
 }
 
 /* A request of a model with BATCHSIZE joins batches when its inputs agree on dim 0. */
-static void set_batching(ModelRun *j) {
-    const AIModel *m = j->model;
-    AIRun *r = &j->run;
+static void set_batching(AIRun *r) {
+    const AIModel *m = ((ModelRun *)r)->model;
     if (m->batchsize <= 0 || r->ninputs == 0) return;
     int64_t rows = r->inputs[0]->dl.ndim ? r->inputs[0]->dl.shape[0] : 0;
     for (int i = 0; i < r->ninputs; i++)
@@ -142,21 +139,14 @@ static void set_batching(ModelRun *j) {
                                 .compatible = batch_compatible};
 }
 
-static ModelRun *model_run_new(AIModel *m, int ninputs, int noutputs, long long timeout) {
-    ModelRun *j = RedisModule_Calloc(1, sizeof *j);
-    j->model = model_share(m);
-    run_init(&j->run, &model_run_kind, execute, ninputs, noutputs);
-    j->run.job.timeout_ms = timeout;
-    return j;
-}
+static const AIRunKind model_run_kind = {set_batching, record, destroy};
 
-/* Captures inputs and outputs, then queues the run on the model's device. */
-static int start(RedisModuleCtx *ctx, ModelRun *j, RedisModuleString **inputs,
-                 RedisModuleString **outputs) {
-    if (run_capture_inputs(ctx, &j->run, inputs) != 0) return run_discard(&j->run);
-    run_keep_outputs(&j->run, outputs);
-    set_batching(j);
-    return run_enqueue(ctx, &j->run, j->model->queue);
+static int start(RedisModuleCtx *ctx, const AIModelCall *c) {
+    ModelRun *j = RedisModule_Calloc(1, sizeof *j);
+    j->model = model_share(c->model);
+    run_init(&j->run, &model_run_kind, execute, c->nin, c->nout);
+    j->run.job.timeout_ms = c->timeout;
+    return run_start(ctx, &j->run, c->inputs, c->outputs, j->model->queue);
 }
 
 /* A count after INPUTS/OUTPUTS: the message for a bad one, or NULL. */
@@ -231,7 +221,7 @@ static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
     if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
     AIModelCall c = {0};
     if (model_execute_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
-    return start(ctx, model_run_new(c.model, c.nin, c.nout, c.timeout), c.inputs, c.outputs);
+    return start(ctx, &c);
 }
 
 /* AI.MODELRUN's keys: argv[1] and everything after INPUTS but the OUTPUTS keyword. */
@@ -276,7 +266,7 @@ static int modelrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
     AIModelCall c = {0};
     if (model_run_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
-    return start(ctx, model_run_new(c.model, c.nin, c.nout, c.timeout), c.inputs, c.outputs);
+    return start(ctx, &c);
 }
 
 int model_exec_commands_register(RedisModuleCtx *ctx) {

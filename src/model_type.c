@@ -12,6 +12,7 @@
 #include "config.h"
 #include "keys.h"
 #include "messages.h"
+#include "rdb_io.h"
 #include "stats.h"
 
 RedisModuleType *AIModelType = NULL;
@@ -20,22 +21,16 @@ RedisModuleType *AIModelType = NULL;
 
 static size_t chunk_count(size_t len) { return len / (size_t)ai_config.model_chunk_size + 1; }
 
-static void save_names(RedisModuleIO *io, const AINames *n) {
-    RedisModule_SaveUnsigned(io, n->count);
-    for (int i = 0; i < n->count; i++)
-        RedisModule_SaveStringBuffer(io, n->names[i], strlen(n->names[i]) + 1);
-}
-
 static void rdb_save(RedisModuleIO *io, void *value) {
     AIModel *m = value;
     RedisModule_SaveUnsigned(io, m->backend);
-    RedisModule_SaveStringBuffer(io, m->device, strlen(m->device) + 1);
+    ai_rdb_save_cstring(io, m->device);
     RedisModule_SaveStringBuffer(io, m->tag, m->taglen);
     RedisModule_SaveUnsigned(io, m->batchsize);
     RedisModule_SaveUnsigned(io, m->minbatchsize);
     RedisModule_SaveUnsigned(io, m->minbatchtimeout);
-    save_names(io, &m->inputs);
-    save_names(io, &m->outputs);
+    ai_rdb_save_names(io, &m->inputs);
+    ai_rdb_save_names(io, &m->outputs);
     size_t chunk = (size_t)ai_config.model_chunk_size, n = chunk_count(m->bloblen);
     RedisModule_SaveUnsigned(io, m->bloblen);
     RedisModule_SaveUnsigned(io, n);
@@ -43,27 +38,6 @@ static void rdb_save(RedisModuleIO *io, void *value) {
         size_t off = i * chunk, len = i + 1 < n ? chunk : m->bloblen - off;
         RedisModule_SaveStringBuffer(io, m->blob + off, len);
     }
-}
-
-/* A string saved with its NUL, returned as a C string, or NULL. */
-static char *load_cstring(RedisModuleIO *io) {
-    size_t len;
-    char *s = RedisModule_LoadStringBuffer(io, &len);
-    if (RedisModule_IsIOError(io)) return NULL;
-    if (len == 0 || s[len - 1] != '\0' || memchr(s, '\0', len - 1)) {
-        RedisModule_Free(s);
-        return NULL;
-    }
-    return s;
-}
-
-static int load_names(RedisModuleIO *io, AINames *n) {
-    uint64_t count = RedisModule_LoadUnsigned(io);
-    if (RedisModule_IsIOError(io) || count > MAX_NAMES) return -1;
-    n->names = RedisModule_Calloc(count ? count : 1, sizeof(char *));
-    for (n->count = 0; n->count < (int)count; n->count++)
-        if (!(n->names[n->count] = load_cstring(io))) return -1;
-    return 0;
 }
 
 static char *load_blob(RedisModuleIO *io, size_t *len) {
@@ -96,14 +70,15 @@ static char *load_blob(RedisModuleIO *io, size_t *len) {
 static AIModel *load_fields(RedisModuleIO *io, AINames *in, AINames *out) {
     uint64_t backend = RedisModule_LoadUnsigned(io);
     if (RedisModule_IsIOError(io) || backend >= AI_BACKEND__COUNT) return NULL;
-    char *device = load_cstring(io);
+    char *device = ai_rdb_load_cstring(io);
     if (!device) return NULL;
     size_t taglen, bloblen;
     char *tag = RedisModule_LoadStringBuffer(io, &taglen);
     long long batch = RedisModule_LoadUnsigned(io), minbatch = RedisModule_LoadUnsigned(io),
               mintimeout = RedisModule_LoadUnsigned(io);
     char *blob = NULL;
-    if (!RedisModule_IsIOError(io) && load_names(io, in) == 0 && load_names(io, out) == 0)
+    if (!RedisModule_IsIOError(io) && ai_rdb_load_names(io, in, MAX_NAMES) == 0 &&
+        ai_rdb_load_names(io, out, MAX_NAMES) == 0)
         blob = load_blob(io, &bloblen);
     AIModel *m = blob ? model_new((int)backend, device, tag, taglen, blob, bloblen) : NULL;
     if (m) {
@@ -118,13 +93,7 @@ static AIModel *load_fields(RedisModuleIO *io, AINames *in, AINames *out) {
 
 /* Remembers the key m is stored under and gives it fresh run statistics. */
 static void model_track_key(AIModel *m, const RedisModuleString *keyname) {
-    size_t keylen;
-    const char *name = RedisModule_StringPtrLen(keyname, &keylen);
-    m->key = RedisModule_Alloc(keylen + 1);
-    memcpy(m->key, name, keylen);
-    m->key[keylen] = '\0';
-    m->keylen = keylen;
-    stats_register(name, keylen, m, 0, m->backend, m->device, m->tag, m->taglen);
+    m->key = stats_register(keyname, &m->keylen, m, 0, m->backend, m->device, m->tag, m->taglen);
 }
 
 static void *rdb_load(RedisModuleIO *io, int encver) {
@@ -228,6 +197,12 @@ AIModel *model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname
 }
 
 int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m) {
+    m->queue = queue_get(m->device);
+    if (!m->queue) {
+        model_release(m);
+        RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
+        return REDISMODULE_ERR;
+    }
     if (!ai_key_accepts_or_reply(ctx, keyname, AIModelType)) {
         model_release(m);
         return REDISMODULE_ERR;

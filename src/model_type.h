@@ -13,7 +13,8 @@ int model_type_register(RedisModuleCtx *ctx);
  * returns NULL. The key is closed either way; the model stays valid for this command. */
 AIModel *model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname);
 
-/* Stores m (taking over its reference) under keyname, with fresh run statistics.
+/* Stores m (taking over its reference) under keyname, with fresh run statistics and the
+ * worker queue of its device.
  * Replies WRONGTYPE, releases m and returns REDISMODULE_ERR if the key holds another type. */
 int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m);
 

@@ -27,7 +27,7 @@ static void run_free(AIRun *r) {
     r->kind->destroy(r);
 }
 
-int run_capture_inputs(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **keys) {
+static int capture_inputs(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **keys) {
     for (int i = 0; i < r->ninputs; i++) {
         AITensor *t = tensor_from_key_or_reply(ctx, keys[i]);
         if (!t) return -1;
@@ -36,7 +36,7 @@ int run_capture_inputs(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **keys) 
     return 0;
 }
 
-void run_keep_outputs(AIRun *r, RedisModuleString **keys) {
+static void keep_outputs(AIRun *r, RedisModuleString **keys) {
     for (int i = 0; i < r->noutputs; i++) {
         RedisModule_RetainString(NULL, keys[i]);
         r->outkeys[i] = keys[i];
@@ -71,16 +71,22 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
     run_free(r);
 }
 
-int run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q) {
+static int enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q) {
     r->bc = RedisModule_BlockClient(ctx, on_unblock, NULL, on_free, 0);
     RedisModule_BlockedClientMeasureTimeStart(r->bc);
     queue_push(q, &r->job);
     return REDISMODULE_OK;
 }
 
-int run_discard(AIRun *r) {
-    run_free(r);
-    return REDISMODULE_OK;
+int run_start(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,
+              RedisModuleString **outputs, AIQueue *q) {
+    if (capture_inputs(ctx, r, inputs) != 0) {
+        run_free(r);
+        return REDISMODULE_OK;
+    }
+    keep_outputs(r, outputs);
+    if (r->kind->prepare) r->kind->prepare(r);
+    return enqueue(ctx, r, q);
 }
 
 int run_expired(const AIRun *r) {

@@ -2,6 +2,7 @@
 #include "script.h"
 
 #include "model.h" /* bridge_free_later */
+#include "strdup.h"
 
 #include <string.h>
 
@@ -9,14 +10,10 @@ AIScript *script_new(const char *device, const char *tag, size_t taglen, const c
                      size_t srclen) {
     AIScript *s = RedisModule_Calloc(1, sizeof *s);
     s->device = RedisModule_Strdup(device);
-    s->tag = RedisModule_Alloc(taglen + 1);
-    memcpy(s->tag, tag, taglen);
-    s->tag[taglen] = '\0';
+    s->tag = ai_strndup(tag, taglen);
     s->taglen = taglen;
-    size_t n = strnlen(source, srclen); /* truncated at the first NUL, as RedisAI does */
-    s->source = RedisModule_Alloc(n + 1);
-    memcpy(s->source, source, n);
-    s->source[n] = '\0';
+    /* Truncated at the first NUL, as RedisAI keeps scripts as C strings. */
+    s->source = ai_strndup(source, strnlen(source, srclen));
     s->refcount = 1;
     return s;
 }

@@ -61,11 +61,7 @@ static int scriptstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, in
         return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_SOURCE);
     AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
     s->has_entry_points = 1;
-    s->entry_points.count = (int)n;
-    s->entry_points.names = RedisModule_Alloc(sizeof(char *) * n);
-    for (int k = 0; k < n; k++)
-        s->entry_points.names[k] =
-            RedisModule_Strdup(RedisModule_StringPtrLen(argv[names_at + k], NULL));
+    ai_names_from_args(&s->entry_points, argv + names_at, (int)n);
     return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
 }
 
@@ -100,10 +96,7 @@ static int scriptget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     RedisModule_ReplyWithStringBuffer(ctx, "tag", 3);
     RedisModule_ReplyWithStringBuffer(ctx, s->tag, s->taglen);
     RedisModule_ReplyWithStringBuffer(ctx, "Entry Points", 12);
-    RedisModule_ReplyWithArray(ctx, s->entry_points.count);
-    for (int i = 0; i < s->entry_points.count; i++)
-        RedisModule_ReplyWithStringBuffer(ctx, s->entry_points.names[i],
-                                          strlen(s->entry_points.names[i]));
+    ai_names_reply(ctx, &s->entry_points);
     if (meta && !source) return REDISMODULE_OK;
     RedisModule_ReplyWithStringBuffer(ctx, "source", 6);
     return RedisModule_ReplyWithStringBuffer(ctx, s->source, strlen(s->source));

@@ -36,7 +36,7 @@ static void destroy(AIRun *r) {
     RedisModule_Free(j);
 }
 
-static const AIRunKind script_run_kind = {record, destroy};
+static const AIRunKind script_run_kind = {NULL, record, destroy};
 
 static void execute(AIJob *job) {
     ScriptRun *j = (ScriptRun *)job;
@@ -50,13 +50,6 @@ static void execute(AIJob *job) {
         r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
     }
     run_finish(r);
-}
-
-static void names_from(AINames *n, RedisModuleString **argv, int count) {
-    n->count = count;
-    n->names = RedisModule_Alloc(sizeof(char *) * (count ? count : 1));
-    for (int i = 0; i < count; i++)
-        n->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(argv[i], NULL));
 }
 
 static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleString *fn,
@@ -73,13 +66,6 @@ static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleSt
     run_init(&j->run, &script_run_kind, execute, ninputs, noutputs);
     j->run.job.timeout_ms = timeout;
     return j;
-}
-
-static int start(RedisModuleCtx *ctx, ScriptRun *j, RedisModuleString **inputs,
-                 RedisModuleString **outputs) {
-    if (run_capture_inputs(ctx, &j->run, inputs) != 0) return run_discard(&j->run);
-    run_keep_outputs(&j->run, outputs);
-    return run_enqueue(ctx, &j->run, j->script->queue);
 }
 
 /* The four scopes of AI.SCRIPTEXECUTE, each at most once, in any order. */
@@ -179,9 +165,9 @@ int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
 
 static int start_call(RedisModuleCtx *ctx, AIScriptCall *c) {
     ScriptRun *j = script_run_new(ctx, c->script, c->fn, c->nin, c->nout, c->timeout);
-    names_from(&j->keys, c->keys, c->nkeys);
-    names_from(&j->args, c->args, c->nargs);
-    int rc = start(ctx, j, c->inputs, c->outputs);
+    ai_names_from_args(&j->keys, c->keys, c->nkeys);
+    ai_names_from_args(&j->args, c->args, c->nargs);
+    int rc = run_start(ctx, &j->run, c->inputs, c->outputs, j->script->queue);
     script_call_clear(c);
     return rc;
 }

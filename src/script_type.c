@@ -9,57 +9,32 @@
 #include "keys.h"
 #include "messages.h"
 #include "model.h"
+#include "rdb_io.h"
 #include "stats.h"
 
 RedisModuleType *AIScriptType = NULL;
 
 #define MAX_ENTRY_POINTS 1024
 
-static void save_cstring(RedisModuleIO *io, const char *s) {
-    RedisModule_SaveStringBuffer(io, s, strlen(s) + 1);
-}
-
 static void rdb_save(RedisModuleIO *io, void *value) {
     AIScript *s = value;
-    save_cstring(io, s->device);
+    ai_rdb_save_cstring(io, s->device);
     RedisModule_SaveStringBuffer(io, s->tag, s->taglen);
-    save_cstring(io, s->source);
-    RedisModule_SaveUnsigned(io, s->entry_points.count);
-    for (int i = 0; i < s->entry_points.count; i++) save_cstring(io, s->entry_points.names[i]);
-}
-
-/* A string saved with its NUL, or NULL. */
-static char *load_cstring(RedisModuleIO *io, size_t *len) {
-    char *s = RedisModule_LoadStringBuffer(io, len);
-    if (RedisModule_IsIOError(io)) return NULL;
-    if (*len == 0 || s[*len - 1] != '\0') {
-        RedisModule_Free(s);
-        return NULL;
-    }
-    return s;
+    ai_rdb_save_cstring(io, s->source);
+    ai_rdb_save_names(io, &s->entry_points);
 }
 
 static AIScript *load_fields(RedisModuleIO *io) {
-    size_t devlen, taglen, srclen, len;
-    char *device = load_cstring(io, &devlen);
+    size_t taglen;
+    char *device = ai_rdb_load_cstring(io);
     char *tag = device ? RedisModule_LoadStringBuffer(io, &taglen) : NULL;
-    char *source = tag && !RedisModule_IsIOError(io) ? load_cstring(io, &srclen) : NULL;
-    uint64_t n = source ? RedisModule_LoadUnsigned(io) : 0;
-    AIScript *s = NULL;
-    if (source && !RedisModule_IsIOError(io) && n <= MAX_ENTRY_POINTS) {
-        s = script_new(device, tag, taglen, source, srclen);
-        s->has_entry_points = n > 0;
-        s->entry_points.names = RedisModule_Calloc(n ? n : 1, sizeof(char *));
-        for (; s->entry_points.count < (int)n; s->entry_points.count++) {
-            char *name = load_cstring(io, &len);
-            if (!name) break;
-            s->entry_points.names[s->entry_points.count] = name;
-        }
-        if (s->entry_points.count != (int)n) {
-            script_release(s);
-            s = NULL;
-        }
+    char *source = tag && !RedisModule_IsIOError(io) ? ai_rdb_load_cstring(io) : NULL;
+    AIScript *s = source ? script_new(device, tag, taglen, source, strlen(source)) : NULL;
+    if (s && ai_rdb_load_names(io, &s->entry_points, MAX_ENTRY_POINTS) != 0) {
+        script_release(s);
+        s = NULL;
     }
+    if (s) s->has_entry_points = s->entry_points.count > 0;
     if (device) RedisModule_Free(device);
     if (tag) RedisModule_Free(tag);
     if (source) RedisModule_Free(source);
@@ -67,13 +42,8 @@ static AIScript *load_fields(RedisModuleIO *io) {
 }
 
 static void track_key(AIScript *s, const RedisModuleString *keyname) {
-    size_t keylen;
-    const char *name = RedisModule_StringPtrLen(keyname, &keylen);
-    s->key = RedisModule_Alloc(keylen + 1);
-    memcpy(s->key, name, keylen);
-    s->key[keylen] = '\0';
-    s->keylen = keylen;
-    stats_register(name, keylen, s, 1, AI_BACKEND_TORCH, s->device, s->tag, s->taglen);
+    s->key =
+        stats_register(keyname, &s->keylen, s, 1, AI_BACKEND_TORCH, s->device, s->tag, s->taglen);
 }
 
 static void *rdb_load(RedisModuleIO *io, int encver) {

@@ -10,6 +10,7 @@
 #include "stats.h"
 
 #include "ordered_dict.h"
+#include "strdup.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -72,20 +73,23 @@ static void apply_removals(void) {
     }
 }
 
-void stats_register(const char *key, size_t keylen, const void *owner, int is_script, int backend,
-                    const char *device, const char *tag, size_t taglen) {
+char *stats_register(const RedisModuleString *keyname, size_t *keylen_out, const void *owner,
+                     int is_script, int backend, const char *device, const char *tag,
+                     size_t taglen) {
     AIRunStats *s = RedisModule_Calloc(1, sizeof *s);
     s->owner = owner;
     s->is_script = is_script;
     s->backend = backend;
     s->device = RedisModule_Strdup(device);
-    s->tag = RedisModule_Alloc(taglen + 1);
-    memcpy(s->tag, tag, taglen);
-    s->tag[taglen] = '\0';
+    s->tag = ai_strndup(tag, taglen);
     s->taglen = taglen;
+    size_t keylen;
+    const char *key = RedisModule_StringPtrLen(keyname, &keylen);
     apply_removals();
     AIRunStats *old = odict_replace(registry, key, keylen, s);
     if (old) stats_free(old);
+    *keylen_out = keylen;
+    return ai_strndup(key, keylen);
 }
 
 /* Any thread (values are freed on Redis's lazyfree thread too). */

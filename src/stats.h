@@ -23,8 +23,11 @@ typedef struct AIRunStats {
 
 void stats_init(RedisModuleCtx *ctx);
 /* Creates (or replaces with zeros) the entry of key. */
-void stats_register(const char *key, size_t keylen, const void *owner, int is_script, int backend,
-                    const char *device, const char *tag, size_t taglen);
+/* Returns a copy of the key name (and its length) for the owner to keep: it unregisters
+ * with it when freed. */
+char *stats_register(const RedisModuleString *keyname, size_t *keylen, const void *owner,
+                     int is_script, int backend, const char *device, const char *tag,
+                     size_t taglen);
 void stats_unregister(const char *key, size_t keylen, const void *owner);
 AIRunStats *stats_find(const char *key, size_t keylen);
 /* Records one finished run of owner's key: failed or not, its time and its samples. */

@@ -1,0 +1,25 @@
+/* Lists of names (model inputs and outputs, script entry points, KEYS and ARGS). */
+#include <string.h>
+
+#include "bridge.h"
+#include "redismodule.h"
+
+void ai_names_from_args(AINames *n, RedisModuleString **args, int count) {
+    n->count = count;
+    n->names = RedisModule_Alloc(sizeof(char *) * (count ? count : 1));
+    for (int i = 0; i < count; i++)
+        n->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(args[i], NULL));
+}
+
+void ai_names_free(AINames *n) {
+    for (int i = 0; i < n->count; i++) RedisModule_Free(n->names[i]);
+    if (n->names) RedisModule_Free(n->names);
+    n->names = NULL;
+    n->count = 0;
+}
+
+void ai_names_reply(RedisModuleCtx *ctx, const AINames *n) {
+    RedisModule_ReplyWithArray(ctx, n->count);
+    for (int i = 0; i < n->count; i++)
+        RedisModule_ReplyWithStringBuffer(ctx, n->names[i], strlen(n->names[i]));
+}
