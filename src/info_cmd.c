@@ -46,6 +46,45 @@ static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     return REDISMODULE_OK;
 }
 
+/* Importing a framework takes seconds (TF ~3 s) and the GIL: it runs on the loader thread
+ * while the client waits, never on the main thread (but in MULTI or Lua, which cannot
+ * block). */
+typedef struct LoadBackendJob {
+    AIJob job;
+    RedisModuleBlockedClient *bc;
+    int backend;
+    int rc;
+} LoadBackendJob;
+
+static int load_backend(int backend) {
+    AIError err = {0};
+    int rc = bridge_backend_load(ai_backend_name(backend), &err);
+    ai_error_clear(&err);
+    return rc;
+}
+
+static int reply_loaded(RedisModuleCtx *ctx, int rc) {
+    if (rc != 0) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+static void load_backend_run(AIJob *job) {
+    LoadBackendJob *j = (LoadBackendJob *)job;
+    j->rc = load_backend(j->backend);
+    RedisModule_UnblockClient(j->bc, j);
+}
+
+static int load_backend_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    (void)argv, (void)argc;
+    LoadBackendJob *j = RedisModule_GetBlockedClientPrivateData(ctx);
+    return reply_loaded(ctx, j->rc);
+}
+
+static void load_backend_free(RedisModuleCtx *ctx, void *privdata) {
+    (void)ctx;
+    RedisModule_Free(privdata);
+}
+
 /* LOADBACKEND <backend> <path>: the path is RedisAI's library; here it only names the
  * backend to import now. */
 static int config_loadbackend(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -55,11 +94,13 @@ static int config_loadbackend(RedisModuleCtx *ctx, RedisModuleString **argv, int
     int b = ai_backend_by_name(name, len);
     if (b < 0) return RedisModule_ReplyWithError(ctx, AI_MSG_UNSUPPORTED_BACKEND);
     if (ai_backend_version(b)) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
-    AIError err = {0};
-    int rc = bridge_backend_load(ai_backend_name(b), &err);
-    ai_error_clear(&err);
-    if (rc != 0) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
-    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    if (ai_cannot_block(ctx)) return reply_loaded(ctx, load_backend(b));
+    LoadBackendJob *j = RedisModule_Calloc(1, sizeof *j);
+    j->backend = b;
+    j->job.run = load_backend_run;
+    j->bc = RedisModule_BlockClient(ctx, load_backend_reply, NULL, load_backend_free, 0);
+    queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
+    return REDISMODULE_OK;
 }
 
 static int config_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
