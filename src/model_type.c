@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "argv.h"
 #include "config.h"
 #include "keys.h"
 #include "messages.h"
@@ -114,52 +115,46 @@ static void *rdb_load(RedisModuleIO *io, int encver) {
     ai_names_free(&in);
     ai_names_free(&out);
     if (!m) return NULL;
-    m->queue = queue_get(m->device);
+    if (!(m->queue = queue_get(m->device))) {
+        RedisModule_LogIOError(io, "warning", "no worker queue for a model's device");
+        model_release(m);
+        return NULL;
+    }
     const RedisModuleString *keyname = RedisModule_GetKeyNameFromIO(io);
     if (keyname) model_track_key(m, keyname);
     return m;
 }
 
-/* argv of `AI.MODELSTORE key BACKEND device TAG t BATCHSIZE ... [INPUTS..OUTPUTS..] BLOB chunks` */
+/* AI.MODELSTORE key BACKEND device TAG t BATCHSIZE n MINBATCHSIZE m MINBATCHTIMEOUT t
+ * [INPUTS k names... OUTPUTS k names... (TF)] BLOB chunks... */
 static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *value) {
     AIModel *m = value;
     size_t nchunks = chunk_count(m->bloblen), chunk = (size_t)ai_config.model_chunk_size;
-    int tf = m->backend == AI_BACKEND_TF;
-    size_t max = 12 + nchunks + (tf ? 4 + m->inputs.count + m->outputs.count : 0), n = 0;
-    RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * max);
-#define ARG(p, len) (argv[n++] = RedisModule_CreateString(NULL, (p), (len)))
-#define ARG_STR(s)  ARG((s), strlen(s))
-#define ARG_LL(v)   (argv[n++] = RedisModule_CreateStringFromLongLong(NULL, (v)))
-    argv[n++] = RedisModule_CreateStringFromString(NULL, keyname);
-    ARG_STR(ai_backend_name(m->backend));
-    ARG_STR(m->device);
-    ARG_STR("TAG");
-    ARG(m->tag, m->taglen);
-    ARG_STR("BATCHSIZE");
-    ARG_LL(m->batchsize);
-    ARG_STR("MINBATCHSIZE");
-    ARG_LL(m->minbatchsize);
-    ARG_STR("MINBATCHTIMEOUT");
-    ARG_LL(m->minbatchtimeout);
-    if (tf) {
-        ARG_STR("INPUTS");
-        ARG_LL(m->inputs.count);
-        for (int i = 0; i < m->inputs.count; i++) ARG_STR(m->inputs.names[i]);
-        ARG_STR("OUTPUTS");
-        ARG_LL(m->outputs.count);
-        for (int i = 0; i < m->outputs.count; i++) ARG_STR(m->outputs.names[i]);
+    AIArgv a = {0};
+    argv_add_string(&a, keyname);
+    argv_add_cstr(&a, ai_backend_name(m->backend));
+    argv_add_cstr(&a, m->device);
+    argv_add_cstr(&a, "TAG");
+    argv_add(&a, m->tag, m->taglen);
+    argv_add_cstr(&a, "BATCHSIZE");
+    argv_add_ll(&a, m->batchsize);
+    argv_add_cstr(&a, "MINBATCHSIZE");
+    argv_add_ll(&a, m->minbatchsize);
+    argv_add_cstr(&a, "MINBATCHTIMEOUT");
+    argv_add_ll(&a, m->minbatchtimeout);
+    if (m->backend == AI_BACKEND_TF) {
+        argv_add_cstr(&a, "INPUTS");
+        argv_add_names(&a, &m->inputs);
+        argv_add_cstr(&a, "OUTPUTS");
+        argv_add_names(&a, &m->outputs);
     }
-    ARG_STR("BLOB");
+    argv_add_cstr(&a, "BLOB");
     for (size_t i = 0; i < nchunks; i++) {
         size_t off = i * chunk;
-        ARG(m->blob + off, i + 1 < nchunks ? chunk : m->bloblen - off);
+        argv_add(&a, m->blob + off, i + 1 < nchunks ? chunk : m->bloblen - off);
     }
-#undef ARG
-#undef ARG_STR
-#undef ARG_LL
-    RedisModule_EmitAOF(aof, "AI.MODELSTORE", "v", argv, n);
-    for (size_t i = 0; i < n; i++) RedisModule_FreeString(NULL, argv[i]);
-    RedisModule_Free(argv);
+    RedisModule_EmitAOF(aof, "AI.MODELSTORE", "v", a.v, a.n);
+    argv_free(&a);
 }
 
 static size_t mem_usage(const void *value) { return model_mem_usage(value); }

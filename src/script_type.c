@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "argv.h"
 #include "keys.h"
 #include "messages.h"
 #include "model.h"
@@ -80,22 +81,17 @@ static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *va
                             s->taglen, "SOURCE", s->source);
         return;
     }
-    int n = 0, max = 8 + s->entry_points.count;
-    RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * max);
-    argv[n++] = RedisModule_CreateStringFromString(NULL, keyname);
-    argv[n++] = RedisModule_CreateString(NULL, s->device, strlen(s->device));
-    argv[n++] = RedisModule_CreateString(NULL, "TAG", 3);
-    argv[n++] = RedisModule_CreateString(NULL, s->tag, s->taglen);
-    argv[n++] = RedisModule_CreateString(NULL, "ENTRY_POINTS", 12);
-    argv[n++] = RedisModule_CreateStringFromLongLong(NULL, s->entry_points.count);
-    for (int i = 0; i < s->entry_points.count; i++)
-        argv[n++] = RedisModule_CreateString(NULL, s->entry_points.names[i],
-                                             strlen(s->entry_points.names[i]));
-    argv[n++] = RedisModule_CreateString(NULL, "SOURCE", 6);
-    argv[n++] = RedisModule_CreateString(NULL, s->source, strlen(s->source));
-    RedisModule_EmitAOF(aof, "AI.SCRIPTSTORE", "v", argv, (size_t)n);
-    for (int i = 0; i < n; i++) RedisModule_FreeString(NULL, argv[i]);
-    RedisModule_Free(argv);
+    AIArgv a = {0};
+    argv_add_string(&a, keyname);
+    argv_add_cstr(&a, s->device);
+    argv_add_cstr(&a, "TAG");
+    argv_add(&a, s->tag, s->taglen);
+    argv_add_cstr(&a, "ENTRY_POINTS");
+    argv_add_names(&a, &s->entry_points);
+    argv_add_cstr(&a, "SOURCE");
+    argv_add_cstr(&a, s->source);
+    RedisModule_EmitAOF(aof, "AI.SCRIPTSTORE", "v", a.v, a.n);
+    argv_free(&a);
 }
 
 static size_t mem_usage(const void *value) { return script_mem_usage(value); }

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "argv.h"
 #include "keys.h"
 
 RedisModuleType *AITensorType = NULL;
@@ -98,37 +99,27 @@ bad:
 }
 
 /* argv of AI.TENSORSET key DTYPE dims... BLOB data; freed by the caller. */
-static RedisModuleString **tensorset_argv(RedisModuleString *keyname, const AITensor *t,
-                                          size_t *argc) {
-    size_t n = 0;
-    RedisModuleString **argv = RedisModule_Alloc(sizeof(*argv) * (t->dl.ndim + 4));
-    argv[n++] = RedisModule_CreateStringFromString(NULL, keyname);
-    argv[n++] = RedisModule_CreateString(NULL, t->dtype->name, strlen(t->dtype->name));
-    for (int i = 0; i < t->dl.ndim; i++)
-        argv[n++] = RedisModule_CreateStringFromLongLong(NULL, t->dl.shape[i]);
-    argv[n++] = RedisModule_CreateString(NULL, "BLOB", 4);
-    argv[n++] = RedisModule_CreateString(NULL, t->dl.data, t->nbytes);
-    *argc = n;
-    return argv;
-}
-
-static void free_argv(RedisModuleString **argv, size_t argc) {
-    for (size_t i = 0; i < argc; i++) RedisModule_FreeString(NULL, argv[i]);
-    RedisModule_Free(argv);
+/* AI.TENSORSET key DTYPE dims... BLOB data */
+static AIArgv tensorset_argv(RedisModuleString *keyname, const AITensor *t) {
+    AIArgv a = {0};
+    argv_add_string(&a, keyname);
+    argv_add_cstr(&a, t->dtype->name);
+    for (int i = 0; i < t->dl.ndim; i++) argv_add_ll(&a, t->dl.shape[i]);
+    argv_add_cstr(&a, "BLOB");
+    argv_add(&a, t->dl.data, t->nbytes);
+    return a;
 }
 
 static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *value) {
-    size_t argc;
-    RedisModuleString **argv = tensorset_argv(keyname, value, &argc);
-    RedisModule_EmitAOF(aof, "AI.TENSORSET", "v", argv, argc);
-    free_argv(argv, argc);
+    AIArgv a = tensorset_argv(keyname, value);
+    RedisModule_EmitAOF(aof, "AI.TENSORSET", "v", a.v, a.n);
+    argv_free(&a);
 }
 
 void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AITensor *t) {
-    size_t argc;
-    RedisModuleString **argv = tensorset_argv(keyname, t, &argc);
-    RedisModule_Replicate(ctx, "AI.TENSORSET", "v", argv, argc);
-    free_argv(argv, argc);
+    AIArgv a = tensorset_argv(keyname, t);
+    RedisModule_Replicate(ctx, "AI.TENSORSET", "v", a.v, a.n);
+    argv_free(&a);
 }
 
 static size_t mem_usage(const void *value) { return tensor_mem_usage(value); }
