@@ -4,6 +4,7 @@ same bridge as an importable extension (build/cyrai_bridge*.so) that allocates w
 
     python setup.py build_ext      # what `make build` runs
 """
+
 import glob
 import os
 import subprocess
@@ -17,8 +18,16 @@ from setuptools.modified import newer_group
 ROOT = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join("build", "cython")
 try:
-    GIT_SHA = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                             text=True, check=False).stdout.strip() or "unknown"
+    GIT_SHA = (
+        subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        or "unknown"
+    )
 except OSError:
     GIT_SHA = "unknown"
 LIBDIR = sysconfig.get_config_var("LIBDIR")

@@ -6,6 +6,7 @@ default of one thread per core. Their OpenMP pools then busy-waited on the cores
 needs (a batched MLP ran 30x slower on 2 cores). Each thread applies the setting once,
 before its first run.
 """
+
 import threading
 
 import torch

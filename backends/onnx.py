@@ -227,8 +227,9 @@ def load_model(
     if limit:
         _hold(len(blob), limit)
     try:
-        model = Model(ort.InferenceSession(blob, opts, providers=providers),
-                      execution_timeout_ms, limit)
+        model = Model(
+            ort.InferenceSession(blob, opts, providers=providers), execution_timeout_ms, limit
+        )
     except Exception as e:
         if limit:
             _release(len(blob))

@@ -12,6 +12,7 @@ bench_zoo.py).
 
     .venv/bin/python opt/bench.py [--only TENSORGET] [--duration 3] [--strict]
 """
+
 import argparse
 import os
 import random
@@ -49,9 +50,8 @@ def _tensorset_argv(key, data):
 def set_cases(size_label, size, clients):
     data = payload(size)
     tensor = Workload(
-        "AI.TENSORSET",
-        lambda i: encode(*_tensorset_argv(f"bench:tensor:{i}", data)),
-        lambda i: OK)
+        "AI.TENSORSET", lambda i: encode(*_tensorset_argv(f"bench:tensor:{i}", data)), lambda i: OK
+    )
     plain = Workload("SET", lambda i: encode("SET", f"bench:plain:{i}", data), lambda i: OK)
     return [Case(f"AI.TENSORSET vs SET {size_label}", clients, tensor, plain, (TARGET,))]
 
@@ -67,20 +67,26 @@ def get_cases(size_label, size, clients):
         for i in range(n):
             r.set(f"bench:plain:{i}", data)
 
-    tensor = Workload("AI.TENSORGET BLOB",
-                      lambda i: encode("AI.TENSORGET", f"bench:tensor:{i}", "BLOB"),
-                      lambda i: bulk(data), fill_tensors)
-    plain = Workload("GET", lambda i: encode("GET", f"bench:plain:{i}"),
-                     lambda i: bulk(data), fill_strings)
+    tensor = Workload(
+        "AI.TENSORGET BLOB",
+        lambda i: encode("AI.TENSORGET", f"bench:tensor:{i}", "BLOB"),
+        lambda i: bulk(data),
+        fill_tensors,
+    )
+    plain = Workload(
+        "GET", lambda i: encode("GET", f"bench:plain:{i}"), lambda i: bulk(data), fill_strings
+    )
     return [Case(f"AI.TENSORGET vs GET {size_label}", clients, tensor, plain, (TARGET,))]
 
 
 def tensor_cases():
-    return [case
-            for make in (set_cases, get_cases)
-            for label, size in SIZES.items()
-            for clients in CLIENTS
-            for case in make(label, size, clients)]
+    return [
+        case
+        for make in (set_cases, get_cases)
+        for label, size in SIZES.items()
+        for clients in CLIENTS
+        for case in make(label, size, clients)
+    ]
 
 
 CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES]
@@ -105,7 +111,8 @@ def run_case(server, case, duration, rounds):
     for _ in range(rounds):
         if baseline_pairs:
             out.baseline_rounds.append(
-                run_load(server, baseline_pairs, duration / rounds, WARMUP_S))
+                run_load(server, baseline_pairs, duration / rounds, WARMUP_S)
+            )
         out.subject_rounds.append(run_load(server, subject_pairs, duration / rounds, WARMUP_S))
     with server.client() as r:
         r.flushall()  # the next case starts from an empty server
@@ -117,8 +124,9 @@ def run_case(server, case, duration, rounds):
 # --- report ----------------------------------------------------------------------------
 
 COLUMNS = "{:<34} {:>7} {:>10} {:>10} {:>6} {:>7} {:>7}  {:>14}  {}"
-HEADER = COLUMNS.format("case", "clients", "cyrai rps", "base rps", "ratio", "p50 ms",
-                        "p99 ms", "srv us/req", "target")
+HEADER = COLUMNS.format(
+    "case", "clients", "cyrai rps", "base rps", "ratio", "p50 ms", "p99 ms", "srv us/req", "target"
+)
 
 
 def _ms(value):
@@ -134,27 +142,47 @@ def row(o):
         cpu += f" / {o.baseline.cpu_us_per_request:.1f}"
     missed = o.missed
     targets = " ".join(("MISS " if t in missed else "ok ") + str(t) for t in o.case.targets)
-    line = COLUMNS.format(o.case.name, o.case.clients, f"{subject.rps:,.0f}", base_rps, ratio,
-                          _ms(subject.p50_ms), _ms(subject.p99_ms), cpu, targets or "-")
+    line = COLUMNS.format(
+        o.case.name,
+        o.case.clients,
+        f"{subject.rps:,.0f}",
+        base_rps,
+        ratio,
+        _ms(subject.p50_ms),
+        _ms(subject.p99_ms),
+        cpu,
+        targets or "-",
+    )
     if o.inprocess_cps:
-        line += (f"\n{'':>4}in process (1 thread): {o.inprocess_cps:,.0f} calls/s "
-                 f"({1e6 / o.inprocess_cps:.1f} us/call); through Redis at 1 client: "
-                 f"+{o.overhead_us:.1f} us/request")
+        line += (
+            f"\n{'':>4}in process (1 thread): {o.inprocess_cps:,.0f} calls/s "
+            f"({1e6 / o.inprocess_cps:.1f} us/call); through Redis at 1 client: "
+            f"+{o.overhead_us:.1f} us/request"
+        )
     return line
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--module", default=MODULE, help="the module to load (%(default)s)")
-    p.add_argument("--module-args", default="",
-                   help="arguments for the module, e.g. 'INTRA_OP_PARALLELISM 1'")
+    p.add_argument(
+        "--module-args", default="", help="arguments for the module, e.g. 'INTRA_OP_PARALLELISM 1'"
+    )
     p.add_argument("--only", default="", help="run the cases whose name contains this")
-    p.add_argument("--duration", type=float, default=None,
-                   help=f"measured seconds per workload and case (default: the case's, "
-                        f"{DURATION_S:g} for tensor cases)")
-    p.add_argument("--rounds", type=lambda v: max(1, int(v)), default=None,
-                   help=f"baseline/subject alternations per case (default: the case's, "
-                        f"{ROUNDS} for tensor cases)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        default=None,
+        help=f"measured seconds per workload and case (default: the case's, "
+        f"{DURATION_S:g} for tensor cases)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=lambda v: max(1, int(v)),
+        default=None,
+        help=f"baseline/subject alternations per case (default: the case's, "
+        f"{ROUNDS} for tensor cases)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
 
@@ -172,10 +200,18 @@ def main(argv=None):
         sys.exit(f"bench: {type(e).__name__}: {e}")
     with_targets = [o for o in outcomes if o.case.targets]
     missed = [o for o in with_targets if not o.passed]
-    summary = (f"targets: {len(with_targets) - len(missed)} of {len(with_targets)} cases "
-               "met them" if with_targets else "targets: none in these cases")
-    print(summary + "".join(f"\n  missed: {o.case.name}, {o.case.clients} clients: "
-                            + ", ".join(map(str, o.missed)) for o in missed))
+    summary = (
+        f"targets: {len(with_targets) - len(missed)} of {len(with_targets)} cases met them"
+        if with_targets
+        else "targets: none in these cases"
+    )
+    print(
+        summary
+        + "".join(
+            f"\n  missed: {o.case.name}, {o.case.clients} clients: " + ", ".join(map(str, o.missed))
+            for o in missed
+        )
+    )
     if missed and args.strict:
         sys.exit(1)
 
@@ -185,14 +221,19 @@ def run_all(args, cases):
     outcomes = []
     with RedisServer(args.module, extra_args=args.module_args.split()) as server:
         version = server.client().info("server")["redis_version"]
-        timing = (f"{args.duration:g} s per workload" if args.duration else
-                  f"{DURATION_S:g} s per workload for tensor cases, less for model cases")
+        timing = (
+            f"{args.duration:g} s per workload"
+            if args.duration
+            else f"{DURATION_S:g} s per workload for tensor cases, less for model cases"
+        )
         rounds = f"{args.rounds} rounds" if args.rounds else f"{ROUNDS} rounds (models: fewer)"
-        print(f"redis {version} on port {server.port}, {os.cpu_count()} CPUs "
-              f"(load average {_load()}); {timing} in {rounds}\n"
-              "base: the baseline (plain Redis, or the other workload named); ratio: median "
-              "of the rounds' cyrai/base; p50: median latency of a request (or a sequence); "
-              "srv us/req: server CPU per request, cyrai / base")
+        print(
+            f"redis {version} on port {server.port}, {os.cpu_count()} CPUs "
+            f"(load average {_load()}); {timing} in {rounds}\n"
+            "base: the baseline (plain Redis, or the other workload named); ratio: median "
+            "of the rounds' cyrai/base; p50: median latency of a request (or a sequence); "
+            "srv us/req: server CPU per request, cyrai / base"
+        )
         print(HEADER)
         print("-" * len(HEADER))
         for case in cases:

@@ -1,5 +1,6 @@
 """What a benchmark case is (bench.py runs them): the workloads the clients send, the
 targets a case must meet, and the results of its rounds."""
+
 import array
 import statistics
 from collections.abc import Callable
@@ -91,8 +92,7 @@ class Outcome:
     def ratio(self):
         """The median over rounds of subject/baseline: a burst of load from elsewhere on
         the machine spoils one round's pair, not the whole case."""
-        pairs = [s.rps / b.rps for s, b in zip(self.subject_rounds, self.baseline_rounds)
-                 if b.rps]
+        pairs = [s.rps / b.rps for s, b in zip(self.subject_rounds, self.baseline_rounds) if b.rps]
         return statistics.median(pairs) if pairs else None
 
     @property
@@ -115,5 +115,9 @@ def _total(results):
     latencies = array.array("d")
     for r in results:
         latencies.extend(r.latencies)
-    return Result(sum(r.requests for r in results), sum(r.seconds for r in results),
-                  sum(r.server_cpu_s for r in results), latencies)
+    return Result(
+        sum(r.requests for r in results),
+        sum(r.seconds for r in results),
+        sum(r.server_cpu_s for r in results),
+        latencies,
+    )

@@ -12,6 +12,7 @@ latency runs from the first request out to the last reply in. The clients are
 spread over one process per CPU, each running a selector over its connections. Only replies
 that arrive inside [start, end) count; the time before start is the warm-up.
 """
+
 import array
 import multiprocessing
 import os
@@ -92,7 +93,7 @@ class _Conn:
             more = self.sock.recv(200)
         except OSError:
             more = b""
-        return (bytes(self.steps[self.step][2][:self.got]) + more)[:200]
+        return (bytes(self.steps[self.step][2][: self.got]) + more)[:200]
 
     def send(self, now):
         """Starts an iteration."""
@@ -104,7 +105,7 @@ class _Conn:
     def read(self):
         """Reads what has arrived; True once the iteration's last reply is in."""
         _, reply, buf, view = self.steps[self.step]
-        n = self.sock.recv_into(view[self.got:])
+        n = self.sock.recv_into(view[self.got :])
         if n == 0:
             raise ConnectionError("server closed the connection")
         self.got += n
@@ -186,9 +187,14 @@ def run_load(server, pairs, duration, warmup):
     results = ctx.Queue()
     start = time.monotonic() + warmup
     end = start + duration
-    procs = [ctx.Process(target=_worker, daemon=True,
-                         args=(server.host, server.port, pairs[i::nproc], start, end, results))
-             for i in range(nproc)]
+    procs = [
+        ctx.Process(
+            target=_worker,
+            daemon=True,
+            args=(server.host, server.port, pairs[i::nproc], start, end, results),
+        )
+        for i in range(nproc)
+    ]
     for p in procs:
         p.start()
     try:

@@ -12,6 +12,7 @@ one run through the server is checked against the in-process output. Model cases
 shorter than the tensor cases (MODEL_DURATION_S in MODEL_ROUNDS rounds) so that the whole
 of `make bench` stays within minutes on two cores.
 """
+
 import bench_zoo as zoo
 import numpy as np
 from bench_case import Case, Target, Workload
@@ -41,16 +42,16 @@ def tensorset(key, array):
 def execute_argv(key, model, i):
     ins = input_keys(model)
     if model.backend == "SCRIPT":
-        return ("AI.SCRIPTEXECUTE", key, "pre", "INPUTS", len(ins), *ins,
-                "OUTPUTS", 1, out_key(i))
+        return ("AI.SCRIPTEXECUTE", key, "pre", "INPUTS", len(ins), *ins, "OUTPUTS", 1, out_key(i))
     return ("AI.MODELEXECUTE", key, "INPUTS", len(ins), *ins, "OUTPUTS", 1, out_key(i))
 
 
 def check_output(r, key, want, what):
     got = np.frombuffer(r.execute_command("AI.TENSORGET", key, "BLOB"), np.float32)
     if not np.allclose(got, want.ravel(), rtol=1e-4, atol=1e-5):
-        raise RuntimeError(f"{what}: the server computed {got[:4]}..., "
-                           f"in process {want.ravel()[:4]}...")
+        raise RuntimeError(
+            f"{what}: the server computed {got[:4]}..., in process {want.ravel()[:4]}..."
+        )
 
 
 def execute_workload(label, key, model, *options):
@@ -68,10 +69,18 @@ def execute_workload(label, key, model, *options):
 
 def execute_cases(name, model, targets=None):
     workload = execute_workload(name, "bench:m", model)
-    return [Case(name, clients, workload, targets=(targets or {}).get(clients, ()),
-                 duration=MODEL_DURATION_S, rounds=MODEL_ROUNDS,
-                 inprocess=(lambda: zoo.calls_per_second(model)) if clients == 1 else None)
-            for clients in CLIENTS]
+    return [
+        Case(
+            name,
+            clients,
+            workload,
+            targets=(targets or {}).get(clients, ()),
+            duration=MODEL_DURATION_S,
+            rounds=MODEL_ROUNDS,
+            inprocess=(lambda: zoo.calls_per_second(model)) if clients == 1 else None,
+        )
+        for clients in CLIENTS
+    ]
 
 
 def model_cases():
@@ -96,29 +105,75 @@ def dag_cases():
         r.execute_command(*model.store_command("bench:m"))
 
     def dag(i):
-        return encode("AI.DAGEXECUTE", "ROUTING", "bench:r", "|>", *tensorset("a", a),
-                      "|>", "AI.MODELEXECUTE", "bench:m", "INPUTS", 2, "a", "a",
-                      "OUTPUTS", 1, "c", "|>", "AI.TENSORGET", "c", "BLOB")
+        return encode(
+            "AI.DAGEXECUTE",
+            "ROUTING",
+            "bench:r",
+            "|>",
+            *tensorset("a", a),
+            "|>",
+            "AI.MODELEXECUTE",
+            "bench:m",
+            "INPUTS",
+            2,
+            "a",
+            "a",
+            "OUTPUTS",
+            1,
+            "c",
+            "|>",
+            "AI.TENSORGET",
+            "c",
+            "BLOB",
+        )
 
     def separate(i):
-        return (encode(*tensorset(f"bench:a:{i}", a)),
-                encode("AI.MODELEXECUTE", "bench:m", "INPUTS", 2, f"bench:a:{i}",
-                       f"bench:a:{i}", "OUTPUTS", 1, f"bench:c:{i}"),
-                encode("AI.TENSORGET", f"bench:c:{i}", "BLOB"))
+        return (
+            encode(*tensorset(f"bench:a:{i}", a)),
+            encode(
+                "AI.MODELEXECUTE",
+                "bench:m",
+                "INPUTS",
+                2,
+                f"bench:a:{i}",
+                f"bench:a:{i}",
+                "OUTPUTS",
+                1,
+                f"bench:c:{i}",
+            ),
+            encode("AI.TENSORGET", f"bench:c:{i}", "BLOB"),
+        )
 
     subject = Workload("AI.DAGEXECUTE", dag, lambda i: b"*3\r\n" + OK + OK + result, store)
     baseline = Workload("3 commands", separate, lambda i: (OK, OK, result), store)
-    return [Case("AI.DAGEXECUTE vs 3 commands TORCH", clients, subject, baseline,
-                 duration=MODEL_DURATION_S * 2, rounds=MODEL_ROUNDS)
-            for clients in CLIENTS]
+    return [
+        Case(
+            "AI.DAGEXECUTE vs 3 commands TORCH",
+            clients,
+            subject,
+            baseline,
+            duration=MODEL_DURATION_S * 2,
+            rounds=MODEL_ROUNDS,
+        )
+        for clients in CLIENTS
+    ]
 
 
 def batching_cases():
     model = zoo.TORCH_MLP
     batched = execute_workload("BATCHSIZE 16", "bench:m16", model, "BATCHSIZE", 16)
     unbatched = execute_workload("no BATCHSIZE", "bench:m", model)
-    return [Case("BATCHSIZE 16 vs none TORCH mlp", BATCH_CLIENTS, batched, unbatched,
-                 (BATCH_TARGET,), duration=MODEL_DURATION_S * 2, rounds=MODEL_ROUNDS)]
+    return [
+        Case(
+            "BATCHSIZE 16 vs none TORCH mlp",
+            BATCH_CLIENTS,
+            batched,
+            unbatched,
+            (BATCH_TARGET,),
+            duration=MODEL_DURATION_S * 2,
+            rounds=MODEL_ROUNDS,
+        )
+    ]
 
 
 MODEL_CASE_FACTORIES = [model_cases, dag_cases, batching_cases]

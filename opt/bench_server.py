@@ -8,6 +8,7 @@ its files in a temporary folder. It is stopped when the `with` block ends, howev
 if the benchmark process itself is killed, the kernel sends the server SIGTERM
 (PR_SET_PDEATHSIG), which Redis takes as a shutdown.
 """
+
 import ctypes
 import os
 import shutil
@@ -68,13 +69,29 @@ class RedisServer:
             raise ServerError(f"{self.module} is missing: run `make build` first")
         self._dir = tempfile.mkdtemp(prefix="cyrai-bench-")
         self.port = free_port()
-        args = [self.binary, "--port", str(self.port), "--bind", self.host,
-                "--save", "", "--appendonly", "no", "--dir", self._dir,
-                "--logfile", self.log_path, "--loadmodule", self.module, *self.extra_args]
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self._dir,
+            "--logfile",
+            self.log_path,
+            "--loadmodule",
+            self.module,
+            *self.extra_args,
+        ]
         try:
             # preexec_fn is unsafe only with threads running, and none runs yet here.
-            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                         preexec_fn=_die_with_parent)  # noqa: PLW1509
+            self.proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+            )  # noqa: PLW1509
             self._wait_ready()
         except BaseException:
             self.stop()
@@ -84,8 +101,9 @@ class RedisServer:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.proc.poll() is not None:
-                raise ServerError(f"redis-server exited with {self.proc.returncode}\n"
-                                  + self.log_tail())
+                raise ServerError(
+                    f"redis-server exited with {self.proc.returncode}\n" + self.log_tail()
+                )
             try:
                 self.client().ping()
                 return

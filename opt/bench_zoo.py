@@ -12,6 +12,7 @@ Frameworks are imported on first use, so `--only TENSOR` imports none, and Tenso
 the server gets and run on one thread (torch.set_num_threads(1), and the same for ONNX
 Runtime, TF and TFLite), in a tight loop: torch's under inference_mode.
 """
+
 import contextlib
 import functools
 import io
@@ -53,10 +54,8 @@ class Model:
 
     def store_command(self, key, *options):
         if self.backend == "SCRIPT":
-            return ("AI.SCRIPTSTORE", key, "CPU", "ENTRY_POINTS", 1, "pre",
-                    "SOURCE", self.blob)
-        return ("AI.MODELSTORE", key, self.backend, "CPU", *options, *self.names,
-                "BLOB", self.blob)
+            return ("AI.SCRIPTSTORE", key, "CPU", "ENTRY_POINTS", 1, "pre", "SOURCE", self.blob)
+        return ("AI.MODELSTORE", key, self.backend, "CPU", *options, *self.names, "BLOB", self.blob)
 
     def context(self):
         return _torch().inference_mode() if _uses_torch(self) else contextlib.nullcontext()
@@ -119,8 +118,9 @@ def _torch_add():
 def _torch_mlp():
     torch = _torch()
     torch.manual_seed(0)
-    mlp = torch.nn.Sequential(torch.nn.Linear(256, HIDDEN), torch.nn.ReLU(),
-                              torch.nn.Linear(HIDDEN, CLASSES)).eval()
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(256, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES)
+    ).eval()
     return _torch_bytes(torch.jit.trace(mlp, torch.zeros(1, 256)))
 
 
@@ -147,8 +147,12 @@ def _onnx_bytes(nodes, inputs, outputs, initializers=()):
         return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
 
     graph = helper.make_graph(
-        nodes, "bench", [info(n, s) for n, s in inputs], [info(n, s) for n, s in outputs],
-        initializer=[numpy_helper.from_array(a, n) for n, a in initializers])
+        nodes,
+        "bench",
+        [info(n, s) for n, s in inputs],
+        [info(n, s) for n, s in outputs],
+        initializer=[numpy_helper.from_array(a, n) for n, a in initializers],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
@@ -157,8 +161,11 @@ def _onnx_bytes(nodes, inputs, outputs, initializers=()):
 def _onnx_add():
     from onnx import helper
 
-    return _onnx_bytes([helper.make_node("Add", ["a", "b"], ["c"])],
-                       [("a", [1, 4]), ("b", [1, 4])], [("c", [1, 4])])
+    return _onnx_bytes(
+        [helper.make_node("Add", ["a", "b"], ["c"])],
+        [("a", [1, 4]), ("b", [1, 4])],
+        [("c", [1, 4])],
+    )
 
 
 def _mlp_weights():
@@ -170,11 +177,12 @@ def _mlp_weights():
 def _onnx_mlp():
     from onnx import helper
 
-    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"]),
-             helper.make_node("Relu", ["h"], ["r"]),
-             helper.make_node("Gemm", ["r", "w2", "b2"], ["y"])]
-    return _onnx_bytes(nodes, [("x", ["N", 256])], [("y", ["N", CLASSES])],
-                       _mlp_weights().items())
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"]),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Gemm", ["r", "w2", "b2"], ["y"]),
+    ]
+    return _onnx_bytes(nodes, [("x", ["N", 256])], [("y", ["N", CLASSES])], _mlp_weights().items())
 
 
 def _onnx_load(blob, inputs):
@@ -246,7 +254,8 @@ def _tflite_mlp():
 
     module = Dense()
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.__call__.get_concrete_function()], module)
+        [module.__call__.get_concrete_function()], module
+    )
     with _quiet():
         return converter.convert()
 

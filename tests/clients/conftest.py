@@ -19,6 +19,7 @@ Fixtures:
 
 All servers persist nothing and live in temporary folders; if pytest is killed they get
 SIGTERM from the kernel (PR_SET_PDEATHSIG)."""
+
 import ctypes
 import json
 import os
@@ -101,20 +102,35 @@ class RedisServer:
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
-        args = ["redis-server", "--port", str(self.port), "--bind", self.host,
-                "--save", "", "--appendonly", "no", "--dir", self.dir,
-                "--logfile", self.log_path, "--loadmodule", MODULE, *self.module_args,
-                *self.extra_args]
+        args = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            self.host,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.dir,
+            "--logfile",
+            self.log_path,
+            "--loadmodule",
+            MODULE,
+            *self.module_args,
+            *self.extra_args,
+        ]
         # preexec_fn is unsafe only with threads running, and pytest runs none here.
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
-                                     preexec_fn=_die_with_parent)  # noqa: PLW1509
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509
 
     def wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.proc.returncode}\n"
-                                   + self.log_tail())
+                raise RuntimeError(
+                    f"redis-server exited with {self.proc.returncode}\n" + self.log_tail()
+                )
             try:
                 self.client().ping()
                 return
@@ -166,12 +182,22 @@ class Cluster:
 
     def __init__(self, basedir, masters=3):
         ports = _free_ports(masters)
-        self.nodes = [RedisServer(p, os.path.join(basedir, f"node{p}"),
-                                  ["TORCH", "redisai_torch/redisai_torch.so"],
-                                  ["--cluster-enabled", "yes",
-                                   "--cluster-config-file", "nodes.conf",
-                                   "--cluster-node-timeout", "5000"])
-                      for p in ports]
+        self.nodes = [
+            RedisServer(
+                p,
+                os.path.join(basedir, f"node{p}"),
+                ["TORCH", "redisai_torch/redisai_torch.so"],
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "5000",
+                ],
+            )
+            for p in ports
+        ]
 
     @property
     def address(self):
@@ -183,10 +209,21 @@ class Cluster:
             n.start()
         for n in self.nodes:
             n.wait_ready()
-        out = subprocess.run(["redis-cli", "--cluster", "create",
-                              *[n.address for n in self.nodes],
-                              "--cluster-replicas", "0", "--cluster-yes"], check=False,
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                "redis-cli",
+                "--cluster",
+                "create",
+                *[n.address for n in self.nodes],
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if out.returncode != 0:
             raise RuntimeError(f"redis-cli --cluster create failed:\n{out.stdout}{out.stderr}")
         self._wait_ok()
@@ -224,8 +261,11 @@ def server(workdir):
         pytest.exit(f"{MODULE} is missing: run `make build` first", returncode=2)
     (port,) = _free_ports(1)
     folder = os.path.join(workdir, "standalone")
-    srv = RedisServer(port, folder, extra_args=["--unixsocket", os.path.join(folder, "redis.sock"),
-                                                "--unixsocketperm", "700"])
+    srv = RedisServer(
+        port,
+        folder,
+        extra_args=["--unixsocket", os.path.join(folder, "redis.sock"), "--unixsocketperm", "700"],
+    )
     try:
         srv.start()
         srv.wait_ready()
@@ -295,9 +335,12 @@ def pytest_sessionstart(session):
     seconds): the `models` fixture waits for it."""
     folder = tempfile.mkdtemp(prefix="cyrai-clients-models-")
     _models_job["folder"] = folder
-    _models_job["proc"] = subprocess.Popen([SERVER_PYTHON, MAKE_MODELS, folder],
-                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           text=True)
+    _models_job["proc"] = subprocess.Popen(
+        [SERVER_PYTHON, MAKE_MODELS, folder],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def pytest_sessionfinish(session):

@@ -7,6 +7,7 @@ OUTDIR gets torch_add.pt (a, b -> a + b), torch_mlp.pt (x [N,4] -> [N,3]),
 onnx_add.onnx (a, b FLOAT [2,3] -> sum), tf_mul.pb (a frozen TF graph: placeholders a, b ->
 mul = a * b) and expected.json: the MLP's output for
 MLP_INPUT computed in process, to compare with what the server computes."""
+
 import io
 import json
 import os
@@ -64,8 +65,9 @@ def tf_mul():
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():
-        tf.multiply(v1.placeholder(tf.float32, name="a"), v1.placeholder(tf.float32, name="b"),
-                    name="mul")
+        tf.multiply(
+            v1.placeholder(tf.float32, name="a"), v1.placeholder(tf.float32, name="b"), name="mul"
+        )
     return graph.as_graph_def().SerializeToString()
 
 
@@ -75,12 +77,13 @@ def main(outdir):
     mlp = torch.jit.trace(MLP().eval(), torch.zeros(2, 4))
     with torch.inference_mode():
         expected = mlp(torch.tensor(MLP_INPUT)).tolist()
-    files = {"torch_add.pt": torch_bytes(torch.jit.script(Add())),
-             "torch_mlp.pt": torch_bytes(mlp),
-             "onnx_add.onnx": onnx_add(),
-             "tf_mul.pb": tf_mul(),
-             "expected.json": json.dumps({"mlp_input": MLP_INPUT,
-                                          "mlp_output": expected}).encode()}
+    files = {
+        "torch_add.pt": torch_bytes(torch.jit.script(Add())),
+        "torch_mlp.pt": torch_bytes(mlp),
+        "onnx_add.onnx": onnx_add(),
+        "tf_mul.pb": tf_mul(),
+        "expected.json": json.dumps({"mlp_input": MLP_INPUT, "mlp_output": expected}).encode(),
+    }
     for name, data in files.items():
         with open(os.path.join(outdir, name), "wb") as f:
             f.write(data)

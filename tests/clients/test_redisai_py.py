@@ -1,5 +1,6 @@
 """redisai-py 1.3.0 (`import redisai as rai`) against the module: every client method a user
 calls, with the client's own post-processing of the replies (spec section 10.1)."""
+
 import warnings
 
 import numpy as np
@@ -91,8 +92,11 @@ def test_tensorset_string_array(client):
 
 def test_tensorget_values_and_meta_forms(client):
     assert client.tensorset("x", [2, 3, 4], dtype="int64") == "OK"
-    assert client.tensorget("x", as_numpy=False) == \
-        {"values": [2, 3, 4], "dtype": "INT64", "shape": [3]}
+    assert client.tensorget("x", as_numpy=False) == {
+        "values": [2, 3, 4],
+        "dtype": "INT64",
+        "shape": [3],
+    }
     assert client.tensorget("x", meta_only=True) == {"dtype": "INT64", "shape": [3]}
     assert client.tensorset("f", (1.5, 2.5, -3.25, 4), shape=(2, 2), dtype="float") == "OK"
     got = client.tensorget("f", as_numpy=False)
@@ -113,8 +117,11 @@ def test_scalar_empty_and_large_tensors(client):
     assert client.tensorset("s", np.array(2.5)) == "OK"
     got = client.tensorget("s")
     assert got.shape == () and got.dtype == np.float64 and got == 2.5
-    assert client.tensorget("s", as_numpy=False) == {"dtype": "DOUBLE", "shape": [],
-                                                     "values": [2.5]}
+    assert client.tensorget("s", as_numpy=False) == {
+        "dtype": "DOUBLE",
+        "shape": [],
+        "values": [2.5],
+    }
     # a zero-length dimension is refused (every dim a client gives must be >= 1)
     with pytest.raises(redis.ResponseError, match="invalid or negative value found in tensor"):
         client.tensorset("e", np.zeros((0,), np.float32))
@@ -232,8 +239,12 @@ def test_model_blob_comes_back_in_chunks(client, models):
 
 
 def test_model_batching_options(client, models):
-    assert client.modelstore("m", "torch", "cpu", models.torch_add, batch=4, minbatch=2,
-                             minbatchtimeout=10, tag="b") == "OK"
+    assert (
+        client.modelstore(
+            "m", "torch", "cpu", models.torch_add, batch=4, minbatch=2, minbatchtimeout=10, tag="b"
+        )
+        == "OK"
+    )
     meta = client.modelget("m", meta_only=True)
     assert (meta["batchsize"], meta["minbatchsize"], meta["minbatchtimeout"]) == (4, 2, 10)
     client.tensorset("a", np.ones((1, 2), np.float32))
@@ -245,9 +256,12 @@ def test_torch_mlp_matches_in_process_result(client, models):
     client.modelstore("mlp", "TORCH", "CPU", models.torch_mlp)
     client.tensorset("x", np.array(models.expected["mlp_input"], np.float32))
     assert client.modelexecute("mlp", "x", "y") == "OK"
-    np.testing.assert_allclose(client.tensorget("y"),
-                               np.array(models.expected["mlp_output"], np.float32),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        client.tensorget("y"),
+        np.array(models.expected["mlp_output"], np.float32),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_onnx_model(client, models):
@@ -262,8 +276,12 @@ def test_onnx_model(client, models):
 
 def test_tf_model_with_inputs_and_outputs(client, models):
     # MODELSTORE ... INPUTS 2 a b OUTPUTS 1 mul BLOB ...
-    assert client.modelstore("m", "TF", "CPU", models.tf_mul, inputs=["a", "b"],
-                             outputs="mul", tag="v1.0") == "OK"
+    assert (
+        client.modelstore(
+            "m", "TF", "CPU", models.tf_mul, inputs=["a", "b"], outputs="mul", tag="v1.0"
+        )
+        == "OK"
+    )
     meta = client.modelget("m", meta_only=True)
     assert (meta["backend"], meta["inputs"], meta["outputs"]) == ("TF", ["a", "b"], ["mul"])
     client.tensorset("a", (2, 3), dtype="float")
@@ -273,13 +291,14 @@ def test_tf_model_with_inputs_and_outputs(client, models):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         # MODELSET ... INPUTS a b OUTPUTS mul (no counts)
-        assert client.modelset("m2", "tf", "cpu", models.tf_mul, inputs=["a", "b"],
-                               outputs=["mul"]) == "OK"
+        assert (
+            client.modelset("m2", "tf", "cpu", models.tf_mul, inputs=["a", "b"], outputs=["mul"])
+            == "OK"
+        )
         assert client.modelrun("m2", ["a", "b"], "out") == "OK"
     np.testing.assert_array_equal(client.tensorget("out"), np.array([4, 9], np.float32))
     with pytest.raises(redis.ResponseError):
-        client.modelstore("bad", "TF", "CPU", models.torch_add, inputs=["a", "b"],
-                          outputs=["mul"])
+        client.modelstore("bad", "TF", "CPU", models.torch_add, inputs=["a", "b"], outputs=["mul"])
 
 
 def test_model_store_errors(client, models):
@@ -305,8 +324,9 @@ def test_deprecated_modelset_modelrun(client, models):
 
 def test_modelscan_order(client, models):
     # redisai-py's own test_model_list: this exact order (spec 3.8).
-    client.modelstore("m", "TF", "CPU", models.tf_mul, inputs=["a", "b"], outputs=["mul"],
-                      tag="v1.2")
+    client.modelstore(
+        "m", "TF", "CPU", models.tf_mul, inputs=["a", "b"], outputs=["mul"], tag="v1.2"
+    )
     client.modelstore("pt_model", "TORCH", "CPU", models.torch_add)
     with pytest.warns(UserWarning):
         assert client.modelscan() == [["pt_model", ""], ["m", "v1.2"]]
@@ -327,11 +347,9 @@ def test_scriptscan_order(client):
 
 
 def test_scriptstore_get_execute_del(client):
-    assert client.scriptstore("s", "CPU", SCRIPT, ["bar", "scale", "counter"],
-                              tag="v1") == "OK"
+    assert client.scriptstore("s", "CPU", SCRIPT, ["bar", "scale", "counter"], tag="v1") == "OK"
     meta = client.scriptget("s", meta_only=True)
-    assert meta == {"device": "CPU", "tag": "v1",
-                    "entry points": [b"bar", b"scale", b"counter"]}
+    assert meta == {"device": "CPU", "tag": "v1", "entry points": [b"bar", b"scale", b"counter"]}
     full = client.scriptget("s")
     assert full["source"] == SCRIPT
 
@@ -339,15 +357,15 @@ def test_scriptstore_get_execute_del(client):
     client.tensorset("b", np.array([10, 20], np.float32))
     assert client.scriptexecute("s", "bar", inputs=["a", "b"], outputs=["c"]) == "OK"
     np.testing.assert_array_equal(client.tensorget("c"), np.array([11, 22], np.float32))
-    assert client.scriptexecute("s", "scale", inputs="a", args="2.5", outputs="d",
-                                timeout=5000) == "OK"
+    assert (
+        client.scriptexecute("s", "scale", inputs="a", args="2.5", outputs="d", timeout=5000)
+        == "OK"
+    )
     np.testing.assert_array_equal(client.tensorget("d"), np.array([2.5, 5], np.float32))
-    assert client.scriptexecute("s", "counter", keys=["cnt"], args=["3"],
-                                outputs=["n"]) == "OK"
+    assert client.scriptexecute("s", "counter", keys=["cnt"], args=["3"], outputs=["n"]) == "OK"
     assert client.scriptexecute("s", "counter", keys="cnt", args="4", outputs="n") == "OK"
     assert client.get("cnt") == b"7"
-    assert client.tensorget("n", as_numpy=False) == {"dtype": "INT64", "shape": [],
-                                                     "values": [7]}
+    assert client.tensorget("n", as_numpy=False) == {"dtype": "INT64", "shape": [], "values": [7]}
 
     assert client.scriptdel("s") == "OK"
     with pytest.raises(redis.ResponseError, match="script key is empty"):
@@ -386,8 +404,11 @@ def test_deprecated_scriptset_scriptrun(client):
         client.tensorset("a", np.array([1, 2], np.float32))
         assert client.scriptrun("s", "bar", ["a", "a"], "c") == "OK"
     np.testing.assert_array_equal(client.tensorget("c"), np.array([2, 4], np.float32))
-    assert client.scriptget("s", meta_only=True) == {"device": "CPU", "tag": "old",
-                                                     "entry points": []}
+    assert client.scriptget("s", meta_only=True) == {
+        "device": "CPU",
+        "tag": "old",
+        "entry points": [],
+    }
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ module, standalone and on a 3-master Redis Cluster (spec section 10.2).
 SmartRedis sends AI.CONFIG GET MODEL_CHUNK_SIZE, AI.MODELSTORE, AI.MODELEXECUTE ... TIMEOUT,
 the deprecated AI.SCRIPTSET / AI.SCRIPTRUN with plain Python functions, AI.TENSORSET/GET
 META BLOB, and plain Redis commands for datasets (hashes) and aggregation lists."""
+
 from __future__ import annotations
 
 import inspect
@@ -167,8 +168,7 @@ def make_dataset(name):
 def check_dataset(ds, name):
     assert ds.get_name() == name
     assert sorted(ds.get_tensor_names()) == ["f", "i", "u"]
-    np.testing.assert_array_equal(ds.get_tensor("f"), np.arange(12, dtype=np.float32)
-                                  .reshape(3, 4))
+    np.testing.assert_array_equal(ds.get_tensor("f"), np.arange(12, dtype=np.float32).reshape(3, 4))
     np.testing.assert_array_equal(ds.get_tensor("i"), np.array([1, -2, 3], np.int64))
     np.testing.assert_array_equal(ds.get_tensor("u"), np.array([[7, 8]], np.uint16))
     np.testing.assert_array_equal(ds.get_meta_scalars("step"), [42, 43])
@@ -205,8 +205,7 @@ def test_aggregation_lists(client):
     got = client.get_datasets_from_list("runs")
     assert [d.get_name() for d in got] == ["agg0", "agg1", "agg2"]
     check_dataset(got[1], "agg1")
-    assert [d.get_name() for d in client.get_dataset_list_range("runs", 1, 2)] == \
-        ["agg1", "agg2"]
+    assert [d.get_name() for d in client.get_dataset_list_range("runs", 1, 2)] == ["agg1", "agg2"]
     client.copy_list("runs", "runs2")
     assert client.get_list_length("runs2") == 3
     client.delete_list("runs")
@@ -241,17 +240,20 @@ def test_set_get_run_torch_model(client, con, models, monitor):
 
 def test_model_options_and_file(client, con, models, workdir):
     path = os.path.join(models.folder, "torch_mlp.pt")
-    client.set_model_from_file("mlp", path, "TORCH", "CPU", batch_size=4, min_batch_size=1,
-                               min_batch_timeout=5, tag="mlp")
+    client.set_model_from_file(
+        "mlp", path, "TORCH", "CPU", batch_size=4, min_batch_size=1, min_batch_timeout=5, tag="mlp"
+    )
     meta = con.execute_command("AI.MODELGET", "mlp", "META")
     fields = dict(zip(meta[::2], meta[1::2]))
-    assert (fields[b"batchsize"], fields[b"minbatchsize"], fields[b"minbatchtimeout"]) == \
-        (4, 1, 5)
+    assert (fields[b"batchsize"], fields[b"minbatchsize"], fields[b"minbatchtimeout"]) == (4, 1, 5)
     client.put_tensor("x", np.array(models.expected["mlp_input"], np.float32))
     client.run_model("mlp", "x", "y")
-    np.testing.assert_allclose(client.get_tensor("y"),
-                               np.array(models.expected["mlp_output"], np.float32),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        client.get_tensor("y"),
+        np.array(models.expected["mlp_output"], np.float32),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_onnx_and_tf_models(client, models):
@@ -272,8 +274,9 @@ def test_model_chunk_size_and_chunked_get(client, con, models):
     try:
         assert con.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE") == len(blob) // 3 - 1
         # A fresh client asks the server for the chunk size (AI.CONFIG GET, integer reply).
-        fresh = Client(address=f"127.0.0.1:{con.connection_pool.connection_kwargs['port']}",
-                       cluster=False)
+        fresh = Client(
+            address=f"127.0.0.1:{con.connection_pool.connection_kwargs['port']}", cluster=False
+        )
         fresh.set_model("m", blob, "TORCH", "CPU")
         chunks = con.execute_command("AI.MODELGET", "m", "BLOB")
         assert len(chunks) == 4 and b"".join(chunks) == blob
@@ -412,8 +415,7 @@ def test_cluster_tensors(cclient, clean_cluster):
     counts = [n.client().dbsize() for n in clean_cluster.nodes]
     assert all(c > 0 for c in counts), counts
     for i, k in enumerate(keys):
-        np.testing.assert_array_equal(cclient.get_tensor(k),
-                                      array(DTYPES[i % len(DTYPES)], seed=i))
+        np.testing.assert_array_equal(cclient.get_tensor(k), array(DTYPES[i % len(DTYPES)], seed=i))
         assert cclient.tensor_exists(k)
     cclient.copy_tensor(keys[0], "copied")
     cclient.rename_tensor(keys[1], "renamed")
@@ -431,8 +433,9 @@ def test_cluster_datasets(cclient):
     for i in range(4):
         assert cclient.dataset_exists(f"cds{i}")
         check_dataset(cclient.get_dataset(f"cds{i}"), f"cds{i}")
-    assert [d.get_name() for d in cclient.get_datasets_from_list("clist")] == \
-        [f"cds{i}" for i in range(4)]
+    assert [d.get_name() for d in cclient.get_datasets_from_list("clist")] == [
+        f"cds{i}" for i in range(4)
+    ]
     cclient.delete_dataset("cds0")
     assert not cclient.dataset_exists("cds0")
 
@@ -471,8 +474,9 @@ def test_cluster_scripts(cclient, clean_cluster):
         np.testing.assert_array_equal(cclient.get_tensor(f"o-{i}"), np.array([4, 8]) * (i + 1))
         cclient.put_tensor(f"pair-{i}", np.array([[1.0, 2.0], [3.0, 4.0]], np.float32) * i)
         cclient.run_script("s", "split", [f"pair-{i}"], [f"p0-{i}", f"p1-{i}"])
-        np.testing.assert_array_equal(cclient.get_tensor(f"p1-{i}"),
-                                      np.array([3, 4], np.float32) * i)
+        np.testing.assert_array_equal(
+            cclient.get_tensor(f"p1-{i}"), np.array([3, 4], np.float32) * i
+        )
     cclient.delete_script("s")
     assert not cclient.model_exists("s")
 
@@ -483,8 +487,10 @@ def test_cluster_model_chunk_size(cclient, clean_cluster, models):
     # stored afterwards still run everywhere.
     cclient.set_model_chunk_size(1024)
     try:
-        sizes = [n.client().execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE")
-                 for n in clean_cluster.nodes]
+        sizes = [
+            n.client().execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE")
+            for n in clean_cluster.nodes
+        ]
         assert 1024 in sizes, sizes
         cclient.set_model("m", models.torch_add, "TORCH", "CPU")
         for n, size in zip(clean_cluster.nodes, sizes):

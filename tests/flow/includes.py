@@ -117,9 +117,7 @@ def meta_dict(reply):
 
 def tensorset_blob(con, key, dtype, arr):
     """Stores arr under key through BLOB; returns the reply."""
-    return con.execute_command(
-        "AI.TENSORSET", key, dtype, *arr.shape, "BLOB", arr.tobytes()
-    )
+    return con.execute_command("AI.TENSORSET", key, dtype, *arr.shape, "BLOB", arr.tobytes())
 
 
 def sample_tensors(rng):
@@ -212,9 +210,7 @@ class RawConnection:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.connect(kw["path"])
         else:
-            self.sock = socket.create_connection(
-                (kw.get("host", "localhost"), kw["port"])
-            )
+            self.sock = socket.create_connection((kw.get("host", "localhost"), kw["port"]))
         self.file = self.sock.makefile("rb")
 
     def close(self):

@@ -3,6 +3,7 @@ torch.jit.script/trace, ONNX through onnx.helper) and cached for the whole RLTes
 plus helpers to move numpy arrays in and out of tensor keys.
 
 Kept apart from includes.py so that the tensor tests never import a framework."""
+
 import io
 import os
 import re
@@ -174,14 +175,18 @@ def onnx_blob(name):
     """Serialized bytes of a named ONNX test model:
     add: a, b [2,3] -> sum; mlp: x [N,4] -> y [N,3] and label [N] (INT64 ArgMax of y)."""
     if name == "add":
-        return _onnx_model([helper.make_node("Add", ["a", "b"], ["sum"])],
-                           [_float_info("a", [2, 3]), _float_info("b", [2, 3])],
-                           [_float_info("sum", [2, 3])])
+        return _onnx_model(
+            [helper.make_node("Add", ["a", "b"], ["sum"])],
+            [_float_info("a", [2, 3]), _float_info("b", [2, 3])],
+            [_float_info("sum", [2, 3])],
+        )
     if name == "mlp":
         rng = np.random.default_rng(1)
         weights = {"w1": (4, 8), "b1": (8,), "w2": (8, 3), "b2": (3,)}
-        inits = [onnx.numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
-                 for n, s in weights.items()]
+        inits = [
+            onnx.numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+            for n, s in weights.items()
+        ]
         nodes = [
             helper.make_node("MatMul", ["x", "w1"], ["h0"]),
             helper.make_node("Add", ["h0", "b1"], ["h1"]),
@@ -191,9 +196,14 @@ def onnx_blob(name):
             helper.make_node("ArgMax", ["y"], ["label"], axis=1, keepdims=0),
         ]
         return _onnx_model(
-            nodes, [_float_info("x", ["N", 4])],
-            [_float_info("y", ["N", 3]),
-             helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])], inits)
+            nodes,
+            [_float_info("x", ["N", 4])],
+            [
+                _float_info("y", ["N", 3]),
+                helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            ],
+            inits,
+        )
     raise KeyError(name)
 
 
@@ -239,10 +249,13 @@ def big_onnx_chunks(megabytes):
         helper.make_node("Slice", ["w", "zero", "one"], ["w0"]),
         helper.make_node("Add", ["x", "w0"], ["y"]),
     ]
-    inits = [onnx.numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
-             onnx.numpy_helper.from_array(np.array([1], dtype=np.int64), "one")]
-    graph = helper.make_graph(nodes, "big", [_float_info("x", [1])], [_float_info("y", [1])],
-                              initializer=inits)
+    inits = [
+        onnx.numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        onnx.numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+    ]
+    graph = helper.make_graph(
+        nodes, "big", [_float_info("x", [1])], [_float_info("y", [1])], initializer=inits
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
     head = onnx.TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[n]).SerializeToString()
@@ -266,8 +279,9 @@ _DTYPE_NAMES = {np.dtype(t): name for name, t in NUMERIC_DTYPES.items()}
 
 def set_array(con, key, arr):
     arr = np.ascontiguousarray(arr)
-    return con.execute_command("AI.TENSORSET", key, _DTYPE_NAMES[arr.dtype], *arr.shape,
-                               "BLOB", arr.tobytes())
+    return con.execute_command(
+        "AI.TENSORSET", key, _DTYPE_NAMES[arr.dtype], *arr.shape, "BLOB", arr.tobytes()
+    )
 
 
 def get_array(con, key):
@@ -281,8 +295,17 @@ def store(con, key, backend, blob, *options, device="CPU"):
 
 
 def execute(con, model, inputs, outputs, *tail):
-    return con.execute_command("AI.MODELEXECUTE", model, "INPUTS", len(inputs), *inputs,
-                               "OUTPUTS", len(outputs), *outputs, *tail)
+    return con.execute_command(
+        "AI.MODELEXECUTE",
+        model,
+        "INPUTS",
+        len(inputs),
+        *inputs,
+        "OUTPUTS",
+        len(outputs),
+        *outputs,
+        *tail,
+    )
 
 
 def model_meta(con, key):
@@ -327,7 +350,9 @@ def aof_base_file(con):
     """The path of the current base file of the AOF."""
     directory = con.config_get("dir")["dir"]
     aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
-    manifest = os.path.join(aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest")
+    manifest = os.path.join(
+        aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest"
+    )
     with open(manifest) as f:
         for line in f:
             fields = line.split()

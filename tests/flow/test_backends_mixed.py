@@ -4,6 +4,7 @@ on two device queues, every output equal to its framework run in process, also a
 RELOAD and on the replica; each backend refusing the others' model bytes; and backends
 imported lazily: a server that only ever saw an ONNX model has neither TensorFlow nor torch
 in its address space."""
+
 import os
 import socket
 import subprocess
@@ -44,8 +45,21 @@ SCRATCH = os.path.join(os.path.dirname(MODULE), "scratch")
 def store_all(con):
     """One model or two of every backend; half of them on the CPU:1 queue."""
     store(con, "tf:mul", "TF", tf_blob("mul"), "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul")
-    store(con, "tf:saved", "TF", saved_model_zip(), "INPUTS", 2, "a", "b", "OUTPUTS", 2, "prod",
-          "sum", device="CPU:1")
+    store(
+        con,
+        "tf:saved",
+        "TF",
+        saved_model_zip(),
+        "INPUTS",
+        2,
+        "a",
+        "b",
+        "OUTPUTS",
+        2,
+        "prod",
+        "sum",
+        device="CPU:1",
+    )
     store(con, "tflite:dense", "TFLITE", tflite_blob("dense"))
     store(con, "tflite:quant", "TFLITE", tflite_blob("quant"), device="CPU:1")
     store(con, "torch:add", "TORCH", torch_blob("add"), device="CPU:1")
@@ -165,12 +179,17 @@ def check_blobs_of_other_backends(env, con):
                 con.execute_command("AI.MODELSTORE", "x", backend, "CPU", *names, "BLOB", blob)
             except redis.ResponseError as e:
                 text = str(e)
-            env.assertTrue(text and "\n" not in text and "\r" not in text,
-                           message=(backend, origin, text))
+            env.assertTrue(
+                text and "\n" not in text and "\r" not in text, message=(backend, origin, text)
+            )
             env.assertEqual(con.exists("x"), 0, message=(backend, origin))
             env.assertTrue(con.ping())
-        env.assertEqual(con.execute_command("AI.MODELSTORE", "x", backend, "CPU", *names, "BLOB",
-                                            blobs[backend]), b"OK")
+        env.assertEqual(
+            con.execute_command(
+                "AI.MODELSTORE", "x", backend, "CPU", *names, "BLOB", blobs[backend]
+            ),
+            b"OK",
+        )
         env.assertEqual(con.delete("x"), 1)
 
 
@@ -272,9 +291,22 @@ def test_backends_load_lazily(env):
     os.makedirs(SCRATCH, exist_ok=True)
     port = _free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--dir",
-         SCRATCH, "--logfile", os.path.join(SCRATCH, f"lazy-{port}.log"), "--loadmodule",
-         MODULE])
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            SCRATCH,
+            "--logfile",
+            os.path.join(SCRATCH, f"lazy-{port}.log"),
+            "--loadmodule",
+            MODULE,
+        ]
+    )
     try:
         con = redis.Redis(port=port)
         env.assertTrue(_wait_ready(con))
@@ -297,8 +329,10 @@ def test_backends_load_lazily(env):
         env.assertGreater(tf_growth, 100 * 2**20, message=(onnx_growth, tf_growth))
         env.assertLess(onnx_growth * 4, tf_growth, message=(onnx_growth, tf_growth))
         # TF models reuse it; torch arrives with the first TORCH model only.
-        env.assertEqual(store(con, "tf", "TF", tf_blob("mul"), "INPUTS", 2, "a", "b",
-                              "OUTPUTS", 1, "mul"), b"OK")
+        env.assertEqual(
+            store(con, "tf", "TF", tf_blob("mul"), "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul"),
+            b"OK",
+        )
         env.assertEqual(_mapped(pid), {"ONNX", "TF"})
         env.assertEqual(store(con, "torch", "TORCH", torch_blob("add")), b"OK")
         env.assertEqual(_mapped(pid), {"ONNX", "TF", "TORCH"})

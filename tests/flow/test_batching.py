@@ -6,6 +6,7 @@ and queue their requests behind it one by one, so the worker finds them all in a
 order and the batches it forms can be predicted. The probe models return, beside their
 result, the batch each row ran in: its total number of rows and the first element of its
 first row (every client puts its own id there)."""
+
 import select
 import threading
 import time
@@ -135,8 +136,18 @@ class Hold:
     def __enter__(self):
         """Starts the slow run and returns once the worker is running it."""
         blocked = blocked_clients(self.con)
-        self.raw = send(self.con, "AI.MODELEXECUTE", "hold", "INPUTS", 2, "hold:x", "hold:n",
-                        "OUTPUTS", 1, "hold:y")
+        self.raw = send(
+            self.con,
+            "AI.MODELEXECUTE",
+            "hold",
+            "INPUTS",
+            2,
+            "hold:x",
+            "hold:n",
+            "OUTPUTS",
+            1,
+            "hold:y",
+        )
         wait_until(lambda: blocked_clients(self.con) == blocked + 1)
         wait_until(lambda: queue_depth(self.con) == 0)
         return self
@@ -193,8 +204,13 @@ def check_own_rows(con, xs, out="y"):
     what each saw of its batch: [(rows of the batch, id of the batch's first client)]."""
     seen = []
     for i, x in enumerate(xs):
-        np.testing.assert_allclose(get_array(con, f"{out}{i}"), probe_run(x)[0], rtol=1e-5,
-                                   atol=1e-6, err_msg=f"client {i}")
+        np.testing.assert_allclose(
+            get_array(con, f"{out}{i}"),
+            probe_run(x)[0],
+            rtol=1e-5,
+            atol=1e-6,
+            err_msg=f"client {i}",
+        )
         batch = get_array(con, f"b{i}")
         assert batch.shape == (len(x), 2), batch.shape
         assert (batch == batch[0]).all(), batch
@@ -335,8 +351,7 @@ def test_info_after_batched_runs(env):
     env.assertGreater(duration, 0)
     env.assertEqual(duration % 4, 0)
     lat = con.execute_command("INFO", "MODULES")["ai_p"]
-    env.assertEqual((lat["calls"], lat["p50_us"], lat["p99_us"]), (4, duration // 4,
-                                                                  duration // 4))
+    env.assertEqual((lat["calls"], lat["p50_us"], lat["p99_us"]), (4, duration // 4, duration // 4))
     # Three requests of two rows: a batch of four and one alone; samples are their rows.
     xs = [client_rows(i, 2) for i in range(3)]
     for i, x in enumerate(xs):
@@ -363,9 +378,10 @@ def test_output_rows_must_follow_the_batch(env):
 
     def together(key, first, second):
         with hold:
-            raws = [hold.queue("AI.MODELEXECUTE", key, "INPUTS", 1, first, "OUTPUTS", 1, "o1"),
-                    hold.queue("AI.MODELEXECUTE", key, "INPUTS", 1, second, "OUTPUTS", 1,
-                               "o2")]
+            raws = [
+                hold.queue("AI.MODELEXECUTE", key, "INPUTS", 1, first, "OUTPUTS", 1, "o1"),
+                hold.queue("AI.MODELEXECUTE", key, "INPUTS", 1, second, "OUTPUTS", 1, "o2"),
+            ]
             hold.check_still_running()
         return [read(raw) for raw in raws]
 
@@ -381,18 +397,22 @@ def test_output_rows_must_follow_the_batch(env):
     env.assertEqual(get_array(con, "o2").shape, (2, 4))
     # Alone (nothing to batch with, or already BATCHSIZE rows) nothing is checked.
     set_array(con, "x5", client_rows(5, 5))
-    for key, x, want in (("sum", "x2", x2.sum(0, keepdims=True)),
-                         ("sum", "x5", client_rows(5, 5).sum(0, keepdims=True)),
-                         ("three", "x2", np.zeros((3, 4), np.float32)),
-                         ("scalar", "x2", np.array(x2.sum(), np.float32))):
+    for key, x, want in (
+        ("sum", "x2", x2.sum(0, keepdims=True)),
+        ("sum", "x5", client_rows(5, 5).sum(0, keepdims=True)),
+        ("three", "x2", np.zeros((3, 4), np.float32)),
+        ("scalar", "x2", np.array(x2.sum(), np.float32)),
+    ):
         env.assertEqual(execute(con, key, [x], ["alone"]), b"OK", message=(key, x))
         np.testing.assert_allclose(get_array(con, "alone"), want, rtol=1e-5)
     # A backend error in a batch fails each of its requests, counted for each.
     store(con, "p", "TORCH", PROBE_BLOB, "BATCHSIZE", 4)
     set_array(con, "wide", np.ones((1, 5), np.float32))
     with hold:
-        raws = [hold.queue("AI.MODELEXECUTE", "p", "INPUTS", 1, "wide", "OUTPUTS", 2, "y", "b")
-                for _ in range(2)]
+        raws = [
+            hold.queue("AI.MODELEXECUTE", "p", "INPUTS", 1, "wide", "OUTPUTS", 2, "y", "b")
+            for _ in range(2)
+        ]
         hold.check_still_running()
     replies = [read(raw) for raw in raws]
     env.assertEqual([kind for kind, _ in replies], ["-", "-"])
@@ -433,8 +453,7 @@ def test_minbatchtimeout_runs_a_lone_request(env):
     if env.useSlaves or env.useAof:
         env.skip()  # the queue and its worker are the same in every env
     con = connect(env)
-    store(con, "p", "TORCH", PROBE_BLOB, "BATCHSIZE", 4, "MINBATCHSIZE", 2, "MINBATCHTIMEOUT",
-          100)
+    store(con, "p", "TORCH", PROBE_BLOB, "BATCHSIZE", 4, "MINBATCHSIZE", 2, "MINBATCHTIMEOUT", 100)
     x = client_rows(0, 1)
     set_array(con, "x0", x)
     execute(con, "p", ["x0"], ["y0", "b0"])  # the first run of a model is slower
@@ -468,13 +487,28 @@ def test_incompatible_requests_are_not_merged(env):
     arrays = {}
     for name, (sa, sb, _) in cases.items():
         dtype = np.float64 if name == "double" else np.float32
-        arrays[name] = (rng.standard_normal(sa).astype(dtype),
-                        rng.standard_normal(sb).astype(dtype))
+        arrays[name] = (
+            rng.standard_normal(sa).astype(dtype),
+            rng.standard_normal(sb).astype(dtype),
+        )
         set_array(con, f"a:{name}", arrays[name][0])
         set_array(con, f"b:{name}", arrays[name][1])
     with hold:
-        raws = [hold.queue("AI.MODELEXECUTE", "add", "INPUTS", 2, f"a:{n}", f"b:{n}",
-                           "OUTPUTS", 2, f"c:{n}", f"n:{n}") for n in cases]
+        raws = [
+            hold.queue(
+                "AI.MODELEXECUTE",
+                "add",
+                "INPUTS",
+                2,
+                f"a:{n}",
+                f"b:{n}",
+                "OUTPUTS",
+                2,
+                f"c:{n}",
+                f"n:{n}",
+            )
+            for n in cases
+        ]
         hold.check_still_running()
     env.assertEqual([read(raw) for raw in raws], [("+", b"OK")] * len(cases))
     for name, (_, _, batch_rows) in cases.items():
@@ -498,8 +532,7 @@ def test_timeout_while_waiting_for_mates(env):
         set_array(con, f"x{i}", x)
     start = time.monotonic()
     with RawConnection(con) as raw:
-        env.assertEqual(raw.call(*run_probe("p", 0, "y"), "TIMEOUT", 100),
-                        ("+", b"TIMEDOUT"))
+        env.assertEqual(raw.call(*run_probe("p", 0, "y"), "TIMEOUT", 100), ("+", b"TIMEDOUT"))
     env.assertGreaterEqual(time.monotonic() - start, 0.1)
     env.assertEqual(con.exists("y0", "b0"), 0)
     env.assertEqual(counters(con, "p"), (0, 0, 0, 0))
@@ -509,9 +542,11 @@ def test_timeout_while_waiting_for_mates(env):
     hold = Hold(con)
     store(con, "p", "TORCH", PROBE_BLOB, "BATCHSIZE", 4, "MINBATCHSIZE", 2)
     with hold:
-        raws = [hold.queue(*run_probe("p", 0, "y"), "TIMEOUT", 1),
-                hold.queue(*run_probe("p", 1, "y")),
-                hold.queue(*run_probe("p", 2, "y"))]
+        raws = [
+            hold.queue(*run_probe("p", 0, "y"), "TIMEOUT", 1),
+            hold.queue(*run_probe("p", 1, "y")),
+            hold.queue(*run_probe("p", 2, "y")),
+        ]
         hold.check_still_running()
     env.assertEqual([read(raw) for raw in raws], [("+", b"TIMEDOUT"), ("+", b"OK"), ("+", b"OK")])
     env.assertEqual(con.exists("y0", "b0"), 0)

@@ -3,6 +3,7 @@ parse error with its exact text as sent (ERR prefix or not), the order in which 
 finds them, and a table of refused commands after each of which the keyspace (master and
 replica) and the run statistics are unchanged and the server answers. Also the forms the
 parser accepts although they look odd (TIMEOUT 0, a tensor named TIMEOUT, lower case)."""
+
 import numpy as np
 from includes import RawConnection, keyspace, meta_dict, run_checks, wait_replica
 from model_zoo import connect, set_array, store, torch_blob
@@ -20,14 +21,17 @@ PERSIST_RO = "ERR PERSIST cannot be specified in a read-only DAG"
 PERSIST_MISSING = "ERR missing arguments after PERSIST keyword in DAG command"
 PERSIST_COUNT = "ERR invalid or negative value found in number of keys to PERSIST"
 PERSIST_UNIQUE = "ERR PERSIST keys must be unique"
-PERSIST_ARGS = ("ERR number of keys to PERSIST after DAG execution does not match the number "
-                "of given arguments")
+PERSIST_ARGS = (
+    "ERR number of keys to PERSIST after DAG execution does not match the number of given arguments"
+)
 ROUTING_MISSING = "ERR Missing ROUTING value"
 TIMEOUT_MISSING = "ERR No value provided for TIMEOUT"
 TIMEOUT_INVALID = "ERR Invalid value for TIMEOUT"
 UNEXPECTED = "ERR Invalid DAG command. Unexpected argument:  %s"  # two spaces (sic)
-NEEDS_KEYWORD = ("ERR AI.DAGEXECUTE and AI.DAGEXECUTE_RO commands must contain at least one out "
-                 "of ROUTING, LOAD, PERSIST keywords")
+NEEDS_KEYWORD = (
+    "ERR AI.DAGEXECUTE and AI.DAGEXECUTE_RO commands must contain at least one out "
+    "of ROUTING, LOAD, PERSIST keywords"
+)
 EMPTY = "ERR DAG is empty"
 UNSUPPORTED = "Unsupported command within DAG"  # no ERR
 SCRIPT_RO = "ERR AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
@@ -150,12 +154,38 @@ ERRORS = [
     (d(DAG, LOAD_A, (*ME, "TIMEOUT", 100)), TIMEOUT_IN_OP),
     (d(DAG, LOAD_A, (*SE, "TIMEOUT", 100)), TIMEOUT_IN_OP),
     (d(DAG_RO, LOAD_A, (*ME, "timeout", 1)), TIMEOUT_IN_OP),
-    (d(DAGRUN, LOAD_A, ("AI.MODELRUN", "m", "TIMEOUT", 100, "INPUTS", "a", "a", "OUTPUTS", "c")),
-     TIMEOUT_IN_OP),
-    (d(DAGRUN, LOAD_A, ("AI.SCRIPTRUN", "s", "add", "TIMEOUT", 100, "INPUTS", "a", "a",
-                        "OUTPUTS", "c")), TIMEOUT_IN_OP),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "missing", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c",
-                     "TIMEOUT", 100)), MODEL_EMPTY),
+    (
+        d(DAGRUN, LOAD_A, ("AI.MODELRUN", "m", "TIMEOUT", 100, "INPUTS", "a", "a", "OUTPUTS", "c")),
+        TIMEOUT_IN_OP,
+    ),
+    (
+        d(
+            DAGRUN,
+            LOAD_A,
+            ("AI.SCRIPTRUN", "s", "add", "TIMEOUT", 100, "INPUTS", "a", "a", "OUTPUTS", "c"),
+        ),
+        TIMEOUT_IN_OP,
+    ),
+    (
+        d(
+            DAG,
+            LOAD_A,
+            (
+                "AI.MODELEXECUTE",
+                "missing",
+                "INPUTS",
+                2,
+                "a",
+                "a",
+                "OUTPUTS",
+                1,
+                "c",
+                "TIMEOUT",
+                100,
+            ),
+        ),
+        MODEL_EMPTY,
+    ),
     (d(DAG, LOAD_A, (*ME, "TIMEOUT", "abc")), TIMEOUT_INVALID),
     (d(DAG, LOAD_A, (*ME, "TIMEOUT")), TIMEOUT_MISSING),
     (d(DAG, LOAD_A, (*SE, "TIMEOUT")), TIMEOUT_MISSING + " in AI.SCRIPTEXECUTE"),
@@ -167,39 +197,65 @@ ERRORS = [
     (d(DAG, LOAD_A, ("AI.TENSORSET",)), OP_ARITY % "AI.TENSORSET"),
     # the ops' own rules
     (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "INT128", 1)), "ERR invalid data type"),
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT", 2, "VALUES", 1)),
-     "ERR wrong number of values was given in 'AI.TENSORSET' command"),
+    (
+        d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT", 2, "VALUES", 1)),
+        "ERR wrong number of values was given in 'AI.TENSORSET' command",
+    ),
     (d(DAG, ["ROUTING", "a"], TS, ("AI.TENSORGET", "n", "BADFMT")), "ERR unsupported data format"),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "missing", "INPUTS", 1, "a", "OUTPUTS", 1, "c")),
-     MODEL_EMPTY),
+    (
+        d(DAG, LOAD_A, ("AI.MODELEXECUTE", "missing", "INPUTS", 1, "a", "OUTPUTS", 1, "c")),
+        MODEL_EMPTY,
+    ),
     (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "str", "INPUTS", 1, "a", "OUTPUTS", 1, "c")), WRONGTYPE),
     (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "a", "INPUTS", 1, "a", "OUTPUTS", 1, "c")), WRONGTYPE),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 1, "a", "OUTPUTS", 1, "c")),
-     INPUTS_MISMATCH),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "a", "OUTPUTS", 2, "c", "e")),
-     OUTPUTS_MISMATCH),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "OUTPUTS", 1, "c", "INPUTS", 2, "a", "a")),
-     "ERR INPUTS not specified"),
+    (
+        d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 1, "a", "OUTPUTS", 1, "c")),
+        INPUTS_MISMATCH,
+    ),
+    (
+        d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "a", "OUTPUTS", 2, "c", "e")),
+        OUTPUTS_MISMATCH,
+    ),
+    (
+        d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "OUTPUTS", 1, "c", "INPUTS", 2, "a", "a")),
+        "ERR INPUTS not specified",
+    ),
     (d(DAGRUN, LOAD_A, ("AI.MODELRUN", "missing", "INPUTS", "a", "OUTPUTS", "c")), MODEL_EMPTY),
     (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "missing", "add", "INPUTS", 1, "a")), SCRIPT_EMPTY),
     (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "m", "add", "INPUTS", 1, "a")), WRONGTYPE),
-    (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 3, "a", "a")),
-     ("ERR number of inputs to AI.SCRIPTEXECUTE command does not match the number of given "
-      "arguments")),
-    (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 1, "a", "INPUTS", 1, "a")),
-     "ERR Already Encountered INPUTS scope in AI.SCRIPTEXECUTE command"),
-    (d(DAGRUN, LOAD_A, ("AI.SCRIPTRUN", "s", "add", "BAD", "INPUTS", "a")),
-     "ERR Unrecongnized parameter to SCRIPTRUN"),
+    (
+        d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 3, "a", "a")),
+        (
+            "ERR number of inputs to AI.SCRIPTEXECUTE command does not match the number of given "
+            "arguments"
+        ),
+    ),
+    (
+        d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 1, "a", "INPUTS", 1, "a")),
+        "ERR Already Encountered INPUTS scope in AI.SCRIPTEXECUTE command",
+    ),
+    (
+        d(DAGRUN, LOAD_A, ("AI.SCRIPTRUN", "s", "add", "BAD", "INPUTS", "a")),
+        "ERR Unrecongnized parameter to SCRIPTRUN",
+    ),
     # names: nothing is read from the keyspace but LOAD; a name must be produced earlier
     (d(DAG, ["ROUTING", "a"], TG), INPUT_UNKNOWN),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c")),
-     INPUT_UNKNOWN),
-    (d(DAG, LOAD_A, ("AI.TENSORGET", "c", "VALUES"), ("AI.TENSORSET", "c", "FLOAT", 1)),
-     INPUT_UNKNOWN),
-    (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "c", "OUTPUTS", 1, "c")),
-     INPUT_UNKNOWN),
-    (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "a", "zz", "OUTPUTS", 1, "c")),
-     INPUT_UNKNOWN),
+    (
+        d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c")),
+        INPUT_UNKNOWN,
+    ),
+    (
+        d(DAG, LOAD_A, ("AI.TENSORGET", "c", "VALUES"), ("AI.TENSORSET", "c", "FLOAT", 1)),
+        INPUT_UNKNOWN,
+    ),
+    (
+        d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "c", "OUTPUTS", 1, "c")),
+        INPUT_UNKNOWN,
+    ),
+    (
+        d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "a", "zz", "OUTPUTS", 1, "c")),
+        INPUT_UNKNOWN,
+    ),
     (d(DAGRUN, [], MR), INPUT_UNKNOWN),
     (d(DAG, ["PERSIST", 1, "zz"], TS), PERSIST_UNKNOWN),
     (d(DAG, ["PERSIST", 1, "b"], TS), PERSIST_UNKNOWN),
@@ -214,9 +270,16 @@ ERRORS = [
     (d(DAG_RO, LOAD_A, SE, NOCMD), SCRIPT_RO),
     (d(DAG, ["TIMEOUT", 5, "LOAD", 1, "zz"], NOCMD), TENSOR_EMPTY),
     # a bad op after good ones: nothing runs (the model's statistics stay at zero)
-    (d(DAG, ["LOAD", 1, "a", "PERSIST", 1, "c"], TS, ME, ("AI.TENSORSET", "e", "FLOAT", 2, "VALUES",
-                                                         1)),
-     "ERR wrong number of values was given in 'AI.TENSORSET' command"),
+    (
+        d(
+            DAG,
+            ["LOAD", 1, "a", "PERSIST", 1, "c"],
+            TS,
+            ME,
+            ("AI.TENSORSET", "e", "FLOAT", 2, "VALUES", 1),
+        ),
+        "ERR wrong number of values was given in 'AI.TENSORSET' command",
+    ),
     (d(DAG, ["LOAD", 1, "a", "PERSIST", 1, "c"], ME, SE, NOCMD), UNSUPPORTED),
 ]
 
@@ -259,8 +322,13 @@ def check_transactions(env):
     snapshot = keyspace(con)
     with RawConnection(con) as raw:
         env.assertEqual(raw.call("MULTI"), ("+", b"OK"))
-        samples = [[DAG], d(DAG_RO, ["PERSIST", 1, "a"], TG), d(DAGRUN, LOAD_A, ME),
-                   d(DAGRUN_RO, LOAD_A, MR), d(DAG, ["PERSIST", 1, "c"], ME)]
+        samples = [
+            [DAG],
+            d(DAG_RO, ["PERSIST", 1, "a"], TG),
+            d(DAGRUN, LOAD_A, ME),
+            d(DAGRUN_RO, LOAD_A, MR),
+            d(DAG, ["PERSIST", 1, "c"], ME),
+        ]
         for args in samples:
             env.assertEqual(raw.call(*args), ("+", b"QUEUED"))
         env.assertEqual(raw.call("EXEC"), ("*", [("-", TRANSACTION.encode())] * len(samples)))
@@ -274,16 +342,47 @@ def check_accepted_forms(env):
     setup(con)
     cases = [
         (d(DAG, ["LOAD", 1, "a", "TIMEOUT", 0], TG), [[b"1", b"2"]]),
-        (d(DAG, ["timeout", -5, "routing", "x"], ("ai.tensorset", "t", "INT8", 1, "values", 3),
-           ("Ai.TensorGet", "t", "values")), [b"OK", [3]]),
-        (d(DAG, ["load", 1, "a"], ("AI.TENSORSET", "TIMEOUT", "FLOAT", 2, "VALUES", 1, 1),
-           ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "TIMEOUT", "OUTPUTS", 1, "LOAD"),
-           ("ai.scriptexecute", "s", "add", "INPUTS", 2, "LOAD", "TIMEOUT", "OUTPUTS", 1,
-            "PERSIST"),
-           ("AI.TENSORGET", "PERSIST", "VALUES")), [b"OK", b"OK", b"OK", [b"3", b"4"]]),
-        (d(DAGRUN, [], ("AI.TENSORSET", "x", "INT8", 1, "VALUES", 1),
-           ("ai.modelrun", "m", "INPUTS", "x", "x", "OUTPUTS", "TIMEOUT"),
-           ("AI.TENSORGET", "TIMEOUT", "VALUES")), [b"OK", b"OK", [2]]),
+        (
+            d(
+                DAG,
+                ["timeout", -5, "routing", "x"],
+                ("ai.tensorset", "t", "INT8", 1, "values", 3),
+                ("Ai.TensorGet", "t", "values"),
+            ),
+            [b"OK", [3]],
+        ),
+        (
+            d(
+                DAG,
+                ["load", 1, "a"],
+                ("AI.TENSORSET", "TIMEOUT", "FLOAT", 2, "VALUES", 1, 1),
+                ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "TIMEOUT", "OUTPUTS", 1, "LOAD"),
+                (
+                    "ai.scriptexecute",
+                    "s",
+                    "add",
+                    "INPUTS",
+                    2,
+                    "LOAD",
+                    "TIMEOUT",
+                    "OUTPUTS",
+                    1,
+                    "PERSIST",
+                ),
+                ("AI.TENSORGET", "PERSIST", "VALUES"),
+            ),
+            [b"OK", b"OK", b"OK", [b"3", b"4"]],
+        ),
+        (
+            d(
+                DAGRUN,
+                [],
+                ("AI.TENSORSET", "x", "INT8", 1, "VALUES", 1),
+                ("ai.modelrun", "m", "INPUTS", "x", "x", "OUTPUTS", "TIMEOUT"),
+                ("AI.TENSORGET", "TIMEOUT", "VALUES"),
+            ),
+            [b"OK", b"OK", [2]],
+        ),
     ]
     for args, want in cases:
         env.assertEqual(con.execute_command(*args), want, message=args)

@@ -3,6 +3,7 @@ disconnect while their run is queued or running, TIMEOUT behind a long run, BGSA
 runs, PING latency while a large model is stored, and models replaced or deleted while
 runs that use them are queued. One worker serves the CPU queue (THREADS_PER_QUEUE 1), so
 a long run holds every later CPU run behind it."""
+
 import threading
 import time
 
@@ -151,8 +152,9 @@ def test_client_disconnects(env):
     wait_blocked(env, con, 0)
     # A run queued behind it whose client leaves before it starts.
     queued = RawConnection(con)
-    queued.sock.sendall(resp_command("AI.MODELEXECUTE", "add", "INPUTS", 2, "a", "a", "OUTPUTS",
-                                     1, "gone:queued"))
+    queued.sock.sendall(
+        resp_command("AI.MODELEXECUTE", "add", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "gone:queued")
+    )
     wait_blocked(env, con, 1)
     queued.close()
     wait_blocked(env, con, 0)
@@ -165,8 +167,9 @@ def test_client_disconnects(env):
     # A MODELSTORE is another matter: RedisAI stores synchronously, so a model whose
     # client left while the loader was building it is stored all the same.
     left = RawConnection(con)
-    left.sock.sendall(resp_command("AI.MODELSTORE", "left", "ONNX", "CPU", "BLOB",
-                                   *big_onnx_chunks(60)))
+    left.sock.sendall(
+        resp_command("AI.MODELSTORE", "left", "ONNX", "CPU", "BLOB", *big_onnx_chunks(60))
+    )
     wait_blocked(env, con, 1)
     left.close()
     wait_blocked(env, con, 0)
@@ -202,11 +205,24 @@ def test_timeouts_and_queues(env):
     wait_blocked(env, con, 1)
     env.assertEqual(execute(con, "add1", ["a", "a"], ["q1"]), b"OK")
     env.assertFalse(slow.done.is_set())  # CPU:1 did not wait for the CPU queue
-    run_timed_out = Call(env, "AI.MODELRUN", "add", "TIMEOUT", 1, "INPUTS", "a", "a", "OUTPUTS",
-                         "t:run", raw=True)
+    run_timed_out = Call(
+        env, "AI.MODELRUN", "add", "TIMEOUT", 1, "INPUTS", "a", "a", "OUTPUTS", "t:run", raw=True
+    )
     wait_blocked(env, con, 2)
-    patient = Call(env, "AI.MODELEXECUTE", "add", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "t:ok",
-                   "TIMEOUT", 100000)
+    patient = Call(
+        env,
+        "AI.MODELEXECUTE",
+        "add",
+        "INPUTS",
+        2,
+        "a",
+        "a",
+        "OUTPUTS",
+        1,
+        "t:ok",
+        "TIMEOUT",
+        100000,
+    )
     wait_blocked(env, con, 3)
     env.assertEqual(execute(con, "add", ["a", "a"], ["t:exec"], "TIMEOUT", 1), b"TIMEDOUT")
     env.assertEqual(run_timed_out.wait(), ("+", b"TIMEDOUT"))
@@ -216,8 +232,9 @@ def test_timeouts_and_queues(env):
     np.testing.assert_array_equal(get_array(con, "t:ok"), a + a)
     np.testing.assert_array_equal(get_array(con, "q1"), a + a)
     env.assertEqual(con.exists("t:run", "t:exec"), 0)
-    slow_entries = [e for e in con.slowlog_get(128)
-                    if e["command"].startswith(b"AI.MODELEXECUTE slow ")]
+    slow_entries = [
+        e for e in con.slowlog_get(128) if e["command"].startswith(b"AI.MODELEXECUTE slow ")
+    ]
     env.assertEqual(len(slow_entries), 1)
     env.assertGreaterEqual(slow_entries[0]["duration"], 100000)
     wait_replica(env, con)
@@ -241,10 +258,12 @@ def test_changes_under_queued_runs(env):
         set_array(con, f"x{i}", arr)
     old = Call(env, *slow_run("m", "out:old"))
     wait_blocked(env, con, 1)
-    queued = [Call(env, "AI.MODELEXECUTE", "d", "INPUTS", 1, "x0", "OUTPUTS", 1, "y0"),
-              Call(env, "AI.MODELEXECUTE", "d", "INPUTS", 1, "x1", "OUTPUTS", 1, "y1"),
-              Call(env, "AI.MODELRUN", "d", "INPUTS", "x2", "OUTPUTS", "y2"),
-              Call(env, "AI.MODELEXECUTE", "od", "INPUTS", 1, "x3", "OUTPUTS", 2, "y3", "l3")]
+    queued = [
+        Call(env, "AI.MODELEXECUTE", "d", "INPUTS", 1, "x0", "OUTPUTS", 1, "y0"),
+        Call(env, "AI.MODELEXECUTE", "d", "INPUTS", 1, "x1", "OUTPUTS", 1, "y1"),
+        Call(env, "AI.MODELRUN", "d", "INPUTS", "x2", "OUTPUTS", "y2"),
+        Call(env, "AI.MODELEXECUTE", "od", "INPUTS", 1, "x3", "OUTPUTS", 2, "y3", "l3"),
+    ]
     wait_blocked(env, con, 5)
     env.assertEqual(store(con, "m", "TORCH", torch_blob("slow2")), b"OK")
     env.assertEqual(con.execute_command("AI.MODELDEL", "d"), b"OK")
@@ -270,8 +289,11 @@ def test_changes_under_queued_runs(env):
     for c in servers(env)[1:]:
         env.assertEqual(c.exists("d", "od", "x1"), 0)
         for key in ("out:old", "out:new", "y0", "y1", "y2", "y3", "l3"):
-            env.assertEqual(c.execute_command("AI.TENSORGET", key, "BLOB"),
-                            con.execute_command("AI.TENSORGET", key, "BLOB"), message=key)
+            env.assertEqual(
+                c.execute_command("AI.TENSORGET", key, "BLOB"),
+                con.execute_command("AI.TENSORGET", key, "BLOB"),
+                message=key,
+            )
 
 
 def test_bgsave_while_running(env):
@@ -280,8 +302,11 @@ def test_bgsave_while_running(env):
     con = connect(env)
     if env.useSlaves or env.useAof:
         env.skip()  # one fork during runs is enough; the other envs add nothing here
-    models = {"add": ("TORCH", torch_blob("add")), "mlp": ("TORCH", torch_blob("mlp")),
-              "oadd": ("ONNX", onnx_blob("add"))}
+    models = {
+        "add": ("TORCH", torch_blob("add")),
+        "mlp": ("TORCH", torch_blob("mlp")),
+        "oadd": ("ONNX", onnx_blob("add")),
+    }
     for key, (backend, blob) in models.items():
         store(con, key, backend, blob)
     stop, failures, runs = threading.Event(), [], [0] * 8

@@ -3,6 +3,7 @@ type of AI.INFO, what counts as a call and an error, RESETSTAT, when statistics 
 disappear; every subcommand and error text of AI.CONFIG and MODEL_CHUNK_SIZE's effect on
 AI.MODELGET, the RDB and the AOF; the INFO MODULES sections (plus cyrai's ai_queues and
 ai_latency) and the load-time arguments they report."""
+
 import re
 import time
 
@@ -31,16 +32,31 @@ from test_module_load import SCRATCH, start_server, wait_ready
 NO_RUN_INFO = "cannot find run info for key"
 ARITY = "wrong number of arguments for '%s' command"
 DEFAULT_CHUNK = 511 * 1024 * 1024
-INFO_NAMES = ["key", "type", "backend", "device", "tag", "duration", "samples", "calls",
-              "errors"]
-SECTIONS = ["ai_versions", "ai_git", "ai_load_time_configs", "ai_backends_info", "ai_cpu",
-            "ai_queues", "ai_latency"]
-LOAD_TIME_FIELDS = ["ai_threads_per_queue", "ai_inter_op_parallelism",
-                    "ai_intra_op_parallelism", "ai_model_execution_timeout",
-                    "ai_backend_memory_limit"]
-CPU_FIELDS = ["ai_self_used_cpu_sys", "ai_self_used_cpu_user", "ai_children_used_cpu_sys",
-              "ai_children_used_cpu_user", "ai_main_thread_used_cpu_sys",
-              "ai_main_thread_used_cpu_user"]
+INFO_NAMES = ["key", "type", "backend", "device", "tag", "duration", "samples", "calls", "errors"]
+SECTIONS = [
+    "ai_versions",
+    "ai_git",
+    "ai_load_time_configs",
+    "ai_backends_info",
+    "ai_cpu",
+    "ai_queues",
+    "ai_latency",
+]
+LOAD_TIME_FIELDS = [
+    "ai_threads_per_queue",
+    "ai_inter_op_parallelism",
+    "ai_intra_op_parallelism",
+    "ai_model_execution_timeout",
+    "ai_backend_memory_limit",
+]
+CPU_FIELDS = [
+    "ai_self_used_cpu_sys",
+    "ai_self_used_cpu_user",
+    "ai_children_used_cpu_sys",
+    "ai_children_used_cpu_user",
+    "ai_main_thread_used_cpu_sys",
+    "ai_main_thread_used_cpu_user",
+]
 
 
 class FirstRow(torch.nn.Module):
@@ -114,12 +130,22 @@ def test_info_reply(env):
         env.assertEqual(kind, "*")
         env.assertEqual(len(reply), 18)
         env.assertEqual(reply[0::2], [("$", n.encode()) for n in INFO_NAMES])
-        env.assertEqual(reply[1::2], [("$", b"m"), ("$", b"MODEL"), ("$", b"TORCH"),
-                                      ("$", b"cpu"), ("$", b"v1"), (":", 0), (":", 0),
-                                      (":", 0), (":", 0)])
+        env.assertEqual(
+            reply[1::2],
+            [
+                ("$", b"m"),
+                ("$", b"MODEL"),
+                ("$", b"TORCH"),
+                ("$", b"cpu"),
+                ("$", b"v1"),
+                (":", 0),
+                (":", 0),
+                (":", 0),
+                (":", 0),
+            ],
+        )
         env.assertEqual(raw.call("AI.INFO", "untagged")[1][8:10], [("$", b"tag"), ("$", b"")])
-        env.assertEqual(raw.call("AI.INFO", "untagged")[1][6:8],
-                        [("$", b"device"), ("$", b"CPU")])
+        env.assertEqual(raw.call("AI.INFO", "untagged")[1][6:8], [("$", b"device"), ("$", b"CPU")])
     env.assertEqual(run_mlp(con, "m", 3), b"OK")
     d = info(con, "m")
     env.assertGreater(d["duration"], 0)
@@ -139,8 +165,9 @@ def test_samples_count_first_output(env):
     set_array(con, "x", np.ones((5, 2), np.float32))
     env.assertEqual(execute(con, "f", ["x"], ["first", "all"]), b"OK")
     env.assertEqual(get_array(con, "first").shape, (1, 2))
-    env.assertEqual(con.execute_command("AI.MODELRUN", "f", "INPUTS", "x", "OUTPUTS", "a", "b"),
-                    b"OK")
+    env.assertEqual(
+        con.execute_command("AI.MODELRUN", "f", "INPUTS", "x", "OUTPUTS", "a", "b"), b"OK"
+    )
     env.assertEqual(counters(con, "f")[1:], (2, 2, 0))
 
 
@@ -191,8 +218,9 @@ def test_resetstat(env):
         env.assertEqual(raw.call("AI.INFO", "m", "RESETSTAT"), ("+", b"OK"))
     env.assertEqual(counters(con, "m"), (0, 0, 0, 0))
     env.assertEqual(info(con, "m")["tag"], b"t")  # only the counters change
-    env.assertEqual(latency(con, "m"), {"type": "MODEL", "calls": 0, "errors": 0,
-                                        "p50_us": 0, "p99_us": 0})
+    env.assertEqual(
+        latency(con, "m"), {"type": "MODEL", "calls": 0, "errors": 0, "p50_us": 0, "p99_us": 0}
+    )
     run_mlp(con, "m", 4)
     env.assertEqual(counters(con, "m")[1:], (4, 1, 0))
     env.assertEqual(con.execute_command("AI.INFO", "m", "resetstat"), b"OK")
@@ -229,8 +257,7 @@ def test_no_run_info(env):
         remove(key)
         env.assertEqual(con.type(key), b"string" if name == "set" else b"none", message=name)
         env.assertEqual(error_text(env, "AI.INFO", key), NO_RUN_INFO, message=name)
-        env.assertEqual(error_text(env, "AI.INFO", key, "RESETSTAT"), NO_RUN_INFO,
-                        message=name)
+        env.assertEqual(error_text(env, "AI.INFO", key, "RESETSTAT"), NO_RUN_INFO, message=name)
         env.assertNotContains("ai_" + key.replace(":", "_"), section(con, "ai_latency"))
     # Storing again (MODELSTORE or the deprecated MODELSET) replaces the statistics.
     store(con, "m", "TORCH", torch_blob("mlp"), "TAG", "old")
@@ -240,8 +267,9 @@ def test_no_run_info(env):
     env.assertEqual((d["tag"], d["device"]), (b"new", b"cpu"))
     env.assertEqual(counters(con, "m"), (0, 0, 0, 0))
     run_mlp(con, "m", 3)
-    env.assertEqual(con.execute_command("AI.MODELSET", "m", "TORCH", "CPU", "BLOB",
-                                        torch_blob("mlp")), b"OK")
+    env.assertEqual(
+        con.execute_command("AI.MODELSET", "m", "TORCH", "CPU", "BLOB", torch_blob("mlp")), b"OK"
+    )
     env.assertEqual(counters(con, "m"), (0, 0, 0, 0))
     # A model stored where a tensor was starts with zeros too.
     set_array(con, "t", np.ones(2, np.float32))
@@ -348,10 +376,12 @@ def test_info_during_async_flush(env):
             env.assertLess(time.monotonic(), deadline)
             time.sleep(0.01)
         env.assertEqual(error_text(env, "AI.INFO", "old5"), NO_RUN_INFO)
-    env.assertEqual(sorted(k for k, _ in con.execute_command("AI._MODELSCAN")),
-                    sorted(k.encode() for k in new))
-    env.assertEqual(sorted(section(con, "ai_latency")),
-                    sorted("ai_" + k.replace(":", "_") for k in new))
+    env.assertEqual(
+        sorted(k for k, _ in con.execute_command("AI._MODELSCAN")), sorted(k.encode() for k in new)
+    )
+    env.assertEqual(
+        sorted(section(con, "ai_latency")), sorted("ai_" + k.replace(":", "_") for k in new)
+    )
     env.assertEqual(counters(con, new[0]), (0, 0, 0, 0))
 
 
@@ -385,11 +415,14 @@ def test_config_get_and_set(env):
         # read-only replica refuses it altogether, GET included.
         wait_replica(env, con)
         replica = env.getSlaveConnection()
-        env.assertEqual(error_text(env, "AI.CONFIG", "GET", "MODEL_CHUNK_SIZE", conn=replica),
-                        "You can't write against a read only replica.")
+        env.assertEqual(
+            error_text(env, "AI.CONFIG", "GET", "MODEL_CHUNK_SIZE", conn=replica),
+            "You can't write against a read only replica.",
+        )
         replica.config_set("replica-read-only", "no")
-        env.assertEqual(replica.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"),
-                        DEFAULT_CHUNK)
+        env.assertEqual(
+            replica.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"), DEFAULT_CHUNK
+        )
         env.assertEqual(replica.execute_command("AI.CONFIG", "GET", "BACKENDSPATH"), path)
 
 
@@ -412,7 +445,9 @@ def test_config_errors(env):
         (("AI.CONFIG", "MODEL_CHUNK_SIZE"), "MODEL_CHUNK_SIZE: missing chunk size"),
     ]
     for bad in ("0", "-1", "abc", "1.5", "", "99999999999999999999"):
-        cases.append((("AI.CONFIG", "MODEL_CHUNK_SIZE", bad), "MODEL_CHUNK_SIZE: invalid chunk size"))
+        cases.append(
+            (("AI.CONFIG", "MODEL_CHUNK_SIZE", bad), "MODEL_CHUNK_SIZE: invalid chunk size")
+        )
     for args, text in cases:
         env.assertEqual(error_text(env, *args), text, message=args)
     env.assertEqual(con.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"), 4096)
@@ -427,18 +462,28 @@ def test_config_loadbackend(env):
         env.skip()  # node-local, nothing persisted or replicated
     con = connect(env)
     env.assertEqual(section(con, "ai_backends_info"), {})
-    env.assertEqual(con.execute_command("AI.CONFIG", "LOADBACKEND", "torch",
-                                        "redisai_torch/redisai_torch.so"), b"OK")
+    env.assertEqual(
+        con.execute_command("AI.CONFIG", "LOADBACKEND", "torch", "redisai_torch/redisai_torch.so"),
+        b"OK",
+    )
     env.assertEqual(list(section(con, "ai_backends_info")), ["ai_Torch_version"])
     for name in ("TORCH", "Torch"):
-        env.assertEqual(error_text(env, "AI.CONFIG", "LOADBACKEND", name, "/abs/x.so"),
-                        "error loading backend")
+        env.assertEqual(
+            error_text(env, "AI.CONFIG", "LOADBACKEND", name, "/abs/x.so"), "error loading backend"
+        )
     store(con, "o", "ONNX", onnx_blob("add"))  # loads ONNX on first use
-    env.assertEqual(error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"),
-                    "error loading backend")
+    env.assertEqual(
+        error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"), "error loading backend"
+    )
     backends = section(con, "ai_backends_info")
-    env.assertEqual(list(backends), ["ai_Torch_version", "ai_onnxruntime_version",
-                                     "ai_onnxruntime_maximum_run_sessions_number"])
+    env.assertEqual(
+        list(backends),
+        [
+            "ai_Torch_version",
+            "ai_onnxruntime_version",
+            "ai_onnxruntime_maximum_run_sessions_number",
+        ],
+    )
     # One worker thread for the CPU queue (THREADS_PER_QUEUE 1): one session at a time.
     env.assertEqual(int(backends["ai_onnxruntime_maximum_run_sessions_number"]), 1)
 
@@ -451,7 +496,7 @@ def chunks_of(blob, size):
     """The chunking rule of spec 3.3: floor(len/size)+1 pieces, one bulk if just one."""
     if len(blob) < size:
         return blob
-    return [blob[i:i + size] for i in range(0, len(blob) - len(blob) % size + 1, size)]
+    return [blob[i : i + size] for i in range(0, len(blob) - len(blob) % size + 1, size)]
 
 
 def test_model_chunk_size_changes_modelget(env):
@@ -464,13 +509,14 @@ def test_model_chunk_size_changes_modelget(env):
     store(con, "exact", "TORCH", exact)
     env.assertEqual(con.execute_command("AI.MODELGET", "m", "BLOB"), blob)
     env.assertEqual(con.execute_command("AI.CONFIG", "MODEL_CHUNK_SIZE", 450), b"OK")
-    want = [blob[i:i + 450] for i in range(0, len(blob), 450)]
+    want = [blob[i : i + 450] for i in range(0, len(blob), 450)]
     env.assertEqual(len(want), len(blob) // 450 + 1)
     with RawConnection(con) as raw:
         env.assertEqual(raw.call("AI.MODELGET", "m", "BLOB"), ("*", [("$", c) for c in want]))
-    env.assertEqual(meta_dict(con.execute_command("AI.MODELGET", "m", "META", "BLOB"))["blob"],
-                    want)
-    exact_want = [exact[i:i + 450] for i in range(0, len(exact), 450)] + [b""]
+    env.assertEqual(
+        meta_dict(con.execute_command("AI.MODELGET", "m", "META", "BLOB"))["blob"], want
+    )
+    exact_want = [exact[i : i + 450] for i in range(0, len(exact), 450)] + [b""]
     env.assertEqual(con.execute_command("AI.MODELGET", "exact", "BLOB"), exact_want)
     env.assertEqual(chunks_of(exact, 450), exact_want)
     # The length itself as chunk size: one full chunk and an empty one.
@@ -480,12 +526,13 @@ def test_model_chunk_size_changes_modelget(env):
     with RawConnection(con) as raw:
         env.assertEqual(raw.call("AI.MODELGET", "m", "BLOB"), ("$", blob))
     con.execute_command("AI.CONFIG", "MODEL_CHUNK_SIZE", 1)
-    env.assertEqual(con.execute_command("AI.MODELGET", "exact", "BLOB"),
-                    [exact[i:i + 1] for i in range(len(exact))] + [b""])
+    env.assertEqual(
+        con.execute_command("AI.MODELGET", "exact", "BLOB"),
+        [exact[i : i + 1] for i in range(len(exact))] + [b""],
+    )
     if env.useSlaves:  # the replica's setting is its own
         wait_replica(env, con)
-        env.assertEqual(env.getSlaveConnection().execute_command("AI.MODELGET", "m", "BLOB"),
-                        blob)
+        env.assertEqual(env.getSlaveConnection().execute_command("AI.MODELGET", "m", "BLOB"), blob)
 
 
 def check_models_run(env, con, models):
@@ -520,10 +567,26 @@ def test_model_chunk_size_persistence(env):
         with open(aof_base_file(con), "rb") as f:
             base = f.read()
         for key, blob in models.items():
-            env.assertContains(resp_command("AI.MODELSTORE", key, "TORCH", "CPU", "TAG", "",
-                                            "BATCHSIZE", 0, "MINBATCHSIZE", 0,
-                                            "MINBATCHTIMEOUT", 0, "BLOB",
-                                            *chunks_of(blob, 450)), base, message=key)
+            env.assertContains(
+                resp_command(
+                    "AI.MODELSTORE",
+                    key,
+                    "TORCH",
+                    "CPU",
+                    "TAG",
+                    "",
+                    "BATCHSIZE",
+                    0,
+                    "MINBATCHSIZE",
+                    0,
+                    "MINBATCHTIMEOUT",
+                    0,
+                    "BLOB",
+                    *chunks_of(blob, 450),
+                ),
+                base,
+                message=key,
+            )
         env.assertEqual(con.execute_command("DEBUG", "LOADAOF"), b"OK")
         check_models_run(env, con, models)
     if env.useSlaves:
@@ -546,30 +609,40 @@ def test_info_modules_sections(env):
     sections = modules_info(con)
     env.assertEqual([name for name, _ in sections], SECTIONS)
     got = dict(sections)
-    env.assertEqual(got["ai_versions"], [("ai_RedisAI_version", "1.2.7"),
-                                         ("ai_low_level_API_version", "1"),
-                                         ("ai_rdb_version", "4")])
+    env.assertEqual(
+        got["ai_versions"],
+        [
+            ("ai_RedisAI_version", "1.2.7"),
+            ("ai_low_level_API_version", "1"),
+            ("ai_rdb_version", "4"),
+        ],
+    )
     env.assertEqual([name for name, _ in got["ai_git"]], ["ai_git_sha"])
-    env.assertTrue(re.fullmatch(r"[0-9a-f]{7,40}|unknown", got["ai_git"][0][1]),
-                   message=got["ai_git"])
-    env.assertEqual(got["ai_load_time_configs"],
-                    list(zip(LOAD_TIME_FIELDS, ["1", "0", "0", "5000", "0"])))
+    env.assertTrue(
+        re.fullmatch(r"[0-9a-f]{7,40}|unknown", got["ai_git"][0][1]), message=got["ai_git"]
+    )
+    env.assertEqual(
+        got["ai_load_time_configs"], list(zip(LOAD_TIME_FIELDS, ["1", "0", "0", "5000", "0"]))
+    )
     env.assertEqual(got["ai_backends_info"], [])
     env.assertEqual([name for name, _ in got["ai_cpu"][:6]], CPU_FIELDS)
     for name, value in got["ai_cpu"][:6]:
         env.assertTrue(re.fullmatch(r"\d+\.\d{6}", value), message=(name, value))
-    env.assertEqual([name for name, _ in got["ai_cpu"][6:]],
-                    ["ai_queue_CPU_bthread_n1_used_cpu_total"])
+    env.assertEqual(
+        [name for name, _ in got["ai_cpu"][6:]], ["ai_queue_CPU_bthread_n1_used_cpu_total"]
+    )
     env.assertTrue(re.fullmatch(r"\d+\.\d+|N/A", got["ai_cpu"][6][1]), message=got["ai_cpu"])
     env.assertEqual(got["ai_queues"], [("ai_queue_CPU_depth", "0")])
     env.assertEqual(got["ai_latency"], [])
     # The first TORCH model loads the backend.
     store(con, "m", "TORCH", torch_blob("mlp"))
-    env.assertEqual([name for name, _ in section(con, "ai_backends_info").items()],
-                    ["ai_Torch_version"])
+    env.assertEqual(
+        [name for name, _ in section(con, "ai_backends_info").items()], ["ai_Torch_version"]
+    )
     env.assertNotEqual(section(con, "ai_backends_info")["ai_Torch_version"], "")
-    env.assertEqual(latency(con, "m"), {"type": "MODEL", "calls": 0, "errors": 0,
-                                        "p50_us": 0, "p99_us": 0})
+    env.assertEqual(
+        latency(con, "m"), {"type": "MODEL", "calls": 0, "errors": 0, "p50_us": 0, "p99_us": 0}
+    )
     for rows in (1, 2, 3):
         run_mlp(con, "m", rows)
     set_array(con, "bad", np.ones((1, 3), np.float32))
@@ -599,16 +672,18 @@ def test_info_latency_names(env):
     con = connect(env)
     for key in ("plain", "a:b c", "x=1,y"):
         store(con, key, "TORCH", torch_blob("mlp"))
-    con.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "add", "SOURCE",
-                        SCRIPT)
+    con.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "add", "SOURCE", SCRIPT)
     run_mlp(con, "a:b c", 2)
     set_array(con, "a", np.ones(3, np.float32))
-    env.assertEqual(con.execute_command("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "a", "a",
-                                        "OUTPUTS", 1, "c"), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            "AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c"
+        ),
+        b"OK",
+    )
     lat = section(con, "ai_latency")
     env.assertEqual(sorted(lat), ["ai_a_b_c", "ai_plain", "ai_s", "ai_x_1_y"])
-    env.assertTrue(lat["ai_a_b_c"].startswith("type=MODEL,calls=1,errors=0,p50_us="),
-                   message=lat)
+    env.assertTrue(lat["ai_a_b_c"].startswith("type=MODEL,calls=1,errors=0,p50_us="), message=lat)
     env.assertEqual(latency(con, "s")["type"], "SCRIPT")
     env.assertEqual(latency(con, "s")["calls"], 1)
     con.delete("a:b c", "plain", "s")
@@ -625,16 +700,18 @@ def test_info_queue_depth(env):
     x = np.ones((1, 4), np.float32)
     set_array(con, "x", x)
     with RawConnection(con) as first, RawConnection(con) as second:
-        first.sock.sendall(resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1,
-                                        "y1"))
+        first.sock.sendall(
+            resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y1")
+        )
         deadline = time.monotonic() + 10
         while section(con, "ai_queues")["ai_queue_CPU_depth"] != "1":
             env.assertLess(time.monotonic(), deadline)
             time.sleep(0.005)
         time.sleep(0.05)
         env.assertEqual(section(con, "ai_queues")["ai_queue_CPU_depth"], "1")
-        second.sock.sendall(resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS",
-                                         1, "y2"))
+        second.sock.sendall(
+            resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y2")
+        )
         env.assertEqual(first._read(), ("+", b"OK"))
         env.assertEqual(second._read(), ("+", b"OK"))
     env.assertEqual(section(con, "ai_queues")["ai_queue_CPU_depth"], "0")
@@ -667,37 +744,62 @@ def test_load_time_configs(env):
     AI.CONFIG GET; a backend named at load time is loaded before any model."""
     if env.useSlaves or env.useAof:
         env.skip()  # servers of their own: the env's kind changes nothing
-    proc, con = server_with(env, "THREADS_PER_QUEUE", "2", "INTER_OP_PARALLELISM", "1",
-                            "INTRA_OP_PARALLELISM", "1", "MODEL_EXECUTION_TIMEOUT", "2000",
-                            "BACKEND_MEMORY_LIMIT", "100", "MODEL_CHUNK_SIZE", "1024",
-                            "TORCH", "redisai_torch/redisai_torch.so",
-                            "BACKENDSPATH", "/opt/redisai/backends")
+    proc, con = server_with(
+        env,
+        "THREADS_PER_QUEUE",
+        "2",
+        "INTER_OP_PARALLELISM",
+        "1",
+        "INTRA_OP_PARALLELISM",
+        "1",
+        "MODEL_EXECUTION_TIMEOUT",
+        "2000",
+        "BACKEND_MEMORY_LIMIT",
+        "100",
+        "MODEL_CHUNK_SIZE",
+        "1024",
+        "TORCH",
+        "redisai_torch/redisai_torch.so",
+        "BACKENDSPATH",
+        "/opt/redisai/backends",
+    )
     try:
         got = dict(modules_info(con))
         env.assertEqual([name for name, _ in modules_info(con)], SECTIONS)
-        env.assertEqual(got["ai_load_time_configs"],
-                        list(zip(LOAD_TIME_FIELDS, ["2", "1", "1", "2000", "100"])))
-        env.assertEqual([name for name, _ in got["ai_cpu"][6:]],
-                        ["ai_queue_CPU_bthread_n1_used_cpu_total",
-                         "ai_queue_CPU_bthread_n2_used_cpu_total"])
+        env.assertEqual(
+            got["ai_load_time_configs"], list(zip(LOAD_TIME_FIELDS, ["2", "1", "1", "2000", "100"]))
+        )
+        env.assertEqual(
+            [name for name, _ in got["ai_cpu"][6:]],
+            ["ai_queue_CPU_bthread_n1_used_cpu_total", "ai_queue_CPU_bthread_n2_used_cpu_total"],
+        )
         env.assertEqual([name for name, _ in got["ai_backends_info"]], ["ai_Torch_version"])
         env.assertEqual(con.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"), 1024)
-        env.assertEqual(con.execute_command("AI.CONFIG", "GET", "BACKENDSPATH"),
-                        b"/opt/redisai/backends")
+        env.assertEqual(
+            con.execute_command("AI.CONFIG", "GET", "BACKENDSPATH"), b"/opt/redisai/backends"
+        )
         store(con, "m", "TORCH", torch_blob("mlp"))
-        env.assertEqual(len(con.execute_command("AI.MODELGET", "m", "BLOB")),
-                        len(torch_blob("mlp")) // 1024 + 1)
+        env.assertEqual(
+            len(con.execute_command("AI.MODELGET", "m", "BLOB")), len(torch_blob("mlp")) // 1024 + 1
+        )
         env.assertEqual(run_mlp(con, "m", 2), b"OK")
     finally:
         stop(env, proc)
-    proc, con = server_with(env, "threads_per_queue", "3", "model_execution_timeout", "1000",
-                            "backend_memory_limit", "7")
+    proc, con = server_with(
+        env,
+        "threads_per_queue",
+        "3",
+        "model_execution_timeout",
+        "1000",
+        "backend_memory_limit",
+        "7",
+    )
     try:
         got = dict(modules_info(con))
-        env.assertEqual(got["ai_load_time_configs"],
-                        list(zip(LOAD_TIME_FIELDS, ["3", "0", "0", "1000", "7"])))
+        env.assertEqual(
+            got["ai_load_time_configs"], list(zip(LOAD_TIME_FIELDS, ["3", "0", "0", "1000", "7"]))
+        )
         env.assertEqual(len(got["ai_cpu"]), 6 + 3)
         env.assertEqual(got["ai_backends_info"], [])
     finally:
         stop(env, proc)
-

@@ -3,6 +3,7 @@ AI.MODELSTORE, AI.MODELSET, AI.MODELGET, AI.MODELDEL, AI.MODELEXECUTE, AI.MODELR
 AI._MODELSCAN, in the order RedisAI checks them; MODELGET reply shapes and chunking;
 transactions; models that cannot be built. Every failing command must leave the keyspace
 as it was and the server answering."""
+
 import numpy as np
 import redis
 import torch
@@ -50,10 +51,12 @@ INPUT_POSITIVE = "Input count must be a positive integer"
 OUTPUT_POSITIVE = "Output count must be a positive integer"
 INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
 OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
-EXEC_INPUT_ARGS = ("number of input keys to AI.MODELEXECUTE command does not match the "
-                   "number of given arguments")
-EXEC_OUTPUT_ARGS = ("number of output keys to AI.MODELEXECUTE command does not match the "
-                    "number of given arguments")
+EXEC_INPUT_ARGS = (
+    "number of input keys to AI.MODELEXECUTE command does not match the number of given arguments"
+)
+EXEC_OUTPUT_ARGS = (
+    "number of output keys to AI.MODELEXECUTE command does not match the number of given arguments"
+)
 TIMEOUT_MISSING = "No value provided for TIMEOUT"
 TIMEOUT_INVALID = "Invalid value for TIMEOUT"
 TRANSACTION = "Cannot run RedisAI command within a transaction or a LUA script"
@@ -100,27 +103,82 @@ MALFORMED = [
     ((STORE, "new", "TORCH", "CPU", "TAG", "t", "BATCHSIZE"), BATCHSIZE),
     ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", "x", "BLOB", B), MINBATCHSIZE),
     ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", -3, "BLOB", B), MINBATCHSIZE),
-    ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", 1, "MINBATCHTIMEOUT", "x",
-      "BLOB", B), MINBATCHTIMEOUT),
-    ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", 1, "MINBATCHTIMEOUT"),
-     MINBATCHTIMEOUT),
+    (
+        (
+            STORE,
+            "new",
+            "TORCH",
+            "CPU",
+            "BATCHSIZE",
+            2,
+            "MINBATCHSIZE",
+            1,
+            "MINBATCHTIMEOUT",
+            "x",
+            "BLOB",
+            B,
+        ),
+        MINBATCHTIMEOUT,
+    ),
+    (
+        (STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", 1, "MINBATCHTIMEOUT"),
+        MINBATCHTIMEOUT,
+    ),
     # options: dependencies
     ((STORE, "new", "TORCH", "CPU", "MINBATCHSIZE", 2, "BLOB", B), MINBATCH_NO_BATCH),
-    ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 0, "MINBATCHSIZE", 2, "BLOB", B),
-     MINBATCH_NO_BATCH),
+    (
+        (STORE, "new", "TORCH", "CPU", "BATCHSIZE", 0, "MINBATCHSIZE", 2, "BLOB", B),
+        MINBATCH_NO_BATCH,
+    ),
     ((STORE, "new", "TORCH", "CPU", "MINBATCHTIMEOUT", 5, "BLOB", B), MINTIMEOUT_NO_MINBATCH),
-    ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHTIMEOUT", 5, "BLOB", B),
-     MINTIMEOUT_NO_MINBATCH),
-    ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHSIZE", 0, "MINBATCHTIMEOUT", 5,
-      "BLOB", B), MINTIMEOUT_NO_MINBATCH),
+    (
+        (STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHTIMEOUT", 5, "BLOB", B),
+        MINTIMEOUT_NO_MINBATCH,
+    ),
+    (
+        (
+            STORE,
+            "new",
+            "TORCH",
+            "CPU",
+            "BATCHSIZE",
+            2,
+            "MINBATCHSIZE",
+            0,
+            "MINBATCHTIMEOUT",
+            5,
+            "BLOB",
+            B,
+        ),
+        MINTIMEOUT_NO_MINBATCH,
+    ),
     # options: out of order, they fall through to the BLOB check
-    ((STORE, "new", "TORCH", "CPU", "MINBATCHSIZE", 2, "BATCHSIZE", 4, "BLOB", B),
-     MINBATCH_NO_BATCH),
-    ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 4, "MINBATCHTIMEOUT", 5, "MINBATCHSIZE", 2,
-      "BLOB", B), MINTIMEOUT_NO_MINBATCH),
+    (
+        (STORE, "new", "TORCH", "CPU", "MINBATCHSIZE", 2, "BATCHSIZE", 4, "BLOB", B),
+        MINBATCH_NO_BATCH,
+    ),
+    (
+        (
+            STORE,
+            "new",
+            "TORCH",
+            "CPU",
+            "BATCHSIZE",
+            4,
+            "MINBATCHTIMEOUT",
+            5,
+            "MINBATCHSIZE",
+            2,
+            "BLOB",
+            B,
+        ),
+        MINTIMEOUT_NO_MINBATCH,
+    ),
     ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", 2, "TAG", "t", "BLOB", B), EXPECTED_BLOB),
-    ((STORE, "new", "TORCH", "CPU", "MINBATCHTIMEOUT", 0, "BATCHSIZE", 2, "BLOB", B),
-     EXPECTED_BLOB),
+    (
+        (STORE, "new", "TORCH", "CPU", "MINBATCHTIMEOUT", 0, "BATCHSIZE", 2, "BLOB", B),
+        EXPECTED_BLOB,
+    ),
     ((STORE, "new", "TORCH", "CPU", "TAG", "t", "TAG", "u", "BLOB", B), EXPECTED_BLOB),
     # BLOB
     ((STORE, "new", "TORCH", "CPU", "TAG", "t"), MISSING_BLOB),
@@ -130,8 +188,10 @@ MALFORMED = [
     ((STORE, "new", "TORCH", "CPU", "NOTBLOB", B), EXPECTED_BLOB),
     ((STORE, "new", "TORCH", "CPU", "BLOBS", B), EXPECTED_BLOB),
     ((STORE, "new", "TORCH", "CPU", "OUTPUTS", 1, "y", "BLOB", B), EXPECTED_BLOB),
-    ((STORE, "new", "TORCH", "CPU", "INPUTS", 1, "x", "OUTPUTS", 1, "y", "BLOB", B),
-     NOT_FOR_BACKEND),
+    (
+        (STORE, "new", "TORCH", "CPU", "INPUTS", 1, "x", "OUTPUTS", 1, "y", "BLOB", B),
+        NOT_FOR_BACKEND,
+    ),
     ((STORE, "new", "TORCH", "CPU", "TAG", "t", "inputs", "BLOB", B), NOT_FOR_BACKEND),
     ((STORE, "new", "ONNX", "CPU", "INPUTS", 1, "x", "BLOB", B), NOT_FOR_BACKEND),
     ((STORE, "new", "TFLITE", "CPU", "INPUTS", 1, "x", "BLOB", B), NOT_FOR_BACKEND),
@@ -147,8 +207,7 @@ MALFORMED = [
     ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS"), OUTPUT_COUNT),
     ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 3, "y", "BLOB"), TF_OUTPUTS_ARGS),
     ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 1, "y"), EXPECTED_BLOB),
-    ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 1, "y", "NOTBLOB", B),
-     EXPECTED_BLOB),
+    ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 1, "y", "NOTBLOB", B), EXPECTED_BLOB),
     ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 1, "y", "BLOB"), MISSING_BLOB),
     # AI.MODELSET (deprecated): its own device and option checks
     ((MSET, "new", "TORCH"), ARITY % MSET),
@@ -164,8 +223,10 @@ MALFORMED = [
     ((MSET, "new", "TORCH", "CPU", "BATCHSIZE", "x", "BLOB", B), BATCHSIZE),
     ((MSET, "new", "TORCH", "CPU", "MINBATCHSIZE", 2, "BLOB", B), MINBATCH_NO_BATCH),
     ((MSET, "new", "TORCH", "CPU", "MINBATCHTIMEOUT", 5, "BLOB", B), MINTIMEOUT_NO_BATCH),
-    ((MSET, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHTIMEOUT", 5, "BLOB", B),
-     MINTIMEOUT_NO_MINBATCH),
+    (
+        (MSET, "new", "TORCH", "CPU", "BATCHSIZE", 2, "MINBATCHTIMEOUT", 5, "BLOB", B),
+        MINTIMEOUT_NO_MINBATCH,
+    ),
     ((MSET, "new", "TORCH", "CPU"), MISSING_BLOB),
     ((MSET, "new", "TORCH", "CPU", "TAG", "t"), MISSING_BLOB),
     ((MSET, "new", "TORCH", "CPU", "junk"), MISSING_BLOB),
@@ -229,10 +290,14 @@ MALFORMED = [
     ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "TIMEOUT", "1.5"), TIMEOUT_INVALID),
     ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "foo"), "Invalid argument: foo"),
     ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "d"), "Invalid argument: d"),
-    ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "TIMEOUT", 5, "bar"),
-     "Invalid argument: bar"),
-    ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "TIMEOUT", 5, "TIMEOUT", 5),
-     "Invalid argument: TIMEOUT"),
+    (
+        (EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "TIMEOUT", 5, "bar"),
+        "Invalid argument: bar",
+    ),
+    (
+        (EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "TIMEOUT", 5, "TIMEOUT", 5),
+        "Invalid argument: TIMEOUT",
+    ),
     ((EXEC, "m", "INPUTS", 2, "missing", "b", "OUTPUTS", 1, "c", "TIMEOUT", 0), TIMEOUT_INVALID),
     ((EXEC, "m", "INPUTS", 2, "missing", "b", "OUTPUTS", 1, "c"), TENSOR_EMPTY),
     ((EXEC, "m", "INPUTS", 2, "a", "missing", "OUTPUTS", 1, "c"), TENSOR_EMPTY),
@@ -296,9 +361,13 @@ def test_command_table(env):
     cluster clients route by, finds the model, input and output keys of the runs."""
     con = connect(env)
     flags = {
-        STORE: ["write", "denyoom"], MSET: ["write", "denyoom"], GET: ["readonly"],
-        DEL: ["write"], EXEC: ["write", "denyoom", "movablekeys"],
-        RUN: ["write", "denyoom", "movablekeys"], "AI._MODELSCAN": ["readonly"],
+        STORE: ["write", "denyoom"],
+        MSET: ["write", "denyoom"],
+        GET: ["readonly"],
+        DEL: ["write"],
+        EXEC: ["write", "denyoom", "movablekeys"],
+        RUN: ["write", "denyoom", "movablekeys"],
+        "AI._MODELSCAN": ["readonly"],
     }
     for name, want in flags.items():
         info = con.execute_command("COMMAND", "INFO", name)[name.lower()]
@@ -326,14 +395,56 @@ def test_modelstore_and_modelget(env):
     ignored tokens), and the shapes of MODELGET's replies."""
     con = connect(env)
     blob = torch_blob("add")
-    env.assertEqual(store(con, "m1", "torch", blob, "tag", b"t\0\xff", "batchsize", "4.0",
-                          "minbatchsize", 2, "minbatchtimeout", 7, device="cpu:1"), b"OK")
+    env.assertEqual(
+        store(
+            con,
+            "m1",
+            "torch",
+            blob,
+            "tag",
+            b"t\0\xff",
+            "batchsize",
+            "4.0",
+            "minbatchsize",
+            2,
+            "minbatchtimeout",
+            7,
+            device="cpu:1",
+        ),
+        b"OK",
+    )
     meta = model_meta(con, "m1")
-    env.assertEqual(meta, {"backend": b"TORCH", "device": b"cpu:1", "tag": b"t\0\xff",
-                           "batchsize": 4, "minbatchsize": 2, "inputs": [b"a", b"b"],
-                           "outputs": [b""], "minbatchtimeout": 7})
-    env.assertEqual(store(con, "m2", "TORCH", blob, "TAG", "", "BATCHSIZE", 0, "MINBATCHSIZE",
-                          0, "MINBATCHTIMEOUT", 0, device="CPU:12345"), b"OK")
+    env.assertEqual(
+        meta,
+        {
+            "backend": b"TORCH",
+            "device": b"cpu:1",
+            "tag": b"t\0\xff",
+            "batchsize": 4,
+            "minbatchsize": 2,
+            "inputs": [b"a", b"b"],
+            "outputs": [b""],
+            "minbatchtimeout": 7,
+        },
+    )
+    env.assertEqual(
+        store(
+            con,
+            "m2",
+            "TORCH",
+            blob,
+            "TAG",
+            "",
+            "BATCHSIZE",
+            0,
+            "MINBATCHSIZE",
+            0,
+            "MINBATCHTIMEOUT",
+            0,
+            device="CPU:12345",
+        ),
+        b"OK",
+    )
     env.assertEqual(model_meta(con, "m2")["device"], b"CPU:12345")
     env.assertEqual(model_meta(con, "m2")["tag"], b"")
     # Chunks after BLOB are concatenated.
@@ -341,20 +452,22 @@ def test_modelstore_and_modelget(env):
     env.assertEqual(con.execute_command(STORE, "m3", "TORCH", "CPU", "BLOB", *chunks), b"OK")
     env.assertEqual(model_blob(con, "m3"), blob)
     # AI.MODELSET: same result; tokens before BLOB are ignored for non-TF backends.
-    env.assertEqual(con.execute_command(MSET, "m4", "TORCH", "CPU", "TAG", "s", "junk", "more",
-                                        "BLOB", blob), b"OK")
+    env.assertEqual(
+        con.execute_command(MSET, "m4", "TORCH", "CPU", "TAG", "s", "junk", "more", "BLOB", blob),
+        b"OK",
+    )
     env.assertEqual(model_meta(con, "m4")["tag"], b"s")
     env.assertEqual(model_blob(con, "m4"), blob)
-    env.assertEqual(con.execute_command(MSET, "m5", "ONNX", "cpu", "BLOB", onnx_blob("add")),
-                    b"OK")
+    env.assertEqual(con.execute_command(MSET, "m5", "ONNX", "cpu", "BLOB", onnx_blob("add")), b"OK")
     env.assertEqual(model_meta(con, "m5")["device"], b"cpu")
     for key in ("m1", "m2", "m3", "m4", "m5"):
         env.assertEqual(con.type(key), b"AI__MODEL")
     # Every stored model runs, whatever its device string.
     set_array(con, "a", np.full((2, 2), 3, np.float32))
     for key in ("m1", "m2", "m3", "m4"):
-        env.assertEqual(con.execute_command(EXEC, key, "INPUTS", 2, "a", "a", "OUTPUTS", 1,
-                                            "out:" + key), b"OK")
+        env.assertEqual(
+            con.execute_command(EXEC, key, "INPUTS", 2, "a", "a", "OUTPUTS", 1, "out:" + key), b"OK"
+        )
         np.testing.assert_array_equal(get_array(con, "out:" + key), np.full((2, 2), 6))
     wait_replica(env, con)
     if env.useSlaves:
@@ -366,12 +479,22 @@ def test_modelstore_and_modelget(env):
     blob = torch_blob("addmul")
     store(con, "m", "TORCH", blob, "TAG", "v2", "BATCHSIZE", 3)
     expected = [
-        ("$", b"backend"), ("$", b"TORCH"), ("$", b"device"), ("$", b"CPU"),
-        ("$", b"tag"), ("$", b"v2"), ("$", b"batchsize"), (":", 3),
-        ("$", b"minbatchsize"), (":", 0),
-        ("$", b"inputs"), ("*", [("$", b"a"), ("$", b"b")]),
-        ("$", b"outputs"), ("*", [("$", b""), ("$", b"")]),
-        ("$", b"minbatchtimeout"), (":", 0),
+        ("$", b"backend"),
+        ("$", b"TORCH"),
+        ("$", b"device"),
+        ("$", b"CPU"),
+        ("$", b"tag"),
+        ("$", b"v2"),
+        ("$", b"batchsize"),
+        (":", 3),
+        ("$", b"minbatchsize"),
+        (":", 0),
+        ("$", b"inputs"),
+        ("*", [("$", b"a"), ("$", b"b")]),
+        ("$", b"outputs"),
+        ("*", [("$", b""), ("$", b"")]),
+        ("$", b"minbatchtimeout"),
+        (":", 0),
     ]
     full = expected + [("$", b"blob"), ("$", blob)]
     with RawConnection(con) as raw:
@@ -401,11 +524,11 @@ def test_modelget_chunked():
     env.assertEqual(len(exact) % 450, 0)
     store(con, "m", "TORCH", blob)
     store(con, "exact", "TORCH", exact)
-    expected = [blob[i:i + 450] for i in range(0, len(blob), 450)]
+    expected = [blob[i : i + 450] for i in range(0, len(blob), 450)]
     env.assertEqual(len(expected), len(blob) // 450 + 1)
     env.assertEqual(con.execute_command(GET, "m", "BLOB"), expected)
     env.assertEqual(meta_dict(con.execute_command(GET, "m"))["blob"], expected)
-    exact_chunks = [exact[i:i + 450] for i in range(0, len(exact), 450)] + [b""]
+    exact_chunks = [exact[i : i + 450] for i in range(0, len(exact), 450)] + [b""]
     env.assertEqual(con.execute_command(GET, "exact", "BLOB"), exact_chunks)
     with RawConnection(con) as raw:
         env.assertEqual(raw.call(GET, "m", "BLOB"), ("*", [("$", c) for c in expected]))
@@ -420,8 +543,9 @@ def test_modelget_chunked():
     env.assertEqual(model_blob(con, "exact"), exact)
     set_array(con, "a", np.ones((3,), np.float32))
     for key in ("m", "exact"):
-        env.assertEqual(con.execute_command(EXEC, key, "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c"),
-                        b"OK")
+        env.assertEqual(
+            con.execute_command(EXEC, key, "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c"), b"OK"
+        )
         np.testing.assert_array_equal(get_array(con, "c"), np.full((3,), 2, np.float32))
     wait_replica(env, con)
     if env.useSlaves:
@@ -482,13 +606,15 @@ def test_store_wrongtype_and_bad_models(env):
     if torch.cuda.is_available():
         env.skip()  # the GPU cases below need a host without CUDA
     for device in ("GPU", "gpu:0", "GPU:", "GPU:1"):
-        env.assertEqual(error_text(env, STORE, "g", "TORCH", device, "BLOB", blob), TORCH_GPU,
-                        message=device)
+        env.assertEqual(
+            error_text(env, STORE, "g", "TORCH", device, "BLOB", blob), TORCH_GPU, message=device
+        )
         env.assertEqual(keyspace(con), snapshot)
     env.assertEqual(error_text(env, MSET, "g", "TORCH", "GPU", "BLOB", blob), TORCH_GPU)
     with RawConnection(con) as raw:  # RedisAI's TORCH text has no ERR prefix
-        env.assertEqual(raw.call(STORE, "g", "TORCH", "GPU", "BLOB", blob),
-                        ("-", TORCH_GPU.encode()))
+        env.assertEqual(
+            raw.call(STORE, "g", "TORCH", "GPU", "BLOB", blob), ("-", TORCH_GPU.encode())
+        )
     env.assertEqual(keyspace(con), snapshot)
     wait_replica(env, con)
     if env.useSlaves:
@@ -520,16 +646,20 @@ def test_run_semantics(env):
     env.assertEqual(con.exists("c", "bad", "m"), 0)
     env.assertEqual(model_blob(con, "m2"), blob)
     lua = "return redis.pcall(KEYS[1], KEYS[2], unpack(ARGV))['err']"
-    for cmd, args in ((EXEC, ("INPUTS", 2, "a", "a", "OUTPUTS", 1, "c")), (EXEC, ()),
-                      (RUN, ("INPUTS", "a", "a", "OUTPUTS", "c"))):
+    for cmd, args in (
+        (EXEC, ("INPUTS", 2, "a", "a", "OUTPUTS", 1, "c")),
+        (EXEC, ()),
+        (RUN, ("INPUTS", "a", "a", "OUTPUTS", "c")),
+    ):
         env.assertEqual(con.eval(lua, 2, cmd, "m2", *args), b"ERR " + TRANSACTION.encode())
     store_lua = "return redis.call(KEYS[1], KEYS[2], 'TORCH', 'CPU', 'BLOB', ARGV[1])"
     env.assertEqual(con.eval(store_lua, 2, STORE, "m3", blob), b"OK")
     env.assertEqual(model_blob(con, "m3"), blob)
     env.assertEqual(con.exists("c"), 0)
     # Outside a transaction the same command works.
-    env.assertEqual(con.execute_command(EXEC, "m3", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c"),
-                    b"OK")
+    env.assertEqual(
+        con.execute_command(EXEC, "m3", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c"), b"OK"
+    )
     np.testing.assert_array_equal(get_array(con, "c"), np.full((2,), 2, np.float32))
     # AI.MODELRUN, a repeated output key, an existing output key.
     store(con, "m", "TORCH", torch_blob("addmul"))
@@ -537,16 +667,22 @@ def test_run_semantics(env):
     b = np.array([[5, 6], [7, 8]], np.float32)
     set_array(con, "a", a)
     set_array(con, "b", b)
-    env.assertEqual(con.execute_command(RUN, "m", "TIMEOUT", 10000, "INPUTS", "a", "b",
-                                        "OUTPUTS", "s", "p"), b"OK")
+    env.assertEqual(
+        con.execute_command(RUN, "m", "TIMEOUT", 10000, "INPUTS", "a", "b", "OUTPUTS", "s", "p"),
+        b"OK",
+    )
     np.testing.assert_array_equal(get_array(con, "s"), a + b)
     np.testing.assert_array_equal(get_array(con, "p"), a * b)
     env.assertEqual(con.execute_command(RUN, "m", "inputs", "a", "a", "outputs", "s", "s"), b"OK")
     np.testing.assert_array_equal(get_array(con, "s"), a * a)
     set_array(con, "x", np.zeros(3, np.int8))
     con.expire("x", 1000)
-    env.assertEqual(con.execute_command(EXEC, "m", "inputs", 2, "a", "b", "outputs", 2, "p",
-                                        "x", "timeout", 10000), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            EXEC, "m", "inputs", 2, "a", "b", "outputs", 2, "p", "x", "timeout", 10000
+        ),
+        b"OK",
+    )
     np.testing.assert_array_equal(get_array(con, "x"), a * b)
     env.assertEqual(con.ttl("x"), -1)  # a write replaces the value and clears the TTL
     # A key written by a run invalidates a WATCH on it.

@@ -1,4 +1,5 @@
 """Loading the module: identity, load-time arguments, and refusals that never crash."""
+
 import os
 import socket
 import subprocess
@@ -22,8 +23,21 @@ def start_server(tmp, *module_args):
     port = free_port()
     log = os.path.join(tmp, f"load-{port}.log")
     proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--dir", tmp, "--logfile", log,
-         "--loadmodule", MODULE, *module_args])
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--dir",
+            tmp,
+            "--logfile",
+            log,
+            "--loadmodule",
+            MODULE,
+            *module_args,
+        ]
+    )
     return proc, port, log
 
 
@@ -48,15 +62,30 @@ def test_identity(env):
 def test_good_arguments_load(env):
     tmp = SCRATCH
     proc, port, _ = start_server(
-        tmp, "THREADS_PER_QUEUE", "2", "INTRA_OP_PARALLELISM", "1", "INTER_OP_PARALLELISM", "1",
-        "MODEL_CHUNK_SIZE", "1024", "MODEL_EXECUTION_TIMEOUT", "2000",
-        "BACKEND_MEMORY_LIMIT", "100", "TORCH", "/opt/redisai/backends/redisai_torch.so",
-        "BACKENDSPATH", "/opt/redisai/backends")
+        tmp,
+        "THREADS_PER_QUEUE",
+        "2",
+        "INTRA_OP_PARALLELISM",
+        "1",
+        "INTER_OP_PARALLELISM",
+        "1",
+        "MODEL_CHUNK_SIZE",
+        "1024",
+        "MODEL_EXECUTION_TIMEOUT",
+        "2000",
+        "BACKEND_MEMORY_LIMIT",
+        "100",
+        "TORCH",
+        "/opt/redisai/backends/redisai_torch.so",
+        "BACKENDSPATH",
+        "/opt/redisai/backends",
+    )
     try:
         env.assertTrue(wait_ready(port))
         con = redis.Redis(port=port)
-        env.assertEqual(con.execute_command("AI.TENSORSET", "t", "FLOAT", "1", "VALUES", "1"),
-                        b"OK")
+        env.assertEqual(
+            con.execute_command("AI.TENSORSET", "t", "FLOAT", "1", "VALUES", "1"), b"OK"
+        )
     finally:
         proc.terminate()
         env.assertEqual(proc.wait(timeout=20), 0)

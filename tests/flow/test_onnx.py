@@ -2,6 +2,7 @@
 onnxruntime run in process, graph input/output names, ORT's own error texts for bad
 models and bad inputs (writing nothing), and models across DEBUG RELOAD, restarts and
 replication."""
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -40,10 +41,12 @@ def run_models(env, con, rng, prefix):
     set_array(con, prefix + ":a", a)
     set_array(con, prefix + ":b", b)
     set_array(con, prefix + ":x", x)
-    env.assertEqual(execute(con, "onnx:add", [prefix + ":a", prefix + ":b"], [prefix + ":sum"]),
-                    b"OK")
-    env.assertEqual(execute(con, "onnx:mlp", [prefix + ":x"], [prefix + ":y", prefix + ":label"]),
-                    b"OK")
+    env.assertEqual(
+        execute(con, "onnx:add", [prefix + ":a", prefix + ":b"], [prefix + ":sum"]), b"OK"
+    )
+    env.assertEqual(
+        execute(con, "onnx:mlp", [prefix + ":x"], [prefix + ":y", prefix + ":label"]), b"OK"
+    )
     expected = {prefix + ":sum": onnx_run("add", a=a, b=b)[0]}
     y, label = onnx_run("mlp", x=x)
     expected[prefix + ":y"] = y
@@ -62,9 +65,19 @@ def check_outputs(env, con, expected):
 def test_outputs_match_onnxruntime(env):
     con = connect(env)
     store_models(con)
-    env.assertEqual(model_meta(con, "onnx:add"), {
-        "backend": b"ONNX", "device": b"CPU", "tag": b"add", "batchsize": 0,
-        "minbatchsize": 0, "inputs": [b"a", b"b"], "outputs": [b"sum"], "minbatchtimeout": 0})
+    env.assertEqual(
+        model_meta(con, "onnx:add"),
+        {
+            "backend": b"ONNX",
+            "device": b"CPU",
+            "tag": b"add",
+            "batchsize": 0,
+            "minbatchsize": 0,
+            "inputs": [b"a", b"b"],
+            "outputs": [b"sum"],
+            "minbatchtimeout": 0,
+        },
+    )
     env.assertEqual(model_meta(con, "onnx:mlp")["inputs"], [b"x"])
     env.assertEqual(model_meta(con, "onnx:mlp")["outputs"], [b"y", b"label"])
     expected = run_models(env, con, np.random.default_rng(1), "r")
@@ -73,8 +86,9 @@ def test_outputs_match_onnxruntime(env):
     # The symbolic batch dimension takes any size, through AI.MODELRUN too.
     x = np.random.default_rng(2).standard_normal((1, 4)).astype(np.float32)
     set_array(con, "x1", x)
-    env.assertEqual(con.execute_command("AI.MODELRUN", "onnx:mlp", "INPUTS", "x1", "OUTPUTS",
-                                        "y1", "l1"), b"OK")
+    env.assertEqual(
+        con.execute_command("AI.MODELRUN", "onnx:mlp", "INPUTS", "x1", "OUTPUTS", "y1", "l1"), b"OK"
+    )
     np.testing.assert_allclose(get_array(con, "y1"), onnx_run("mlp", x=x)[0], rtol=1e-6)
     for key in ("onnx:add", "onnx:mlp"):
         env.assertEqual(con.execute_command("AI.MODELGET", key, "BLOB"), onnx_blob(key[5:]))
@@ -99,11 +113,16 @@ def test_bad_models(env):
             want = onnx_error_text(e)
         env.assertTrue(want, message=repr(blob[:20]))
         for key in ("new", "m"):
-            env.assertEqual(error_text(env, "AI.MODELSTORE", key, "ONNX", "CPU", "BLOB", blob),
-                            want, message=repr(blob[:20]))
+            env.assertEqual(
+                error_text(env, "AI.MODELSTORE", key, "ONNX", "CPU", "BLOB", blob),
+                want,
+                message=repr(blob[:20]),
+            )
             env.assertEqual(keyspace(con), snapshot)
-    env.assertEqual(error_text(env, "AI.MODELSTORE", "new", "ONNX", "CPU", "BLOB", no_graph),
-                    "No graph was found in the protobuf.")
+    env.assertEqual(
+        error_text(env, "AI.MODELSTORE", "new", "ONNX", "CPU", "BLOB", no_graph),
+        "No graph was found in the protobuf.",
+    )
     # An initializer whose data lives in a file.
     model = onnx.ModelProto()
     model.ParseFromString(onnx_blob("mlp"))
@@ -113,14 +132,18 @@ def test_bad_models(env):
     entry = init.external_data.add()
     entry.key, entry.value = "location", "w1.bin"
     with RawConnection(con) as raw:
-        env.assertEqual(raw.call("AI.MODELSTORE", "new", "ONNX", "CPU", "BLOB",
-                                 model.SerializeToString()), ("-", EXTERNAL.encode()))
+        env.assertEqual(
+            raw.call("AI.MODELSTORE", "new", "ONNX", "CPU", "BLOB", model.SerializeToString()),
+            ("-", EXTERNAL.encode()),
+        )
         env.assertEqual(keyspace(con), snapshot)
         if "CUDAExecutionProvider" in ort.get_available_providers():
             env.skip()  # the GPU case needs a host without CUDA
         for device in ("GPU", "gpu:0", "GPU:"):
-            env.assertEqual(raw.call("AI.MODELSTORE", "new", "ONNX", device, "BLOB",
-                                     onnx_blob("add")), ("-", b"ERR " + ONNX_GPU.encode()))
+            env.assertEqual(
+                raw.call("AI.MODELSTORE", "new", "ONNX", device, "BLOB", onnx_blob("add")),
+                ("-", b"ERR " + ONNX_GPU.encode()),
+            )
             env.assertEqual(keyspace(con), snapshot)
     env.assertTrue(con.ping())
 
@@ -141,9 +164,13 @@ def test_bad_inputs_write_nothing(env):
         set_array(con, key, arr)
     set_array(con, "old", np.arange(3, dtype=np.int16))
     snapshot = keyspace(con)
-    cases = [("add", ["a3", "a3"], ["out"]), ("add", ["a2", "a3"], ["old"]),
-             ("add", ["d", "d"], ["out"]), ("mlp", ["x1d"], ["out", "old"]),
-             ("mlp", ["x5"], ["out", "out2"])]
+    cases = [
+        ("add", ["a3", "a3"], ["out"]),
+        ("add", ["a2", "a3"], ["old"]),
+        ("add", ["d", "d"], ["out"]),
+        ("mlp", ["x1d"], ["out", "old"]),
+        ("mlp", ["x5"], ["out", "out2"]),
+    ]
     for name, ins, outs in cases:
         graph_inputs = [i.name for i in onnx.load_from_string(onnx_blob(name)).graph.input]
         try:
@@ -152,13 +179,25 @@ def test_bad_inputs_write_nothing(env):
         except Exception as e:  # noqa: BLE001 - the in-process text is the expectation
             want = onnx_error_text(e)
         env.assertTrue(want, message=(name, ins))
-        got = error_text(env, "AI.MODELEXECUTE", "onnx:" + name, "INPUTS", len(ins), *ins,
-                         "OUTPUTS", len(outs), *outs)
+        got = error_text(
+            env,
+            "AI.MODELEXECUTE",
+            "onnx:" + name,
+            "INPUTS",
+            len(ins),
+            *ins,
+            "OUTPUTS",
+            len(outs),
+            *outs,
+        )
         env.assertEqual(got, want, message=(name, ins))
         env.assertEqual(keyspace(con), snapshot)
-    env.assertContains("Got invalid dimensions for input: a for the following indices",
-                       error_text(env, "AI.MODELEXECUTE", "onnx:add", "INPUTS", 2, "a3", "a2",
-                                  "OUTPUTS", 1, "out"))
+    env.assertContains(
+        "Got invalid dimensions for input: a for the following indices",
+        error_text(
+            env, "AI.MODELEXECUTE", "onnx:add", "INPUTS", 2, "a3", "a2", "OUTPUTS", 1, "out"
+        ),
+    )
     run_models(env, con, np.random.default_rng(3), "after")
     wait_replica(env, con)
     for c in servers(env)[1:]:
@@ -203,8 +242,11 @@ def test_replication(env):
     wait_replica(env, con)
     env.assertEqual(model_state(replica, keys), model_state(con, keys))
     for key in expected:
-        env.assertEqual(replica.execute_command("AI.TENSORGET", key, "BLOB"),
-                        con.execute_command("AI.TENSORGET", key, "BLOB"), message=key)
+        env.assertEqual(
+            replica.execute_command("AI.TENSORGET", key, "BLOB"),
+            con.execute_command("AI.TENSORGET", key, "BLOB"),
+            message=key,
+        )
     store(con, "onnx:add", "ONNX", onnx_blob("mlp"), "TAG", "replaced")
     env.assertEqual(con.execute_command("AI.MODELDEL", "onnx:mlp"), b"OK")
     wait_replica(env, con)

@@ -1,6 +1,7 @@
 """Replication of every AI type (run under `--use-slaves`): a replica that syncs after the
 data exists gets it all, execution results reach it as tensors, and a promoted replica
 serves the same models and scripts."""
+
 import time
 
 import numpy as np
@@ -15,18 +16,35 @@ KEYS = ["mt", "mo", "s", "a", "out", "dag_out", "script_out"]
 
 
 def fill(con):
-    con.execute_command("AI.MODELSTORE", "mt", "TORCH", "CPU", "TAG", "t", "BLOB",
-                        torch_blob("add"))
+    con.execute_command(
+        "AI.MODELSTORE", "mt", "TORCH", "CPU", "TAG", "t", "BLOB", torch_blob("add")
+    )
     con.execute_command("AI.MODELSTORE", "mo", "ONNX", "CPU", "BLOB", onnx_blob("add"))
-    con.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "double", "SOURCE",
-                        SCRIPT)
+    con.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, "double", "SOURCE", SCRIPT)
     set_array(con, "a", np.arange(6, dtype=np.float32).reshape(2, 3))
     con.execute_command("AI.MODELEXECUTE", "mt", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "out")
-    con.execute_command("AI.SCRIPTEXECUTE", "s", "double", "INPUTS", 1, "out", "OUTPUTS", 1,
-                        "script_out")
-    con.execute_command("AI.DAGEXECUTE", "LOAD", 1, "a", "PERSIST", 1, "dag_out", "|>",
-                        "AI.MODELEXECUTE", "mo", "INPUTS", 2, "a", "a", "OUTPUTS", 1,
-                        "dag_out")
+    con.execute_command(
+        "AI.SCRIPTEXECUTE", "s", "double", "INPUTS", 1, "out", "OUTPUTS", 1, "script_out"
+    )
+    con.execute_command(
+        "AI.DAGEXECUTE",
+        "LOAD",
+        1,
+        "a",
+        "PERSIST",
+        1,
+        "dag_out",
+        "|>",
+        "AI.MODELEXECUTE",
+        "mo",
+        "INPUTS",
+        2,
+        "a",
+        "a",
+        "OUTPUTS",
+        1,
+        "dag_out",
+    )
 
 
 def digests(con):
@@ -69,12 +87,12 @@ def test_full_sync_execution_results_and_promotion(env):
     for con in (master, replica):
         con.execute_command("AI.MODELEXECUTE", "mt", "INPUTS", 2, "a", "out", "OUTPUTS", 1, "p")
         con.execute_command("AI.MODELEXECUTE", "mo", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "q")
-        con.execute_command("AI.SCRIPTEXECUTE", "s", "double", "INPUTS", 1, "q", "OUTPUTS", 1,
-                            "r")
+        con.execute_command("AI.SCRIPTEXECUTE", "s", "double", "INPUTS", 1, "q", "OUTPUTS", 1, "r")
     for key in ("p", "q", "r"):
         np.testing.assert_array_equal(get_array(replica, key), get_array(master, key))
-    np.testing.assert_array_equal(get_array(replica, "r"),
-                                  np.arange(6, dtype=np.float32).reshape(2, 3) * 4)
+    np.testing.assert_array_equal(
+        get_array(replica, "r"), np.arange(6, dtype=np.float32).reshape(2, 3) * 4
+    )
     port = master.connection_pool.connection_kwargs["port"]
     replica.execute_command("REPLICAOF", "127.0.0.1", port)
     wait_replica(env, master)

@@ -4,6 +4,7 @@ SCRIPTSET and SCRIPTRUN in the order RedisAI checks them, compile and entry-poin
 every entry-point shape, runtime errors, Redis and model calls from scripts (ACL included),
 transactions, AI.INFO, and scripts across DEBUG RELOAD, AOF rewrite and replication.
 The deprecated calling convention is in test_scripts_legacy.py."""
+
 import numpy as np
 import redis
 import torch
@@ -39,18 +40,23 @@ UNSUPPORTED_DEVICE = "unsupported device"
 SCOPE_FIRST = "KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"
 KEYS_MISSING = "Missing arguments after KEYS keyword"
 KEYS_COUNT = "Invalid or negative value found in number of KEYS"
-KEYS_ARGS = ("Number of pre declared KEYS to be used in the command does not match the number "
-             "of given arguments")
+KEYS_ARGS = (
+    "Number of pre declared KEYS to be used in the command does not match the number "
+    "of given arguments"
+)
 INVALID_ARGS = "Invalid arguments provided to AI.SCRIPTEXECUTE"
 INPUTS_COUNT = "Invalid argument for inputs count in AI.SCRIPTEXECUTE"
-INPUTS_ARGS = ("number of inputs to AI.SCRIPTEXECUTE command does not match the number of given "
-               "arguments")
+INPUTS_ARGS = (
+    "number of inputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"
+)
 ARGS_COUNT = "Invalid argument for keys count in AI.SCRIPTEXECUTE"  # sic "keys"
-ARGS_ARGS = ("number of args to AI.SCRIPTEXECUTE command does not match the number of given "
-             "arguments")
+ARGS_ARGS = (
+    "number of args to AI.SCRIPTEXECUTE command does not match the number of given arguments"
+)
 OUTPUTS_COUNT = "Invalid argument for outputs count in AI.SCRIPTEXECUTE"
-OUTPUTS_ARGS = ("number of outputs to AI.SCRIPTEXECUTE command does not match the number of "
-                "given arguments")
+OUTPUTS_ARGS = (
+    "number of outputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"
+)
 ALREADY = "Already Encountered %s scope in AI.SCRIPTEXECUTE command"
 TIMEOUT_MISSING = "No value provided for TIMEOUT in AI.SCRIPTEXECUTE"
 TIMEOUT_INVALID = "Invalid value for TIMEOUT"
@@ -68,8 +74,10 @@ TORCH_GPU = "GPU requested but Torch couldn't find CUDA"
 # Sent without the ERR prefix (entry point validation and run-time errors).
 NO_FUNCTION = "Function %s does not exist in the given script."
 PARAM_COUNT = "Wrong number of inputs in function %s. Expected 3 but was %d"
-PARAM_TYPES = ("Wrong inputs type in function {0}. Expected signature similar to: "
-               "def {0}(tensors: List[Tensor], keys: List[str], args: List[str])")
+PARAM_TYPES = (
+    "Wrong inputs type in function {0}. Expected signature similar to: "
+    "def {0}(tensors: List[Tensor], keys: List[str], args: List[str])"
+)
 MISSING_FUNCTION = "Function does not exist: %s"
 OUTPUT_NUMBER = "Function returned unexpected number of outputs - %s"
 NON_TENSOR = "Function returned non-tensor values%s"  # sic, no space
@@ -180,14 +188,14 @@ def run_error(source, fn, *args):
 
 
 def scriptstore(con, key, source, entry_points, *tag, device="CPU"):
-    return con.execute_command(STORE, key, device, *tag, "ENTRY_POINTS", len(entry_points),
-                               *entry_points, "SOURCE", source)
+    return con.execute_command(
+        STORE, key, device, *tag, "ENTRY_POINTS", len(entry_points), *entry_points, "SOURCE", source
+    )
 
 
 def scriptexecute(con, key, fn, keys=(), inputs=(), args=(), outputs=(), *tail):
     cmd = [EXEC, key, fn]
-    for scope, items in (("KEYS", keys), ("INPUTS", inputs), ("ARGS", args),
-                         ("OUTPUTS", outputs)):
+    for scope, items in (("KEYS", keys), ("INPUTS", inputs), ("ARGS", args), ("OUTPUTS", outputs)):
         if items or (scope == "INPUTS" and not keys):
             cmd += [scope, len(items), *items]
     return con.execute_command(*cmd, *tail)
@@ -216,8 +224,10 @@ MALFORMED = [
     ((STORE, "new", "CPU", "ENTRY_POINTS", "x", "bar", "SOURCE", S), ENTRY_POINTS_NUMBER),
     ((STORE, "new", "CPU", "ENTRY_POINTS", "1.0", "bar", "SOURCE", S), ENTRY_POINTS_NUMBER),
     ((STORE, "new", "CPU", "ENTRY_POINTS", 5, "bar", "SOURCE", S), MISSING_ENTRY_POINTS),
-    ((STORE, "new", "CPU", "TAG", "t", "ENTRY_POINTS", 4, "bar", "SOURCE", S),
-     MISSING_ENTRY_POINTS),
+    (
+        (STORE, "new", "CPU", "TAG", "t", "ENTRY_POINTS", 4, "bar", "SOURCE", S),
+        MISSING_ENTRY_POINTS,
+    ),
     # the names are read blindly: SOURCE and the source become names
     ((STORE, "new", "CPU", "ENTRY_POINTS", 3, "bar", "SOURCE", S), MISSING_SOURCE),
     ((STORE, "new", "CPU", "ENTRY_POINTS", 2, "bar", "SOURCE", S), MISSING_SOURCE),
@@ -226,8 +236,10 @@ MALFORMED = [
     ((STORE, "new", "CPU", "TAG", "t", "ENTRY_POINTS", 1, "bar", "SOURCE"), MISSING_SOURCE),
     ((STORE, "new", "TPU", "ENTRY_POINTS", 1, "bar", "SOURCE", S), UNSUPPORTED_DEVICE),
     ((STORE, "new", "", "ENTRY_POINTS", 1, "bar", "SOURCE", S), UNSUPPORTED_DEVICE),
-    ((STORE, "new", "XPU:0", "TAG", "t", "ENTRY_POINTS", 1, "bar", "SOURCE", S),
-     UNSUPPORTED_DEVICE),
+    (
+        (STORE, "new", "XPU:0", "TAG", "t", "ENTRY_POINTS", 1, "bar", "SOURCE", S),
+        UNSUPPORTED_DEVICE,
+    ),
     ((STORE, "str", "TPU", "ENTRY_POINTS", 1, "bar", "SOURCE", S), UNSUPPORTED_DEVICE),
     ((STORE, "str", "CPU", "ENTRY_POINTS", 1, "bar", "SOURCE", S), WRONGTYPE),
     ((STORE, "a", "CPU", "ENTRY_POINTS", 1, "bar", "SOURCE", S), WRONGTYPE),
@@ -299,10 +311,14 @@ MALFORMED = [
     ((EXEC, "s", "bar", "INPUTS", 1, "a", "INPUTS", 1, "b"), ALREADY % "INPUTS"),
     ((EXEC, "s", "bar", "inputs", 1, "a", "inputs", 1, "b"), ALREADY % "INPUTS"),
     ((EXEC, "s", "bar", "INPUTS", 1, "a", "ARGS", 1, "x", "ARGS", 1, "y"), ALREADY % "ARGS"),
-    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "OUTPUTS", 1, "d"),
-     ALREADY % "OUTPUTS"),
-    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "outputs", 1, "c", "Outputs", 1, "d"),
-     ALREADY % "OUTPUTS"),
+    (
+        (EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "OUTPUTS", 1, "d"),
+        ALREADY % "OUTPUTS",
+    ),
+    (
+        (EXEC, "s", "bar", "INPUTS", 2, "a", "b", "outputs", 1, "c", "Outputs", 1, "d"),
+        ALREADY % "OUTPUTS",
+    ),
     # TIMEOUT comes last
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT"), TIMEOUT_MISSING),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT", "x"), TIMEOUT_INVALID),
@@ -339,17 +355,20 @@ MALFORMED = [
     ((RUN, "s"), ARITY % RUN),
     ((RUN, "missing", "bar", "INPUTS", "a", "b", "OUTPUTS", "c"), EMPTY),
     ((RUN, "str", "bar", "INPUTS", "a", "b", "OUTPUTS", "c"), WRONGTYPE),
-    ((RUN, "s", "bar", "TIMEOUT", 5, "TIMEOUT", 5, "INPUTS", "a", "b", "OUTPUTS", "c"),
-     SR_TIMEOUT_TWICE),
-    ((RUN, "s", "bar", "TIMEOUT", 5, "INPUTS", "a", "b", "TIMEOUT", 5, "OUTPUTS", "c"),
-     SR_TIMEOUT_TWICE),
+    (
+        (RUN, "s", "bar", "TIMEOUT", 5, "TIMEOUT", 5, "INPUTS", "a", "b", "OUTPUTS", "c"),
+        SR_TIMEOUT_TWICE,
+    ),
+    (
+        (RUN, "s", "bar", "TIMEOUT", 5, "INPUTS", "a", "b", "TIMEOUT", 5, "OUTPUTS", "c"),
+        SR_TIMEOUT_TWICE,
+    ),
     ((RUN, "s", "bar", "TIMEOUT", "x", "INPUTS", "a", "b", "OUTPUTS", "c"), TIMEOUT_INVALID),
     ((RUN, "s", "bar", "TIMEOUT", 0, "INPUTS", "a", "b", "OUTPUTS", "c"), TIMEOUT_INVALID),
     ((RUN, "s", "bar", "TIMEOUT", "INPUTS", "a", "b", "OUTPUTS", "c"), TIMEOUT_INVALID),
     ((RUN, "s", "bar", "INPUTS", "a", "INPUTS", "b", "OUTPUTS", "c"), SR_INPUTS_KEYWORD),
     ((RUN, "s", "bar", "INPUTS", "a", "b", "OUTPUTS", "c", "INPUTS", "d"), SR_INPUTS_SECTION),
-    ((RUN, "s", "bar", "INPUTS", "a", "b", "OUTPUTS", "c", "OUTPUTS", "d"),
-     SR_OUTPUTS_KEYWORD),
+    ((RUN, "s", "bar", "INPUTS", "a", "b", "OUTPUTS", "c", "OUTPUTS", "d"), SR_OUTPUTS_KEYWORD),
     ((RUN, "s", "bar", "$", "INPUTS", "a", "b", "OUTPUTS", "c"), SR_VARIADIC_OUTSIDE),
     ((RUN, "s", "bar", "INPUTS", "a", "b", "OUTPUTS", "c", "$", "d"), SR_VARIADIC_OUTSIDE),
     ((RUN, "s", "bar", "INPUTS", "a", "$", "b", "$", "a", "OUTPUTS", "c"), SR_VARIADIC_TWICE),
@@ -380,8 +399,7 @@ def check_malformed_commands_table(env):
     with RawConnection(con) as raw:
         for args, expected in MALFORMED:
             env.assertEqual(error_text(env, *args), expected, message=repr(args)[:120])
-            env.assertEqual(raw.call(*args), ("-", wire_error(expected)),
-                            message=repr(args)[:120])
+            env.assertEqual(raw.call(*args), ("-", wire_error(expected)), message=repr(args)[:120])
             env.assertEqual(keyspace(con), snapshot, message=repr(args)[:120])
             env.assertTrue(con.ping())
     if env.useSlaves:
@@ -398,11 +416,30 @@ def check_store_get_del_scan(env):
     env.assertEqual(con.execute_command(SCAN), [])
     env.assertEqual(scriptstore(con, "m", source, ENTRY_POINTS, "TAG", "v1.2"), b"OK")
     env.assertEqual(con.type("m"), b"AI_SCRIPT")
-    env.assertEqual(con.execute_command("ai.scriptstore", "pt_model", "cpu:0", "entry_points",
-                                        1, "bar", "source", SIMPLE, "extra", "ignored"), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            "ai.scriptstore",
+            "pt_model",
+            "cpu:0",
+            "entry_points",
+            1,
+            "bar",
+            "source",
+            SIMPLE,
+            "extra",
+            "ignored",
+        ),
+        b"OK",
+    )
     eps = [("$", n.encode()) for n in ENTRY_POINTS]
-    meta = [("$", b"device"), ("$", b"CPU"), ("$", b"tag"), ("$", b"v1.2"),
-            ("$", b"Entry Points"), ("*", eps)]
+    meta = [
+        ("$", b"device"),
+        ("$", b"CPU"),
+        ("$", b"tag"),
+        ("$", b"v1.2"),
+        ("$", b"Entry Points"),
+        ("*", eps),
+    ]
     full = meta + [("$", b"source"), ("$", source.encode())]
     with RawConnection(con) as raw:
         env.assertEqual(raw.call(GET, "m", "META"), ("*", meta))
@@ -414,9 +451,20 @@ def check_store_get_del_scan(env):
         env.assertEqual(raw.call(GET, "m", "junk"), ("*", full))
         env.assertEqual(raw.call(GET, "m", "SOURCE"), ("$", source.encode()))
         env.assertEqual(raw.call(GET, "m", "source", "junk"), ("$", source.encode()))
-        env.assertEqual(raw.call(GET, "pt_model", "META"),
-                        ("*", [("$", b"device"), ("$", b"cpu:0"), ("$", b"tag"), ("$", b""),
-                               ("$", b"Entry Points"), ("*", [("$", b"bar")])]))
+        env.assertEqual(
+            raw.call(GET, "pt_model", "META"),
+            (
+                "*",
+                [
+                    ("$", b"device"),
+                    ("$", b"cpu:0"),
+                    ("$", b"tag"),
+                    ("$", b""),
+                    ("$", b"Entry Points"),
+                    ("*", [("$", b"bar")]),
+                ],
+            ),
+        )
     # redis-py sees the source verbatim, and a dict with the `Entry Points` field.
     env.assertEqual(con.execute_command(GET, "m", "SOURCE"), source.encode())
     reply = meta_dict(con.execute_command(GET, "m"))
@@ -435,8 +483,10 @@ def check_store_get_del_scan(env):
     con.delete("nul")
     # A failed store keeps the script already there.
     snapshot = keyspace(con)
-    env.assertEqual(error_text(env, STORE, "pt_model", "CPU", "ENTRY_POINTS", 1, "nope",
-                               "SOURCE", SIMPLE), NO_FUNCTION % "nope")
+    env.assertEqual(
+        error_text(env, STORE, "pt_model", "CPU", "ENTRY_POINTS", 1, "nope", "SOURCE", SIMPLE),
+        NO_FUNCTION % "nope",
+    )
     env.assertEqual(keyspace(con), snapshot)
     # SCRIPTDEL and DEL delete; the key can be stored again.
     env.assertEqual(con.execute_command(DEL, "m"), b"OK")
@@ -480,13 +530,19 @@ def check_compile_and_entry_point_errors(env):
             env.assertEqual(keyspace(con), snapshot)
         env.assertEqual(error_text(env, SSET, "new", "CPU", "SOURCE", source), want)
     two = "def two(tensors: List[Tensor], keys: List[str]):\n    return tensors[0]\n"
-    four = ("def four(tensors: List[Tensor], keys: List[str], args: List[str], x: int):\n"
-            "    return tensors[0]\n")
+    four = (
+        "def four(tensors: List[Tensor], keys: List[str], args: List[str], x: int):\n"
+        "    return tensors[0]\n"
+    )
     legacy = "def legacy(a: Tensor, b: Tensor, c: Tensor):\n    return a\n"
-    swapped = ("def swapped(tensors: List[Tensor], args: List[str], keys: List[int]):\n"
-               "    return tensors[0]\n")
-    strings = ("def strings(tensors: List[str], keys: List[str], args: List[str]):\n"
-               "    return torch.tensor(1)\n")
+    swapped = (
+        "def swapped(tensors: List[Tensor], args: List[str], keys: List[int]):\n"
+        "    return tensors[0]\n"
+    )
+    strings = (
+        "def strings(tensors: List[str], keys: List[str], args: List[str]):\n"
+        "    return torch.tensor(1)\n"
+    )
     cases = [
         (SIMPLE, ["nope"], NO_FUNCTION % "nope"),
         ("", ["bar"], NO_FUNCTION % "bar"),
@@ -509,8 +565,11 @@ def check_compile_and_entry_point_errors(env):
     if torch.cuda.is_available():
         env.skip()  # the GPU cases below need a host without CUDA
     for device in ("GPU", "gpu:0", "GPU:1"):
-        env.assertEqual(error_text(env, STORE, "g", device, "ENTRY_POINTS", 1, "bar", "SOURCE",
-                                   SIMPLE), TORCH_GPU, message=device)
+        env.assertEqual(
+            error_text(env, STORE, "g", device, "ENTRY_POINTS", 1, "bar", "SOURCE", SIMPLE),
+            TORCH_GPU,
+            message=device,
+        )
     env.assertEqual(con.exists("g"), 0)
 
 
@@ -536,41 +595,71 @@ def check_entry_point_shapes(env):
     env.assertEqual(scriptexecute(con, "s", "bar", inputs=["a", "b"], outputs=["c"]), b"OK")
     check("c", a + b)
     # ARGS are strings converted by the script; INT32 input stays INT32 through int math.
-    env.assertEqual(scriptexecute(con, "s", "scale", inputs=["a"], args=["2.5", "3"],
-                                  outputs=["c"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "scale", inputs=["a"], args=["2.5", "3"], outputs=["c"]), b"OK"
+    )
     check("c", a * np.float32(2.5) + 3)
-    env.assertEqual(scriptexecute(con, "s", "scale", inputs=["i"], args=["2", "-1"],
-                                  outputs=["ci"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "scale", inputs=["i"], args=["2", "-1"], outputs=["ci"]), b"OK"
+    )
     check("ci", np.arange(6, dtype=np.float32).reshape(3, 2) * 2 - 1)
     # KEYS are passed as names (missing keys are fine, nothing is read), INPUTS optional.
-    env.assertEqual(scriptexecute(con, "s", "names", keys=["k", "{x}long", "missing"],
-                                  args=["1", "2"], outputs=["n"]), b"OK")
+    env.assertEqual(
+        scriptexecute(
+            con, "s", "names", keys=["k", "{x}long", "missing"], args=["1", "2"], outputs=["n"]
+        ),
+        b"OK",
+    )
     check("n", np.array([1, 7, 7, 0, 2], np.int64))
-    env.assertEqual(con.execute_command(EXEC, "s", "names", "INPUTS", 0, "OUTPUTS", 1, "n"),
-                    b"OK")
+    env.assertEqual(con.execute_command(EXEC, "s", "names", "INPUTS", 0, "OUTPUTS", 1, "n"), b"OK")
     check("n", np.array([0, 0], np.int64))
     # Scopes in any order after the first; keywords case-insensitive; TIMEOUT last.
-    env.assertEqual(con.execute_command(EXEC, "s", "names", "inputs", 1, "a", "Outputs", 1, "n",
-                                        "args", 1, "x", "keys", 2, "k1", "k22", "timeout",
-                                        10000), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            EXEC,
+            "s",
+            "names",
+            "inputs",
+            1,
+            "a",
+            "Outputs",
+            1,
+            "n",
+            "args",
+            1,
+            "x",
+            "keys",
+            2,
+            "k1",
+            "k22",
+            "timeout",
+            10000,
+        ),
+        b"OK",
+    )
     check("n", np.array([2, 3, 1, 1], np.int64))
     # Tuples and lists are flattened in order into the OUTPUTS.
     env.assertEqual(scriptexecute(con, "s", "pair", inputs=["a"], outputs=["p1", "p2"]), b"OK")
     check("p1", a + 1)
     check("p2", a * 2)
-    env.assertEqual(scriptexecute(con, "s", "triple", inputs=["a", "b"],
-                                  outputs=["t1", "t2", "t3"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "triple", inputs=["a", "b"], outputs=["t1", "t2", "t3"]), b"OK"
+    )
     check("t1", a)
     check("t2", b)
     check("t3", a - b)
     # 0-dim outputs have shape [].
-    env.assertEqual(scriptexecute(con, "s", "scalars", inputs=["a"], args=["-7"],
-                                  outputs=["z1", "z2"]), b"OK")
-    env.assertEqual(con.execute_command("AI.TENSORGET", "z1", "META"),
-                    [b"dtype", b"FLOAT", b"shape", []])
+    env.assertEqual(
+        scriptexecute(con, "s", "scalars", inputs=["a"], args=["-7"], outputs=["z1", "z2"]), b"OK"
+    )
+    env.assertEqual(
+        con.execute_command("AI.TENSORGET", "z1", "META"), [b"dtype", b"FLOAT", b"shape", []]
+    )
     np.testing.assert_allclose(get_array(con, "z1"), a.sum(), rtol=1e-5)
-    env.assertEqual(con.execute_command("AI.TENSORGET", "z2", "META", "VALUES"),
-                    [b"dtype", b"INT64", b"shape", [], b"values", [-7]])
+    env.assertEqual(
+        con.execute_command("AI.TENSORGET", "z2", "META", "VALUES"),
+        [b"dtype", b"INT64", b"shape", [], b"values", [-7]],
+    )
     # Without OUTPUTS the return value is ignored, whatever it is.
     snapshot = keyspace(con)
     for fn, inputs in (("ignored", []), ("pair", ["a"]), ("bar", ["a", "b"])):
@@ -583,8 +672,11 @@ def check_entry_point_shapes(env):
     wait_replica(env, con)
     for c in servers(env)[1:]:
         for key in ("a", "c", "ci", "n", "p1", "p2", "t3", "z1", "z2"):
-            env.assertEqual(c.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                            con.execute_command("AI.TENSORGET", key, "META", "BLOB"), message=key)
+            env.assertEqual(
+                c.execute_command("AI.TENSORGET", key, "META", "BLOB"),
+                con.execute_command("AI.TENSORGET", key, "META", "BLOB"),
+                message=key,
+            )
 
 
 def check_run_errors(env):
@@ -620,8 +712,20 @@ def check_run_errors(env):
     ]
     with RawConnection(con) as raw:
         for (fn, inputs, args, outputs), want in cases:
-            cmd = (EXEC, "s", fn, "INPUTS", len(inputs), *inputs, "ARGS", len(args), *args,
-                   "OUTPUTS", len(outputs), *outputs)
+            cmd = (
+                EXEC,
+                "s",
+                fn,
+                "INPUTS",
+                len(inputs),
+                *inputs,
+                "ARGS",
+                len(args),
+                *args,
+                "OUTPUTS",
+                len(outputs),
+                *outputs,
+            )
             env.assertEqual(error_text(env, *cmd), want, message=(fn, inputs, outputs))
             env.assertEqual(raw.call(*cmd), ("-", want.encode()), message=(fn, inputs))
             env.assertNotContains("\n", want)
@@ -645,25 +749,30 @@ def check_redis_calls(env):
     env.assertEqual(scriptstore(con, "s", CALLS, CALL_ENTRY_POINTS), b"OK")
     values = [0.5, -1.25, 3.0, 4.5, 1e-3, 2.0]
     con.hset("h", mapping={f"f{i}": repr(v) for i, v in enumerate(values)})
-    env.assertEqual(scriptexecute(con, "s", "hash_tensor", keys=["h"], args=["2"],
-                                  outputs=["t"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "hash_tensor", keys=["h"], args=["2"], outputs=["t"]), b"OK"
+    )
     got = get_array(con, "t")
     env.assertEqual(got.dtype, np.float32)
     np.testing.assert_allclose(got, np.array(values, np.float32).reshape(2, 3))
     # INCRBY then GET: the reply converts to int through str.
-    env.assertEqual(scriptexecute(con, "s", "counter", keys=["n"], args=["5"], outputs=["v"]),
-                    b"OK")
-    env.assertEqual(scriptexecute(con, "s", "counter", keys=["n"], args=["-2"], outputs=["v"]),
-                    b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "counter", keys=["n"], args=["5"], outputs=["v"]), b"OK"
+    )
+    env.assertEqual(
+        scriptexecute(con, "s", "counter", keys=["n"], args=["-2"], outputs=["v"]), b"OK"
+    )
     env.assertEqual(con.get("n"), b"3")
     env.assertEqual(con.execute_command("AI.TENSORGET", "v", "VALUES"), [3])
     env.assertEqual(scriptexecute(con, "s", "replies", keys=["nil", "r"], outputs=["v"]), b"OK")
     env.assertEqual(con.execute_command("AI.TENSORGET", "v", "VALUES"), [1, 1, 10])
     # Writes without OUTPUTS.
-    env.assertEqual(scriptexecute(con, "s", "writer", keys=["w:str", "w:num"],
-                                  args=["hello", "41"]), b"OK")
-    env.assertEqual(scriptexecute(con, "s", "writer", keys=["w:str", "w:num"],
-                                  args=["world", "1"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "writer", keys=["w:str", "w:num"], args=["hello", "41"]), b"OK"
+    )
+    env.assertEqual(
+        scriptexecute(con, "s", "writer", keys=["w:str", "w:num"], args=["world", "1"]), b"OK"
+    )
     env.assertEqual(con.get("w:str"), b"world")
     env.assertEqual(con.get("w:num"), b"42")
     # A model called from the script, like the model in process.
@@ -673,35 +782,56 @@ def check_redis_calls(env):
     y = rng.standard_normal((3, 4)).astype(np.float32)
     set_array(con, "x", x)
     set_array(con, "y", y)
-    env.assertEqual(scriptexecute(con, "s", "call_model", keys=["m"], inputs=["x", "y"],
-                                  outputs=["z"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "s", "call_model", keys=["m"], inputs=["x", "y"], outputs=["z"]), b"OK"
+    )
     np.testing.assert_allclose(get_array(con, "z"), torch_run("add", x, y)[0] * 2, rtol=1e-6)
     # Failures: nothing more is written.
     con.set("str", "value")
     snapshot = keyspace(con)
     cases = [
         (("command", ["x"], [], ["LPUSH", "str", "v"]), CALL_ERROR + WRONGTYPE),
-        (("command", ["x"], [], ["INCRBY", "str", "1"]),
-         CALL_ERROR + "ERR value is not an integer or out of range"),
+        (
+            ("command", ["x"], [], ["INCRBY", "str", "1"]),
+            CALL_ERROR + "ERR value is not an integer or out of range",
+        ),
         (("command", ["x"], [], ["GET", "a", "b"]), CALL_ERROR + "Invalid argument"),
-        (("command", ["x"], [], ["NOSUCHCMD", "a", "b"]),
-         CALL_ERROR + "No such file or directory"),
-        (("counter", [], ["str"], ["1"]),
-         CALL_ERROR + "ERR value is not an integer or out of range"),
+        (("command", ["x"], [], ["NOSUCHCMD", "a", "b"]), CALL_ERROR + "No such file or directory"),
+        (
+            ("counter", [], ["str"], ["1"]),
+            CALL_ERROR + "ERR value is not an integer or out of range",
+        ),
         (("hash_tensor", [], ["str"], ["1"]), CALL_ERROR + WRONGTYPE),
         (("call_model", ["x", "y"], ["missing"], []), "ERR model key is empty"),
         (("call_model", ["x", "y"], ["str"], []), WRONGTYPE),
         (("call_model", ["x", "y"], ["x"], []), WRONGTYPE),
     ]
     for (fn, inputs, keys, args), want in cases:
-        cmd = [EXEC, "s", fn, "KEYS", len(keys) or 1, *(keys or ["k"]), "INPUTS", len(inputs),
-               *inputs, "ARGS", len(args), *args, "OUTPUTS", 1, "out"]
+        cmd = [
+            EXEC,
+            "s",
+            fn,
+            "KEYS",
+            len(keys) or 1,
+            *(keys or ["k"]),
+            "INPUTS",
+            len(inputs),
+            *inputs,
+            "ARGS",
+            len(args),
+            *args,
+            "OUTPUTS",
+            1,
+            "out",
+        ]
         got = error_text(env, *cmd)
         env.assertEqual(got, want.removeprefix("ERR "), message=(fn, args))
         env.assertEqual(keyspace(con), snapshot, message=(fn, args))
     with RawConnection(con) as raw:
-        env.assertEqual(raw.call(EXEC, "s", "command", "INPUTS", 1, "x", "ARGS", 3, "LPUSH",
-                                 "str", "v"), ("-", (CALL_ERROR + WRONGTYPE).encode()))
+        env.assertEqual(
+            raw.call(EXEC, "s", "command", "INPUTS", 1, "x", "ARGS", 3, "LPUSH", "str", "v"),
+            ("-", (CALL_ERROR + WRONGTYPE).encode()),
+        )
     # The writes travel as themselves to the replica and into the AOF.
     wait_replica(env, con)
     if env.useSlaves:
@@ -715,8 +845,9 @@ def check_redis_calls(env):
 
 def user_connection(con, user, password):
     kw = con.connection_pool.connection_kwargs
-    return redis.Redis(host=kw.get("host", "localhost"), port=kw["port"], username=user,
-                       password=password)
+    return redis.Redis(
+        host=kw.get("host", "localhost"), port=kw["port"], username=user, password=password
+    )
 
 
 def check_acl(env):
@@ -733,23 +864,56 @@ def check_acl(env):
 
     def run(c, *args):
         """The script runs redis.execute(*args); the key it declares is allowed."""
-        return c.execute_command(EXEC, "allowed:s", "command", "KEYS", 1, "allowed:k",
-                                 "INPUTS", 1, "allowed:x", "ARGS", len(args), *args)
+        return c.execute_command(
+            EXEC,
+            "allowed:s",
+            "command",
+            "KEYS",
+            1,
+            "allowed:k",
+            "INPUTS",
+            1,
+            "allowed:x",
+            "ARGS",
+            len(args),
+            *args,
+        )
 
     snapshot = keyspace(con)
     # Redis' own NOPERM texts (the command in lower case, as Redis names it).
     no_command = CALL_ERROR + "NOPERM this user has no permissions to run the 'incrby' command"
-    no_key = (CALL_ERROR + "NOPERM this user has no permissions to access one of the keys "
-              "used as arguments")
-    forbidden = [(nocmd, ("INCRBY", "allowed:n", "5"), no_command),
-                 (nocmd, ("incrby", "allowed:n", "5"), no_command),
-                 (nocmd, ("SET", "secret", "v"), no_key),
-                 (nokey, ("SET", "secret", "v"), no_key),
-                 (nokey, ("APPEND", "secret", "v"), no_key)]
+    no_key = (
+        CALL_ERROR + "NOPERM this user has no permissions to access one of the keys "
+        "used as arguments"
+    )
+    forbidden = [
+        (nocmd, ("INCRBY", "allowed:n", "5"), no_command),
+        (nocmd, ("incrby", "allowed:n", "5"), no_command),
+        (nocmd, ("SET", "secret", "v"), no_key),
+        (nokey, ("SET", "secret", "v"), no_key),
+        (nokey, ("APPEND", "secret", "v"), no_key),
+    ]
     for c, args, want in forbidden:
-        env.assertEqual(error_text(env, "AI.SCRIPTEXECUTE", "allowed:s", "command", "KEYS", 1,
-                                   "allowed:k", "INPUTS", 1, "allowed:x", "ARGS", len(args),
-                                   *args, conn=c), want, message=args)
+        env.assertEqual(
+            error_text(
+                env,
+                "AI.SCRIPTEXECUTE",
+                "allowed:s",
+                "command",
+                "KEYS",
+                1,
+                "allowed:k",
+                "INPUTS",
+                1,
+                "allowed:x",
+                "ARGS",
+                len(args),
+                *args,
+                conn=c,
+            ),
+            want,
+            message=args,
+        )
         env.assertEqual(keyspace(con), snapshot, message=args)
     # The restricted users may write the keys they are allowed.
     env.assertEqual(run(nocmd, "SET", "allowed:s2", "v"), b"OK")
@@ -761,8 +925,22 @@ def check_acl(env):
     env.assertEqual(con.mget("allowed:n", "secret"), [b"5", b"v"])
     # Redis itself checks the keys the command declares.
     try:
-        nocmd.execute_command(EXEC, "allowed:s", "command", "KEYS", 1, "secret", "INPUTS", 1,
-                              "allowed:x", "ARGS", 3, "SET", "allowed:y", "v")
+        nocmd.execute_command(
+            EXEC,
+            "allowed:s",
+            "command",
+            "KEYS",
+            1,
+            "secret",
+            "INPUTS",
+            1,
+            "allowed:x",
+            "ARGS",
+            3,
+            "SET",
+            "allowed:y",
+            "v",
+        )
         env.assertTrue(False, message="undeclared key allowed")
     except redis.exceptions.NoPermissionError as e:
         env.assertContains("no permissions", str(e))
@@ -781,8 +959,9 @@ def check_transactions(env):
     pipe.execute_command(EXEC, "s", "bar", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "c")
     pipe.execute_command(EXEC, "missing")
     pipe.execute_command(RUN, "s", "bar", "INPUTS", "a", "a", "OUTPUTS", "c")
-    pipe.execute_command(STORE, "s2", "CPU", "TAG", "multi", "ENTRY_POINTS", 1, "bar",
-                         "SOURCE", SIMPLE)
+    pipe.execute_command(
+        STORE, "s2", "CPU", "TAG", "multi", "ENTRY_POINTS", 1, "bar", "SOURCE", SIMPLE
+    )
     pipe.execute_command(GET, "s2", "META")
     pipe.execute_command(SSET, "s3", "CPU", "SOURCE", "def f(x):\n    return x\n")
     pipe.execute_command(DEL, "s")
@@ -798,8 +977,9 @@ def check_transactions(env):
         env.assertTrue(False, message="SCRIPTEXECUTE ran in Lua")
     except redis.exceptions.ResponseError as e:
         env.assertContains(TRANSACTION, str(e))
-    env.assertEqual(con.eval("return redis.call('AI.SCRIPTGET', KEYS[1], 'META')", 1, "s2")[1],
-                    b"CPU")
+    env.assertEqual(
+        con.eval("return redis.call('AI.SCRIPTGET', KEYS[1], 'META')", 1, "s2")[1], b"CPU"
+    )
     # Outside a transaction it runs.
     env.assertEqual(scriptexecute(con, "s2", "bar", inputs=["a", "a"], outputs=["c"]), b"OK")
     env.assertEqual(get_array(con, "c").tolist(), [2, 2])
@@ -812,12 +992,32 @@ def check_info(env):
     scriptstore(con, "s", SOURCE, ENTRY_POINTS, "TAG", "t1", device="cpu")
     set_array(con, "a", np.ones((2, 2), np.float32))
     with RawConnection(con) as raw:
-        env.assertEqual(raw.call("AI.INFO", "s"), ("*", [
-            ("$", b"key"), ("$", b"s"), ("$", b"type"), ("$", b"SCRIPT"),
-            ("$", b"backend"), ("$", b"TORCH"), ("$", b"device"), ("$", b"cpu"),
-            ("$", b"tag"), ("$", b"t1"), ("$", b"duration"), (":", 0),
-            ("$", b"samples"), (":", -1), ("$", b"calls"), (":", 0), ("$", b"errors"), (":", 0),
-        ]))
+        env.assertEqual(
+            raw.call("AI.INFO", "s"),
+            (
+                "*",
+                [
+                    ("$", b"key"),
+                    ("$", b"s"),
+                    ("$", b"type"),
+                    ("$", b"SCRIPT"),
+                    ("$", b"backend"),
+                    ("$", b"TORCH"),
+                    ("$", b"device"),
+                    ("$", b"cpu"),
+                    ("$", b"tag"),
+                    ("$", b"t1"),
+                    ("$", b"duration"),
+                    (":", 0),
+                    ("$", b"samples"),
+                    (":", -1),
+                    ("$", b"calls"),
+                    (":", 0),
+                    ("$", b"errors"),
+                    (":", 0),
+                ],
+            ),
+        )
     for _ in range(3):
         scriptexecute(con, "s", "bar", inputs=["a", "a"], outputs=["c"])
     scriptexecute(con, "s", "ignored", inputs=[])
@@ -827,18 +1027,19 @@ def check_info(env):
     error_text(env, EXEC, "s", "bar", "INPUTS", "x")  # counted
     error_text(env, RUN, "s", "bar", "foo")
     info = script_info(con, "s")
-    env.assertEqual({k: info[k] for k in ("key", "type", "backend", "device", "tag")},
-                    {"key": b"s", "type": b"SCRIPT", "backend": b"TORCH", "device": b"cpu",
-                     "tag": b"t1"})
+    env.assertEqual(
+        {k: info[k] for k in ("key", "type", "backend", "device", "tag")},
+        {"key": b"s", "type": b"SCRIPT", "backend": b"TORCH", "device": b"cpu", "tag": b"t1"},
+    )
     env.assertEqual((info["samples"], info["calls"], info["errors"]), (-1, 6, 2))
     env.assertGreater(info["duration"], 0)
-    env.assertEqual(con.execute_command(RUN, "s", "bar", "INPUTS", "a", "a", "OUTPUTS", "c"),
-                    b"OK")
+    env.assertEqual(con.execute_command(RUN, "s", "bar", "INPUTS", "a", "a", "OUTPUTS", "c"), b"OK")
     env.assertEqual(script_info(con, "s")["calls"], 7)
     env.assertEqual(con.execute_command("AI.INFO", "s", "RESETSTAT"), b"OK")
     info = script_info(con, "s")
-    env.assertEqual((info["duration"], info["samples"], info["calls"], info["errors"]),
-                    (0, -1, 0, 0))
+    env.assertEqual(
+        (info["duration"], info["samples"], info["calls"], info["errors"]), (0, -1, 0, 0)
+    )
     # Storing again gives fresh statistics; deleting removes them.
     scriptexecute(con, "s", "bar", inputs=["a", "a"], outputs=["c"])
     scriptstore(con, "s", SIMPLE, ["bar"], "TAG", "t2")
@@ -868,8 +1069,7 @@ def test_persistence(env):
     scriptstore(con, "plain", SIMPLE, ["bar"], device="cpu")
     legacy = "def legacy(x, y):\n    \"\"\"Adds.\"\"\"\n    return x + y\n"
     env.assertEqual(con.execute_command(SSET, "legacy", "CPU", "SOURCE", legacy), b"OK")
-    env.assertEqual(con.execute_command(SSET, "tagged", "CPU", "TAG", "t", "SOURCE", legacy),
-                    b"OK")
+    env.assertEqual(con.execute_command(SSET, "tagged", "CPU", "TAG", "t", "SOURCE", legacy), b"OK")
     keys = ["s", "plain", "legacy", "tagged"]
     state = scripts_state(con, keys)
     env.assertEqual(meta_dict(state["legacy"])["Entry Points"], [])
@@ -879,14 +1079,13 @@ def test_persistence(env):
     def runs_everywhere(con):
         for c in servers(env):
             env.assertEqual(scripts_state(c, keys), state)
-        env.assertEqual(scriptexecute(con, "s", "pair", inputs=["a"], outputs=["p1", "p2"]),
-                        b"OK")
+        env.assertEqual(scriptexecute(con, "s", "pair", inputs=["a"], outputs=["p1", "p2"]), b"OK")
         np.testing.assert_array_equal(get_array(con, "p2"), a * 2)
-        env.assertEqual(scriptexecute(con, "plain", "bar", inputs=["a", "a"], outputs=["c"]),
-                        b"OK")
+        env.assertEqual(scriptexecute(con, "plain", "bar", inputs=["a", "a"], outputs=["c"]), b"OK")
         for key in ("legacy", "tagged"):
-            env.assertEqual(con.execute_command(RUN, key, "legacy", "INPUTS", "a", "a",
-                                                "OUTPUTS", "l"), b"OK")
+            env.assertEqual(
+                con.execute_command(RUN, key, "legacy", "INPUTS", "a", "a", "OUTPUTS", "l"), b"OK"
+            )
             np.testing.assert_array_equal(get_array(con, "l"), a + a)
 
     wait_replica(env, con)
@@ -894,8 +1093,10 @@ def test_persistence(env):
     env.assertEqual(script_info(con, "s")["calls"], 1)
     env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
     env.assertEqual(script_info(con, "s")["calls"], 0)
-    env.assertEqual(sorted(con.execute_command(SCAN)),
-                    [[b"legacy", b""], [b"plain", b""], [b"s", b"v1"], [b"tagged", b"t"]])
+    env.assertEqual(
+        sorted(con.execute_command(SCAN)),
+        [[b"legacy", b""], [b"plain", b""], [b"s", b"v1"], [b"tagged", b"t"]],
+    )
     runs_everywhere(con)
     env.assertTrue(con.restore("copy", 0, con.dump("s")))
     env.assertEqual(con.execute_command(GET, "copy"), state["s"])
@@ -911,16 +1112,32 @@ def test_persistence(env):
     state["calls"] = con.execute_command(GET, "calls")
     con.config_set("aof-use-rdb-preamble", "no")
     rewrite_aof(con)
-    env.assertEqual(scriptexecute(con, "calls", "writer", keys=["w:str", "w:num"],
-                                  args=["hello", "41"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "calls", "writer", keys=["w:str", "w:num"], args=["hello", "41"]), b"OK"
+    )
     with open(aof_base_file(con), "rb") as f:
         base = f.read()
     env.assertEqual(base.count(b"\r\nAI.SCRIPTSTORE\r\n"), 3)
     env.assertEqual(base.count(b"\r\nAI.SCRIPTSET\r\n"), 2)
-    env.assertContains(resp_command(STORE, "s", "CPU", "TAG", "v1", "ENTRY_POINTS",
-                                    len(ENTRY_POINTS), *ENTRY_POINTS, "SOURCE", SOURCE), base)
-    env.assertContains(resp_command(STORE, "plain", "cpu", "TAG", "", "ENTRY_POINTS", 1, "bar",
-                                    "SOURCE", SIMPLE), base)
+    env.assertContains(
+        resp_command(
+            STORE,
+            "s",
+            "CPU",
+            "TAG",
+            "v1",
+            "ENTRY_POINTS",
+            len(ENTRY_POINTS),
+            *ENTRY_POINTS,
+            "SOURCE",
+            SOURCE,
+        ),
+        base,
+    )
+    env.assertContains(
+        resp_command(STORE, "plain", "cpu", "TAG", "", "ENTRY_POINTS", 1, "bar", "SOURCE", SIMPLE),
+        base,
+    )
     env.assertContains(resp_command(SSET, "legacy", "CPU", "TAG", "", "SOURCE", legacy), base)
     env.assertContains(resp_command(SSET, "tagged", "CPU", "TAG", "t", "SOURCE", legacy), base)
     env.stop()
@@ -928,16 +1145,21 @@ def test_persistence(env):
     con = connect(env)
     runs_everywhere(con)
     env.assertEqual(con.mget("w:str", "w:num"), [b"hello", b"41"])
-    env.assertEqual(scriptexecute(con, "calls", "counter", keys=["w:num"], args=["1"],
-                                  outputs=["v"]), b"OK")
+    env.assertEqual(
+        scriptexecute(con, "calls", "counter", keys=["w:num"], args=["1"], outputs=["v"]), b"OK"
+    )
     env.assertEqual(con.get("w:num"), b"42")
 
 
 def test_commands(env):
     """Parsing, storing, reading and deleting scripts (one server for all the checks)."""
     connect(env)  # links the replica first (run_checks waits for it)
-    run_checks(env, check_malformed_commands_table, check_store_get_del_scan,
-               check_compile_and_entry_point_errors)  # last: skips its tail with CUDA
+    run_checks(
+        env,
+        check_malformed_commands_table,
+        check_store_get_del_scan,
+        check_compile_and_entry_point_errors,
+    )  # last: skips its tail with CUDA
 
 
 def test_execution(env):

@@ -4,6 +4,7 @@ docstrings, torch calls, x.device), AI.SCRIPTRUN's positional calling with the `
 variadic marker, the legacy call made by AI.SCRIPTEXECUTE for non-entry functions, and
 the errors of the legacy convention. Parse errors of both commands are in
 test_scripts.py."""
+
 import inspect
 from typing import List  # noqa: UP035 - TorchScript's spelling
 
@@ -122,17 +123,29 @@ def check_scriptset_and_scriptrun(env):
     for name, source in SOURCES.items():
         env.assertEqual(con.execute_command(SSET, name, "CPU", "SOURCE", source), b"OK")
         env.assertEqual(con.execute_command(GET, name, "SOURCE"), source.encode())
-    env.assertEqual(con.execute_command(SSET, "all", "cpu", "TAG", "v2", "SOURCE", ALL_SOURCE),
-                    b"OK")
+    env.assertEqual(
+        con.execute_command(SSET, "all", "cpu", "TAG", "v2", "SOURCE", ALL_SOURCE), b"OK"
+    )
     env.assertEqual(con.type("all"), b"AI_SCRIPT")
     with RawConnection(con) as raw:
-        env.assertEqual(raw.call(GET, "add_tensors", "META"), ("*", [
-            ("$", b"device"), ("$", b"CPU"), ("$", b"tag"), ("$", b""),
-            ("$", b"Entry Points"), ("*", []),
-        ]))
-    env.assertEqual(meta_dict(con.execute_command(GET, "all")),
-                    {"device": b"cpu", "tag": b"v2", "Entry Points": [],
-                     "source": ALL_SOURCE.encode()})
+        env.assertEqual(
+            raw.call(GET, "add_tensors", "META"),
+            (
+                "*",
+                [
+                    ("$", b"device"),
+                    ("$", b"CPU"),
+                    ("$", b"tag"),
+                    ("$", b""),
+                    ("$", b"Entry Points"),
+                    ("*", []),
+                ],
+            ),
+        )
+    env.assertEqual(
+        meta_dict(con.execute_command(GET, "all")),
+        {"device": b"cpu", "tag": b"v2", "Entry Points": [], "source": ALL_SOURCE.encode()},
+    )
 
     def check(key, want):
         got = get_array(con, key)
@@ -143,9 +156,22 @@ def check_scriptset_and_scriptrun(env):
         env.assertEqual(scriptrun(con, script, "add_tensors", ["a", "b"], ["sum"]), b"OK")
         check("sum", add_tensors(t["a"], t["b"]))
     # Surplus inputs are ignored; keywords are case-insensitive; TIMEOUT before INPUTS.
-    env.assertEqual(con.execute_command("ai.scriptrun", "all", "add_tensors", "timeout",
-                                        60000000, "inputs", "b", "b", "a", "outputs", "sum"),
-                    b"OK")
+    env.assertEqual(
+        con.execute_command(
+            "ai.scriptrun",
+            "all",
+            "add_tensors",
+            "timeout",
+            60000000,
+            "inputs",
+            "b",
+            "b",
+            "a",
+            "outputs",
+            "sum",
+        ),
+        b"OK",
+    )
     check("sum", add_tensors(t["b"], t["b"]))
     env.assertEqual(scriptrun(con, "normalize", "normalize", ["v"], ["n"]), b"OK")
     check("n", normalize(t["v"]))
@@ -171,12 +197,33 @@ def check_scriptset_and_scriptrun(env):
     env.assertEqual(con.execute_command(RUN, "all", "min_max", "INPUTS", "c", "OUTPUTS"), b"OK")
     env.assertEqual(keyspace(con), snapshot)
     # AI.SCRIPTEXECUTE on these scripts makes the same legacy call (KEYS, ARGS unused).
-    env.assertEqual(con.execute_command(EXEC, "all", "add_tensors", "KEYS", 1, "k", "INPUTS",
-                                        3, "a", "b", "c", "ARGS", 1, "x", "OUTPUTS", 1, "sum2"),
-                    b"OK")
+    env.assertEqual(
+        con.execute_command(
+            EXEC,
+            "all",
+            "add_tensors",
+            "KEYS",
+            1,
+            "k",
+            "INPUTS",
+            3,
+            "a",
+            "b",
+            "c",
+            "ARGS",
+            1,
+            "x",
+            "OUTPUTS",
+            1,
+            "sum2",
+        ),
+        b"OK",
+    )
     check("sum2", add_tensors(t["a"], t["b"]))
-    env.assertEqual(con.execute_command(EXEC, "concat", "concat", "INPUTS", 2, "c", "c",
-                                        "OUTPUTS", 1, "cat2"), b"OK")
+    env.assertEqual(
+        con.execute_command(EXEC, "concat", "concat", "INPUTS", 2, "c", "c", "OUTPUTS", 1, "cat2"),
+        b"OK",
+    )
     check("cat2", concat(t["c"], [t["c"]]))
     outputs = ["sum", "n", "cat", "s", "lo", "hi", "sum2", "cat2"]
     state = {name: con.execute_command(GET, name) for name in [*SOURCES, "all"]}
@@ -184,8 +231,11 @@ def check_scriptset_and_scriptrun(env):
     for c in servers(env)[1:]:
         env.assertEqual({name: c.execute_command(GET, name) for name in state}, state)
         for key in outputs:
-            env.assertEqual(c.execute_command("AI.TENSORGET", key, "BLOB"),
-                            con.execute_command("AI.TENSORGET", key, "BLOB"), message=key)
+            env.assertEqual(
+                c.execute_command("AI.TENSORGET", key, "BLOB"),
+                con.execute_command("AI.TENSORGET", key, "BLOB"),
+                message=key,
+            )
     if env.useAof:  # the AOF replays the AI.SCRIPTSET commands as they came
         env.stop()
         env.start()
@@ -221,17 +271,32 @@ def check_legacy_errors(env):
     ]
     with RawConnection(con) as raw:
         for (fn, inputs, outputs), want in cases:
-            for cmd in ((RUN, "all", fn, "INPUTS", *inputs, "OUTPUTS", *outputs),
-                        (EXEC, "all", fn, "INPUTS", len(inputs), *inputs, "OUTPUTS",
-                         len(outputs), *outputs)):
+            for cmd in (
+                (RUN, "all", fn, "INPUTS", *inputs, "OUTPUTS", *outputs),
+                (
+                    EXEC,
+                    "all",
+                    fn,
+                    "INPUTS",
+                    len(inputs),
+                    *inputs,
+                    "OUTPUTS",
+                    len(outputs),
+                    *outputs,
+                ),
+            ):
                 env.assertEqual(error_text(env, *cmd), want, message=cmd)
                 env.assertEqual(raw.call(*cmd), ("-", want.encode()), message=cmd)
                 env.assertEqual(keyspace(con), snapshot, message=cmd)
     # SCRIPTRUN's `$` changes nothing: still too few inputs, still an unsupported type.
-    env.assertEqual(error_text(env, RUN, "all", "concat", "INPUTS", "$", "a", "OUTPUTS", "o"),
-                    WRONG_INPUTS % "concat")
-    env.assertEqual(error_text(env, RUN, "all", "with_count", "INPUTS", "a", "$", "b",
-                               "OUTPUTS", "o"), UNSUPPORTED % "with_count")
+    env.assertEqual(
+        error_text(env, RUN, "all", "concat", "INPUTS", "$", "a", "OUTPUTS", "o"),
+        WRONG_INPUTS % "concat",
+    )
+    env.assertEqual(
+        error_text(env, RUN, "all", "with_count", "INPUTS", "a", "$", "b", "OUTPUTS", "o"),
+        UNSUPPORTED % "with_count",
+    )
     env.assertEqual(keyspace(con), snapshot)
     info = meta_dict(con.execute_command("AI.INFO", "all"))
     runs = 4 * len(cases) + 2  # each case: two commands, sent twice
@@ -248,27 +313,71 @@ def check_scriptrun_on_stored_scripts(env):
     function that is not an entry point."""
     con = connect(env)
     arrays, _ = store_arrays(con, np.random.default_rng(13))
-    env.assertEqual(con.execute_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "bar",
-                                        "counts", "SOURCE", STORED), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            "AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 2, "bar", "counts", "SOURCE", STORED
+        ),
+        b"OK",
+    )
     env.assertEqual(scriptrun(con, "s", "bar", ["a", "b"], ["c1"]), b"OK")
     np.testing.assert_allclose(get_array(con, "c1"), arrays["a"] + arrays["b"])
     env.assertEqual(scriptrun(con, "s", "counts", ["a", "b", "$", "c"], ["n"]), b"OK")
     env.assertEqual(get_array(con, "n").tolist(), [3, 0, 0])
     env.assertEqual(scriptrun(con, "s", "helper", ["c", "a"], ["h"]), b"OK")
     np.testing.assert_allclose(get_array(con, "h"), arrays["c"] * 3, rtol=1e-6)
-    env.assertEqual(con.execute_command(EXEC, "s", "helper", "KEYS", 1, "k", "INPUTS", 1, "v",
-                                        "ARGS", 2, "x", "y", "OUTPUTS", 1, "h"), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            EXEC,
+            "s",
+            "helper",
+            "KEYS",
+            1,
+            "k",
+            "INPUTS",
+            1,
+            "v",
+            "ARGS",
+            2,
+            "x",
+            "y",
+            "OUTPUTS",
+            1,
+            "h",
+        ),
+        b"OK",
+    )
     np.testing.assert_allclose(get_array(con, "h"), arrays["v"] * 3, rtol=1e-6)
     # The entry point still gets its keys and args through SCRIPTEXECUTE.
-    env.assertEqual(con.execute_command(EXEC, "s", "counts", "KEYS", 2, "k1", "k2", "INPUTS", 1,
-                                        "v", "ARGS", 1, "x", "OUTPUTS", 1, "n"), b"OK")
+    env.assertEqual(
+        con.execute_command(
+            EXEC,
+            "s",
+            "counts",
+            "KEYS",
+            2,
+            "k1",
+            "k2",
+            "INPUTS",
+            1,
+            "v",
+            "ARGS",
+            1,
+            "x",
+            "OUTPUTS",
+            1,
+            "n",
+        ),
+        b"OK",
+    )
     env.assertEqual(get_array(con, "n").tolist(), [1, 2, 1])
-    env.assertEqual(error_text(env, RUN, "s", "helper", "INPUTS", "OUTPUTS", "h"),
-                    WRONG_INPUTS % "helper")
+    env.assertEqual(
+        error_text(env, RUN, "s", "helper", "INPUTS", "OUTPUTS", "h"), WRONG_INPUTS % "helper"
+    )
 
 
 def test_legacy(env):
     """The deprecated forms, on one server (the last check restarts it in the AOF env)."""
     connect(env)  # links the replica first (run_checks waits for it)
-    run_checks(env, check_scriptrun_on_stored_scripts, check_legacy_errors,
-               check_scriptset_and_scriptrun)
+    run_checks(
+        env, check_scriptrun_on_stored_scripts, check_legacy_errors, check_scriptset_and_scriptrun
+    )

@@ -99,9 +99,7 @@ def check_values_extremes_every_dtype(env):
             arr = np.array([True, False, False, True])
         else:
             info = np.finfo(np_type)
-            arr = np.array(
-                [info.min, info.max, info.tiny, -0.0, np.inf, -np.inf], dtype=np_type
-            )
+            arr = np.array([info.min, info.max, info.tiny, -0.0, np.inf, -np.inf], dtype=np_type)
         con.execute_command(
             "AI.TENSORSET", "x", dtype, len(arr), "VALUES", *values_args(dtype, arr)
         )
@@ -110,9 +108,7 @@ def check_values_extremes_every_dtype(env):
             arr.tobytes(),
             message=dtype,
         )
-        got = parse_reply_values(
-            dtype, con.execute_command("AI.TENSORGET", "x", "VALUES")
-        )
+        got = parse_reply_values(dtype, con.execute_command("AI.TENSORGET", "x", "VALUES"))
         env.assertEqual(got, python_values(dtype, arr), message=dtype)
 
 
@@ -139,9 +135,7 @@ def check_format_tokens(env):
 def check_case_insensitive_dtype_and_keywords(env):
     con = connection(env)
     for typed in ["float", "Float", "fLoAt"]:
-        env.assertEqual(
-            con.execute_command("AI.TENSORSET", "t", typed, 2, "values", 1, 2), b"OK"
-        )
+        env.assertEqual(con.execute_command("AI.TENSORSET", "t", typed, 2, "values", 1, 2), b"OK")
         env.assertEqual(
             con.execute_command("AI.TENSORGET", "t", "meta"),
             [b"dtype", b"FLOAT", b"shape", [2]],
@@ -169,16 +163,12 @@ def check_case_insensitive_dtype_and_keywords(env):
 def check_scalar_tensors(env):
     """No shape tokens: a 0-dim tensor of one element, shape []."""
     con = connection(env)
-    env.assertEqual(
-        con.execute_command("AI.TENSORSET", "s", "FLOAT", "VALUES", 5), b"OK"
-    )
+    env.assertEqual(con.execute_command("AI.TENSORSET", "s", "FLOAT", "VALUES", 5), b"OK")
     env.assertEqual(
         con.execute_command("AI.TENSORGET", "s", "META", "VALUES"),
         [b"dtype", b"FLOAT", b"shape", [], b"values", [b"5"]],
     )
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "s", "BLOB"), np.float32(5).tobytes()
-    )
+    env.assertEqual(con.execute_command("AI.TENSORGET", "s", "BLOB"), np.float32(5).tobytes())
     rng = np.random.default_rng(3)
     for dtype in [*NUMERIC_DTYPES, "BFLOAT16"]:
         arr = tensor_data(rng, dtype, ())
@@ -186,12 +176,8 @@ def check_scalar_tensors(env):
             con.execute_command("AI.TENSORSET", "s", dtype, "BLOB", arr.tobytes()),
             b"OK",
         )
-        assert_all_formats(
-            env, con, "s", dtype, [], arr.tobytes(), python_values(dtype, arr)
-        )
-    env.assertEqual(
-        con.execute_command("AI.TENSORSET", "s", "STRING", "VALUES", "one"), b"OK"
-    )
+        assert_all_formats(env, con, "s", dtype, [], arr.tobytes(), python_values(dtype, arr))
+    env.assertEqual(con.execute_command("AI.TENSORSET", "s", "STRING", "VALUES", "one"), b"OK")
     assert_all_formats(env, con, "s", "STRING", [], b"one\0", [b"one"])
 
 
@@ -232,9 +218,7 @@ def check_reply_types_resp2(env):
         env.assertEqual(vals[0][1], b"0.10000000149011612")
         env.assertEqual(vals[1][1], b"4")
         reply = raw.call("AI.TENSORGET", "f", "META", "BLOB")
-        env.assertEqual(
-            reply[1][4:], [("$", b"blob"), ("$", np.float32([0.1, 4]).tobytes())]
-        )
+        env.assertEqual(reply[1][4:], [("$", b"blob"), ("$", np.float32([0.1, 4]).tobytes())])
 
         raw.call("AI.TENSORSET", "i", "INT64", 3, "VALUES", -5, 0, 2**62)
         env.assertEqual(
@@ -242,9 +226,7 @@ def check_reply_types_resp2(env):
             ("*", [(":", -5), (":", 0), (":", 2**62)]),
         )
         raw.call("AI.TENSORSET", "s", "STRING", 2, "VALUES", "ab", "c")
-        env.assertEqual(
-            raw.call("AI.TENSORGET", "s", "VALUES"), ("*", [("$", b"ab"), ("$", b"c")])
-        )
+        env.assertEqual(raw.call("AI.TENSORGET", "s", "VALUES"), ("*", [("$", b"ab"), ("$", b"c")]))
         env.assertEqual(raw.call("AI.TENSORGET", "s", "BLOB"), ("$", b"ab\0c\0"))
         raw.call("AI.TENSORSET", "u", "UINT64", 2, "VALUES", 2**64 - 1, 7)
         env.assertEqual(
@@ -289,9 +271,7 @@ def check_float_values(env):
     args = ["0.1", "1e3", "-2.5E-3", "inf", "-inf", "1e300", "3", "-0"]
     con.execute_command("AI.TENSORSET", "f", "FLOAT", len(args), "VALUES", *args)
     expected = np.array([float(a) for a in args]).astype(np.float32)
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "f", "BLOB"), expected.tobytes()
-    )
+    env.assertEqual(con.execute_command("AI.TENSORGET", "f", "BLOB"), expected.tobytes())
     got = [float(v) for v in con.execute_command("AI.TENSORGET", "f", "VALUES")]
     env.assertEqual(
         got[:5],
@@ -313,13 +293,9 @@ def check_float_values(env):
 
 def check_float16_and_bfloat16(env):
     con = connection(env)
-    con.execute_command(
-        "AI.TENSORSET", "h", "FLOAT16", 4, "VALUES", "0.1", "65504", "1e6", "-2"
-    )
+    con.execute_command("AI.TENSORSET", "h", "FLOAT16", 4, "VALUES", "0.1", "65504", "1e6", "-2")
     expected = np.array([0.1, 65504, 1e6, -2]).astype(np.float16)
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "h", "BLOB"), expected.tobytes()
-    )
+    env.assertEqual(con.execute_command("AI.TENSORGET", "h", "BLOB"), expected.tobytes())
     env.assertEqual(
         [float(v) for v in con.execute_command("AI.TENSORGET", "h", "VALUES")],
         [float(v) for v in expected],
@@ -346,12 +322,8 @@ def check_float16_and_bfloat16(env):
 
 def check_unsigned_extras(env):
     con = connection(env)
-    con.execute_command(
-        "AI.TENSORSET", "u32", "UINT32", 3, "VALUES", 0, 2**31, 2**32 - 1
-    )
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "u32", "VALUES"), [0, 2**31, 2**32 - 1]
-    )
+    con.execute_command("AI.TENSORSET", "u32", "UINT32", 3, "VALUES", 0, 2**31, 2**32 - 1)
+    env.assertEqual(con.execute_command("AI.TENSORGET", "u32", "VALUES"), [0, 2**31, 2**32 - 1])
     con.execute_command(
         "AI.TENSORSET", "u64", "UINT64", 4, "VALUES", 0, 2**63 - 1, 2**63, 2**64 - 1
     )
@@ -376,9 +348,7 @@ def check_signed_values_full_range(env):
             con.execute_command("AI.TENSORSET", "z", dtype, 4, "VALUES", lo, -1, 0, hi),
             b"OK",
         )
-        env.assertEqual(
-            con.execute_command("AI.TENSORGET", "z", "VALUES"), [lo, -1, 0, hi]
-        )
+        env.assertEqual(con.execute_command("AI.TENSORGET", "z", "VALUES"), [lo, -1, 0, hi])
         env.assertEqual(
             con.execute_command("AI.TENSORGET", "z", "BLOB"),
             np.array([lo, -1, 0, hi], dtype=f"int{bits}").tobytes(),
@@ -388,9 +358,7 @@ def check_signed_values_full_range(env):
                 error_text(env, "AI.TENSORSET", "z", dtype, 1, "VALUES", bad),
                 "invalid value",
             )
-    env.assertEqual(
-        con.execute_command("AI.TENSORSET", "z", "INT8", 2, "VALUES", -1, -128), b"OK"
-    )
+    env.assertEqual(con.execute_command("AI.TENSORSET", "z", "INT8", 2, "VALUES", -1, -128), b"OK")
     env.assertEqual(con.execute_command("AI.TENSORGET", "z", "VALUES"), [-1, -128])
 
 
@@ -403,9 +371,7 @@ def check_unsigned_and_bool_ranges(env):
         ("UINT64", 2**64 - 1),
         ("BOOL", 1),
     ):
-        env.assertEqual(
-            con.execute_command("AI.TENSORSET", "u", dtype, 2, "VALUES", 0, hi), b"OK"
-        )
+        env.assertEqual(con.execute_command("AI.TENSORSET", "u", dtype, 2, "VALUES", 0, hi), b"OK")
         for bad in (-1, hi + 1):
             env.assertEqual(
                 error_text(env, "AI.TENSORSET", "u", dtype, 1, "VALUES", bad),
@@ -422,9 +388,7 @@ def check_string_tensors(env):
     con = connection(env)
     elements = [b"first", b"second", b"", b"\xff\x01 \xc3\xa9 bytes"]
     blob = string_blob(elements)
-    env.assertEqual(
-        con.execute_command("AI.TENSORSET", "s", "STRING", 2, 2, "BLOB", blob), b"OK"
-    )
+    env.assertEqual(con.execute_command("AI.TENSORSET", "s", "STRING", 2, 2, "BLOB", blob), b"OK")
     env.assertEqual(con.execute_command("AI.TENSORGET", "s", "BLOB"), blob)
     env.assertEqual(con.execute_command("AI.TENSORGET", "s", "VALUES"), elements)
     env.assertEqual(
@@ -433,9 +397,7 @@ def check_string_tensors(env):
     )
     # VALUES: each argument one element, stored NUL-terminated; one trailing NUL is allowed.
     env.assertEqual(
-        con.execute_command(
-            "AI.TENSORSET", "v", "STRING", 3, "VALUES", "a", b"b\0", "ccc"
-        ),
+        con.execute_command("AI.TENSORSET", "v", "STRING", 3, "VALUES", "a", b"b\0", "ccc"),
         b"OK",
     )
     env.assertEqual(con.execute_command("AI.TENSORGET", "v", "BLOB"), b"a\0b\0ccc\0")
@@ -444,30 +406,16 @@ def check_string_tensors(env):
         [b"dtype", b"STRING", b"shape", [3], b"values", [b"a", b"b", b"ccc"]],
     )
     err = "C-string value contains null character"
-    env.assertEqual(
-        error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b"a\0b"), err
-    )
-    env.assertEqual(
-        error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b"ab\0\0"), err
-    )
-    env.assertEqual(
-        error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b""), err
-    )
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "v", "VALUES"), [b"a", b"b", b"ccc"]
-    )
+    env.assertEqual(error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b"a\0b"), err)
+    env.assertEqual(error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b"ab\0\0"), err)
+    env.assertEqual(error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b""), err)
+    env.assertEqual(con.execute_command("AI.TENSORGET", "v", "VALUES"), [b"a", b"b", b"ccc"])
     # A large string tensor round trips.
     many = [("x" * (i % 17)).encode() for i in range(1000)]
-    con.execute_command(
-        "AI.TENSORSET", "m", "STRING", 10, 100, "BLOB", string_blob(many)
-    )
+    con.execute_command("AI.TENSORSET", "m", "STRING", 10, 100, "BLOB", string_blob(many))
     env.assertEqual(con.execute_command("AI.TENSORGET", "m", "VALUES"), many)
-    con.execute_command(
-        "AI.TENSORSET", "m2", "STRING", 1000, "VALUES", *[m + b"." for m in many]
-    )
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "m2", "VALUES"), [m + b"." for m in many]
-    )
+    con.execute_command("AI.TENSORSET", "m2", "STRING", 1000, "VALUES", *[m + b"." for m in many])
+    env.assertEqual(con.execute_command("AI.TENSORGET", "m2", "VALUES"), [m + b"." for m in many])
 
 
 def check_string_blob_mismatch(env):
@@ -482,22 +430,16 @@ def check_string_blob_mismatch(env):
         ([], b"a\0b\0"),
         ([3], b"\0\0"),
     ):
-        env.assertEqual(
-            error_text(env, "AI.TENSORSET", "s", "STRING", *shape, "BLOB", blob), err
-        )
+        env.assertEqual(error_text(env, "AI.TENSORSET", "s", "STRING", *shape, "BLOB", blob), err)
     env.assertEqual(con.exists("s"), 0)
-    env.assertEqual(
-        con.execute_command("AI.TENSORSET", "s", "STRING", 2, "BLOB", b"\0\0"), b"OK"
-    )
+    env.assertEqual(con.execute_command("AI.TENSORSET", "s", "STRING", 2, "BLOB", b"\0\0"), b"OK")
     env.assertEqual(con.execute_command("AI.TENSORGET", "s", "VALUES"), [b"", b""])
 
 
 def test_bool_tensors(env):
     con = connection(env)
     env.assertEqual(
-        con.execute_command(
-            "AI.TENSORSET", "b", "BOOL", 4, "BLOB", b"\x01\x00\x00\x01"
-        ),
+        con.execute_command("AI.TENSORSET", "b", "BOOL", 4, "BLOB", b"\x01\x00\x00\x01"),
         b"OK",
     )
     env.assertEqual(con.execute_command("AI.TENSORGET", "b", "VALUES"), [1, 0, 0, 1])
@@ -508,13 +450,9 @@ def test_bool_tensors(env):
         b"\x00\x00\x00\x02",
         b"\x01\x01\x01\xff",
     ):
-        env.assertEqual(
-            error_text(env, "AI.TENSORSET", "b", "BOOL", 4, "BLOB", blob), err
-        )
+        env.assertEqual(error_text(env, "AI.TENSORSET", "b", "BOOL", 4, "BLOB", blob), err)
     # RedisAI never checked the last byte; cyrai checks every byte.
-    env.assertEqual(
-        error_text(env, "AI.TENSORSET", "b", "BOOL", 2, "BLOB", b"\x01\x02"), err
-    )
+    env.assertEqual(error_text(env, "AI.TENSORSET", "b", "BOOL", 2, "BLOB", b"\x01\x02"), err)
     env.assertEqual(con.execute_command("AI.TENSORGET", "b", "VALUES"), [1, 0, 0, 1])
     env.assertEqual(
         error_text(env, "AI.TENSORSET", "b", "BOOL", 2, "VALUES", 1, 2), "invalid value"
@@ -555,24 +493,18 @@ def check_generic_key_commands(env):
     env.assertEqual(con.ttl("t"), -1)
     env.assertTrue(con.rename("t", "t2"))
     env.assertEqual(con.execute_command("AI.TENSORGET", "t2", "VALUES"), [3, 4])
-    env.assertEqual(
-        error_text(env, "COPY", "t2", "t3"), "not supported for this module key"
-    )
+    env.assertEqual(error_text(env, "COPY", "t2", "t3"), "not supported for this module key")
     env.assertEqual(con.exists("t3"), 0)
     # Tensors move between databases like any value.
     env.assertTrue(con.move("t2", 1))
     with RawConnection(con) as raw:
         raw.call("SELECT", 1)
-        env.assertEqual(
-            raw.call("AI.TENSORGET", "t2", "VALUES"), ("*", [(":", 3), (":", 4)])
-        )
+        env.assertEqual(raw.call("AI.TENSORGET", "t2", "VALUES"), ("*", [(":", 3), (":", 4)]))
         raw.call("MOVE", "t2", 0)
     # SCAN filters on the type name.
     con.set("plain", "x")
     con.execute_command("AI.TENSORSET", "t3", "INT8", 1)
-    env.assertEqual(
-        sorted(con.scan(0, count=1000, _type="AI_TENSOR")[1]), [b"t2", b"t3"]
-    )
+    env.assertEqual(sorted(con.scan(0, count=1000, _type="AI_TENSOR")[1]), [b"t2", b"t3"])
     # SET replaces a tensor like any value.
     con.set("t2", "plain")
     env.assertEqual(con.type("t2"), b"string")
@@ -595,9 +527,7 @@ def check_command_table(env):
             env.assertEqual(info[3:6], [(":", 1), (":", 1), (":", 1)])
         # (redis-py's COMMAND reply parser cannot read GETKEYS replies, hence raw.)
         env.assertEqual(
-            raw.call(
-                "COMMAND", "GETKEYS", "AI.TENSORSET", "k", "FLOAT", 2, "VALUES", 1, 2
-            ),
+            raw.call("COMMAND", "GETKEYS", "AI.TENSORSET", "k", "FLOAT", 2, "VALUES", 1, 2),
             ("*", [("$", b"k")]),
         )
         env.assertEqual(
@@ -675,9 +605,7 @@ def check_memory_usage(env):
     env.assertGreaterEqual(sizes[1000] - sizes[1], 999 * 8)
     env.assertGreaterEqual(sizes[100000] - sizes[1000], 99000 * 8)
     env.assertLess(sizes[100000], 100000 * 8 * 1.1 + 1024)
-    con.execute_command(
-        "AI.TENSORSET", "s", "STRING", 1000, "VALUES", *["abcdefgh"] * 1000
-    )
+    con.execute_command("AI.TENSORSET", "s", "STRING", 1000, "VALUES", *["abcdefgh"] * 1000)
     env.assertGreaterEqual(con.memory_usage("s"), 9000)
 
 
@@ -745,32 +673,24 @@ def test_lua(env):
     script = "return redis.call('AI.TENSORSET', KEYS[1], 'FLOAT', 2, 'VALUES', ARGV[1], ARGV[2])"
     env.assertEqual(con.eval(script, 1, "l", "1.5", "2"), b"OK")
     env.assertEqual(
-        con.eval(
-            "return redis.call('AI.TENSORGET', KEYS[1], 'META', 'VALUES')", 1, "l"
-        ),
+        con.eval("return redis.call('AI.TENSORGET', KEYS[1], 'META', 'VALUES')", 1, "l"),
         [b"dtype", b"FLOAT", b"shape", [2], b"values", [b"1.5", b"2"]],
     )
     blob = con.eval("return redis.call('AI.TENSORGET', KEYS[1], 'BLOB')", 1, "l")
     env.assertEqual(blob, np.float32([1.5, 2]).tobytes())
     # Errors surface as Lua errors; pcall hands them to the script.
     env.assertEqual(
-        con.eval(
-            "return redis.pcall('AI.TENSORSET', KEYS[1], 'FLOAT', 0)['err']", 1, "l"
-        ),
+        con.eval("return redis.pcall('AI.TENSORSET', KEYS[1], 'FLOAT', 0)['err']", 1, "l"),
         b"ERR invalid or negative value found in tensor shape",
     )
     env.assertContains(
         "invalid data type",
-        error_text(
-            env, "EVAL", "return redis.call('AI.TENSORSET', KEYS[1], 'NOPE', 1)", 1, "l"
-        ),
+        error_text(env, "EVAL", "return redis.call('AI.TENSORSET', KEYS[1], 'NOPE', 1)", 1, "l"),
     )
     env.assertEqual(con.execute_command("AI.TENSORGET", "l", "VALUES"), [b"1.5", b"2"])
     wait_replica(env, con)
     if env.useSlaves:
-        env.assertEqual(
-            env.getSlaveConnection().execute_command("AI.TENSORGET", "l", "BLOB"), blob
-        )
+        env.assertEqual(env.getSlaveConnection().execute_command("AI.TENSORGET", "l", "BLOB"), blob)
 
 
 def check_many_dims(env):

@@ -208,21 +208,15 @@ def test_error_prefixes(env):
     con.set("str", "x")
     con.execute_command(SET, "t", "FLOAT", 1)
     with RawConnection(con) as raw:
-        env.assertEqual(
-            raw.call(SET, "t", "FLOAT"), ("-", b"ERR " + (ARITY % SET).encode())
-        )
+        env.assertEqual(raw.call(SET, "t", "FLOAT"), ("-", b"ERR " + (ARITY % SET).encode()))
         env.assertEqual(
             raw.call("ai.tensorget"), ("-", b"ERR " + (ARITY % "ai.tensorget").encode())
         )
         env.assertEqual(raw.call(SET, "str", "FLOAT", 1), ("-", WRONGTYPE.encode()))
         env.assertEqual(raw.call(GET, "str"), ("-", WRONGTYPE.encode()))
-        env.assertEqual(
-            raw.call(SET, "t", "X", 1), ("-", b"ERR " + INVALID_DTYPE.encode())
-        )
+        env.assertEqual(raw.call(SET, "t", "X", 1), ("-", b"ERR " + INVALID_DTYPE.encode()))
         env.assertEqual(raw.call(SET, "t", "FLOAT", 0), ("-", b"ERR " + SHAPE.encode()))
-        env.assertEqual(
-            raw.call(SET, "t", "FLOAT", "BLOB"), ("-", b"ERR " + BLOB_ARITY.encode())
-        )
+        env.assertEqual(raw.call(SET, "t", "FLOAT", "BLOB"), ("-", b"ERR " + BLOB_ARITY.encode()))
         env.assertEqual(
             raw.call(SET, "t", "FLOAT", 2, "VALUES", 1),
             ("-", b"ERR " + VALUES_COUNT.encode()),
@@ -249,9 +243,7 @@ def test_error_prefixes(env):
         )
         env.assertEqual(raw.call(GET, "nokey"), ("-", b"ERR " + EMPTY.encode()))
         env.assertEqual(raw.call(GET, "t", "X"), ("-", b"ERR " + FORMAT.encode()))
-        env.assertEqual(
-            raw.call(GET, "t", "BLOB", "VALUES"), ("-", b"ERR " + BOTH.encode())
-        )
+        env.assertEqual(raw.call(GET, "t", "BLOB", "VALUES"), ("-", b"ERR " + BOTH.encode()))
     env.assertEqual(con.execute_command(GET, "t", "VALUES"), [b"0"])
 
 
@@ -307,8 +299,6 @@ def test_errors_in_transaction_and_lua(env):
     res = pipe.execute(raise_on_error=False)
     env.assertEqual([str(r) for r in res[:2]], [SHAPE, EMPTY])
     env.assertEqual(res[2], b"OK")
-    err = con.eval(
-        f"return redis.pcall('{GET}', KEYS[1], 'BLOB', 'VALUES')['err']", 1, "a"
-    )
+    err = con.eval(f"return redis.pcall('{GET}', KEYS[1], 'BLOB', 'VALUES')['err']", 1, "a")
     env.assertEqual(err, b"ERR " + BOTH.encode())
     env.assertEqual(con.execute_command(GET, "a", "VALUES"), [5])

@@ -254,16 +254,11 @@ def check_restore_corrupt_payloads(env):
     env.assertEqual(con.execute_command("AI.TENSORGET", "crafted", "VALUES"), [1, -2])
     strings = tensor_fields(7, 8, [2], b"ab\0c\0", [0, 3])
     env.assertTrue(con.restore("strings", 0, tensor_payload(template, strings)))
-    env.assertEqual(
-        con.execute_command("AI.TENSORGET", "strings", "VALUES"), [b"ab", b"c"]
-    )
+    env.assertEqual(con.execute_command("AI.TENSORGET", "strings", "VALUES"), [b"ab", b"c"])
     snapshot = keyspace(con)
-    cases = [
-        (name, tensor_payload(template, fields)) for name, fields in CORRUPT.items()
-    ]
+    cases = [(name, tensor_payload(template, fields)) for name, fields in CORRUPT.items()]
     cases += [
-        (f"encoding version {v}", tensor_payload(template, GOOD_INT8, encver=v))
-        for v in (5, 1023)
+        (f"encoding version {v}", tensor_payload(template, GOOD_INT8, encver=v)) for v in (5, 1023)
     ]
     for name, payload in cases:
         env.assertEqual(
@@ -302,9 +297,7 @@ def check_replication(env):
     tensors = sample_tensors(np.random.default_rng(14))
     store_tensors(con, tensors)
     # VALUES are replicated verbatim; the replica parses them to the same bytes.
-    con.execute_command(
-        "AI.TENSORSET", "v", "FLOAT", 3, "VALUES", "0.1", "-1e-3", "inf"
-    )
+    con.execute_command("AI.TENSORSET", "v", "FLOAT", 3, "VALUES", "0.1", "-1e-3", "inf")
     con.execute_command("AI.TENSORSET", "i", "INT64", 2, "VALUES", -(2**63), 2**63 - 1)
     con.execute_command("AI.TENSORSET", "z", "STRING", 2, 2)
     keys = [*tensors, "v", "i", "z"]
@@ -321,9 +314,7 @@ def check_replication(env):
     con.delete("i")
     con.pexpire("z", 100000)
     wait_replica(env, con)
-    env.assertEqual(
-        meta_dict(replica.execute_command("AI.TENSORGET", "v"))["dtype"], b"DOUBLE"
-    )
+    env.assertEqual(meta_dict(replica.execute_command("AI.TENSORGET", "v"))["dtype"], b"DOUBLE")
     env.assertEqual(replica.exists("i"), 0)
     env.assertGreater(replica.pttl("z"), 0)
     env.assertEqual(
@@ -398,9 +389,7 @@ def check_restore_older_encodings(env):
             con.execute_command("AI.TENSORGET", key),
             [b"dtype", b"FLOAT", b"shape", [2, 3], b"blob", floats.tobytes()],
         )
-        payload = tensor_payload(
-            template, old_tensor_fields(64, 0, [2], longs.tobytes()), encver
-        )
+        payload = tensor_payload(template, old_tensor_fields(64, 0, [2], longs.tobytes()), encver)
         env.assertTrue(con.restore(key + ":i", 0, payload), message=key)
         env.assertEqual(
             con.execute_command("AI.TENSORGET", key + ":i", "VALUES"),

@@ -4,6 +4,7 @@ TensorFlow run in process, every TF-specific parse error of AI.MODELSTORE and AI
 backend errors that store or write nothing, output dtypes, STRING tensors, and TF models
 across DEBUG RELOAD, restarts, AOF rewrite and replication. The tests share one server (and
 replica): every process that loads TF spends seconds importing it."""
+
 import numpy as np
 from includes import (
     RawConnection,
@@ -47,9 +48,21 @@ def store_tf(con, key, name, inputs=None, outputs=None, *options, device="CPU", 
     """AI.MODELSTORE of a named graph (or blob) with its node names (or the given ones)."""
     ins, outs = GRAPH_IO.get(name, (None, None))
     ins, outs = inputs or ins, outputs or outs
-    return con.execute_command(STORE, key, "TF", device, *options, "INPUTS", len(ins), *ins,
-                               "OUTPUTS", len(outs), *outs, "BLOB",
-                               tf_blob(name) if blob is None else blob)
+    return con.execute_command(
+        STORE,
+        key,
+        "TF",
+        device,
+        *options,
+        "INPUTS",
+        len(ins),
+        *ins,
+        "OUTPUTS",
+        len(outs),
+        *outs,
+        "BLOB",
+        tf_blob(name) if blob is None else blob,
+    )
 
 
 # key -> (graph, input nodes, output nodes, input shapes); all FLOAT
@@ -63,8 +76,22 @@ MODELS = {
 def store_models(con):
     for key, (name, ins, outs, _) in MODELS.items():
         store_tf(con, key, name, ins, outs, "TAG", key)
-    con.execute_command(STORE, "tf:saved", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 2,
-                        "prod", "sum", "BLOB", saved_model_zip())
+    con.execute_command(
+        STORE,
+        "tf:saved",
+        "TF",
+        "CPU",
+        "INPUTS",
+        2,
+        "a",
+        "b",
+        "OUTPUTS",
+        2,
+        "prod",
+        "sum",
+        "BLOB",
+        saved_model_zip(),
+    )
     return [*MODELS, "tf:saved"]
 
 
@@ -108,49 +135,79 @@ TF_PARSE_ERRORS = [
     (("TF", "CPU", "TAG", "t", "BLOB", B), "INPUTS not specified for TF"),
     (("TF", "CPU", "OUTPUTS", 1, "mul", "BLOB", B), "INPUTS not specified for TF"),
     (("TF", "CPU", "INPUTS", "two", "a", "b", "BLOB", B), "Invalid argument for input_count"),
-    (("TF", "CPU", "INPUTS", 0, "OUTPUTS", 1, "mul", "BLOB", B),
-     "Invalid argument for input_count"),
-    (("TF", "CPU", "INPUTS", -1, "a", "OUTPUTS", 1, "mul", "BLOB", B),
-     "Invalid argument for input_count"),
-    (("TF", "CPU", "INPUTS", 3, "a", "b"),
-     "number of model inputs does not match the number of given arguments"),
-    (("TF", "CPU", "TAG", "t", "BATCHSIZE", 2, "INPUTS", 9, "a", "b", "OUTPUTS", 1, "mul"),
-     "number of model inputs does not match the number of given arguments"),
+    (
+        ("TF", "CPU", "INPUTS", 0, "OUTPUTS", 1, "mul", "BLOB", B),
+        "Invalid argument for input_count",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", -1, "a", "OUTPUTS", 1, "mul", "BLOB", B),
+        "Invalid argument for input_count",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", 3, "a", "b"),
+        "number of model inputs does not match the number of given arguments",
+    ),
+    (
+        ("TF", "CPU", "TAG", "t", "BATCHSIZE", 2, "INPUTS", 9, "a", "b", "OUTPUTS", 1, "mul"),
+        "number of model inputs does not match the number of given arguments",
+    ),
     (("TF", "CPU", "INPUTS", 2, "a", "b"), "OUTPUTS not specified for TF"),
     (("TF", "CPU", "INPUTS", 2, "a", "b", "BLOB", B), "OUTPUTS not specified for TF"),
     # The count is trusted: "OUTPUTS" is taken as the second input name here.
-    (("TF", "CPU", "INPUTS", 2, "a", "OUTPUTS", 1, "mul", "BLOB", B),
-     "OUTPUTS not specified for TF"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 0, "mul", "BLOB", B),
-     "Invalid argument for output_count"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", "one", "mul", "BLOB", B),
-     "Invalid argument for output_count"),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "OUTPUTS", 1, "mul", "BLOB", B),
+        "OUTPUTS not specified for TF",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 0, "mul", "BLOB", B),
+        "Invalid argument for output_count",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", "one", "mul", "BLOB", B),
+        "Invalid argument for output_count",
+    ),
     (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS"), "Invalid argument for output_count"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 4, "mul", "BLOB"),
-     "number of model outputs does not match the number of given arguments"),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 4, "mul", "BLOB"),
+        "number of model outputs does not match the number of given arguments",
+    ),
     (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul"), "Invalid argument, expected BLOB"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "NOTBLOB", B),
-     "Invalid argument, expected BLOB"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "mul2", "BLOB", B),
-     "Invalid argument, expected BLOB"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB"),
-     "Insufficient arguments, missing model BLOB"),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "NOTBLOB", B),
+        "Invalid argument, expected BLOB",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "mul2", "BLOB", B),
+        "Invalid argument, expected BLOB",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB"),
+        "Insufficient arguments, missing model BLOB",
+    ),
     # Options after INPUTS/OUTPUTS are out of order: they fall through to the BLOB check.
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "TAG", "t", "BLOB", B),
-     "Invalid argument, expected BLOB"),
+    (
+        ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "TAG", "t", "BLOB", B),
+        "Invalid argument, expected BLOB",
+    ),
 ]
 # AI.MODELSET's TF form (spec 3.6): names without counts.
 MODELSET_ERRORS = [
     (("TF", "CPU", "BLOB", B), "Insufficient arguments, INPUTS and OUTPUTS not specified"),
-    (("TF", "CPU", "TAG", "t", "BLOB", B),
-     "Insufficient arguments, INPUTS and OUTPUTS not specified"),
+    (
+        ("TF", "CPU", "TAG", "t", "BLOB", B),
+        "Insufficient arguments, INPUTS and OUTPUTS not specified",
+    ),
     (("TF", "CPU", "a", "b", "OUTPUTS", "mul", "BLOB", B), "INPUTS not specified"),
     (("TF", "CPU", "OUTPUTS", "mul", "BLOB", B), "INPUTS not specified"),
     (("TF", "CPU", "INPUTS", "a", "b", "BLOB", B), "OUTPUTS not specified"),
-    (("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul"),
-     "Insufficient arguments, missing model BLOB"),
-    (("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul", "BLOB"),
-     "Insufficient arguments, missing model BLOB"),
+    (
+        ("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul"),
+        "Insufficient arguments, missing model BLOB",
+    ),
+    (
+        ("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul", "BLOB"),
+        "Insufficient arguments, missing model BLOB",
+    ),
 ]
 
 
@@ -180,23 +237,42 @@ class TestTF:
         env = self.env
         con = env.getConnection()
         blob = tf_blob("mul")
-        env.assertEqual(con.execute_command(STORE, "m", "TF", "CPU", "INPUTS", 2, "a", "b",
-                                            "OUTPUTS", 1, "mul", "BLOB", blob), b"OK")
-        env.assertEqual(model_meta(con, "m"), {
-            "backend": b"TF", "device": b"CPU", "tag": b"", "batchsize": 0, "minbatchsize": 0,
-            "inputs": [b"a", b"b"], "outputs": [b"mul"], "minbatchtimeout": 0})
+        env.assertEqual(
+            con.execute_command(
+                STORE, "m", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", blob
+            ),
+            b"OK",
+        )
+        env.assertEqual(
+            model_meta(con, "m"),
+            {
+                "backend": b"TF",
+                "device": b"CPU",
+                "tag": b"",
+                "batchsize": 0,
+                "minbatchsize": 0,
+                "inputs": [b"a", b"b"],
+                "outputs": [b"mul"],
+                "minbatchtimeout": 0,
+            },
+        )
         env.assertEqual(con.type("m"), b"AI__MODEL")
         env.assertEqual(model_blob(con, "m"), blob)
         env.assertEqual(meta_dict(con.execute_command("AI.MODELGET", "m"))["blob"], blob)
         con.execute_command("AI.TENSORSET", "a", "FLOAT", 2, 2, "VALUES", 2, 3, 2, 3)
         con.execute_command("AI.TENSORSET", "b", "FLOAT", 2, 2, "VALUES", 2, 3, 2, 3)
         env.assertEqual(execute(con, "m", ["a", "b"], ["c"]), b"OK")
-        env.assertEqual(con.execute_command("AI.TENSORGET", "c", "META", "VALUES"),
-                        [b"dtype", b"FLOAT", b"shape", [2, 2], b"values", [b"4", b"9", b"4", b"9"]])
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "c", "META", "VALUES"),
+            [b"dtype", b"FLOAT", b"shape", [2, 2], b"values", [b"4", b"9", b"4", b"9"]],
+        )
         # Random inputs of several shapes (broadcasting included) against TF in process.
         rng = np.random.default_rng(1)
         for sa, sb in (((2, 3), (2, 3)), ((5,), (5,)), ((3, 1), (1, 4)), ((), (7,))):
-            a, b = rng.standard_normal(sa).astype(np.float32), rng.standard_normal(sb).astype(np.float32)
+            a, b = (
+                rng.standard_normal(sa).astype(np.float32),
+                rng.standard_normal(sb).astype(np.float32),
+            )
             set_array(con, "a", a)
             set_array(con, "b", b)
             env.assertEqual(execute(con, "m", ["a", "b"], ["c"]), b"OK")
@@ -205,13 +281,18 @@ class TestTF:
             env.assertEqual(got.shape, want.shape)
             np.testing.assert_array_equal(got, want)
         # AI.MODELRUN and MODELEXECUTE with TIMEOUT run it too.
-        env.assertEqual(con.execute_command("AI.MODELRUN", "m", "INPUTS", "a", "b", "OUTPUTS", "d"),
-                        b"OK")
+        env.assertEqual(
+            con.execute_command("AI.MODELRUN", "m", "INPUTS", "a", "b", "OUTPUTS", "d"), b"OK"
+        )
         env.assertEqual(execute(con, "m", ["a", "b"], ["e"], "TIMEOUT", 5000), b"OK")
-        env.assertEqual(con.execute_command("AI.TENSORGET", "d", "BLOB"),
-                        con.execute_command("AI.TENSORGET", "c", "BLOB"))
-        env.assertEqual(con.execute_command("AI.TENSORGET", "e", "BLOB"),
-                        con.execute_command("AI.TENSORGET", "c", "BLOB"))
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "d", "BLOB"),
+            con.execute_command("AI.TENSORGET", "c", "BLOB"),
+        )
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "e", "BLOB"),
+            con.execute_command("AI.TENSORGET", "c", "BLOB"),
+        )
         wait_replica(env, con)
         for c in servers(env)[1:]:
             env.assertEqual(c.execute_command("AI.TENSORGET", "c", "BLOB"), got.tobytes())
@@ -236,8 +317,21 @@ class TestTF:
         # The same graph with one output of two, and the SavedModel with its inputs swapped
         # and one output: each input name is fed the tensor in its position.
         store_tf(con, "only_add", "addmul", ["a", "b"], ["add"])
-        con.execute_command(STORE, "saved_ba", "TF", "CPU", "INPUTS", 2, "b", "a", "OUTPUTS", 1,
-                            "sum", "BLOB", saved_model_zip())
+        con.execute_command(
+            STORE,
+            "saved_ba",
+            "TF",
+            "CPU",
+            "INPUTS",
+            2,
+            "b",
+            "a",
+            "OUTPUTS",
+            1,
+            "sum",
+            "BLOB",
+            saved_model_zip(),
+        )
         env.assertEqual(model_meta(con, "saved_ba")["inputs"], [b"b", b"a"])
         env.assertEqual(model_meta(con, "saved_ba")["outputs"], [b"sum"])
         set_array(con, "x", np.array([1, 2], np.float32))
@@ -246,17 +340,42 @@ class TestTF:
         env.assertEqual(get_array(con, "o").tolist(), [11, 22])
         env.assertEqual(execute(con, "saved_ba", ["y", "x"], ["o"]), b"OK")
         env.assertEqual(get_array(con, "o").tolist(), [11, 22])
-        con.execute_command(STORE, "saved_prod", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1,
-                            "prod", "BLOB", saved_model_zip())
+        con.execute_command(
+            STORE,
+            "saved_prod",
+            "TF",
+            "CPU",
+            "INPUTS",
+            2,
+            "a",
+            "b",
+            "OUTPUTS",
+            1,
+            "prod",
+            "BLOB",
+            saved_model_zip(),
+        )
         env.assertEqual(execute(con, "saved_prod", ["x", "y"], ["o"]), b"OK")
         env.assertEqual(get_array(con, "o").tolist(), [30, 120])  # a * b * 3
         # Counts checked against the stored names (no-ERR texts).
-        env.assertEqual(error_text(env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 1, "x",
-                                   "OUTPUTS", 2, "p", "q"), INPUTS_MISMATCH)
-        env.assertEqual(error_text(env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 2, "x", "y",
-                                   "OUTPUTS", 1, "p"), OUTPUTS_MISMATCH)
-        env.assertEqual(error_text(env, "AI.MODELEXECUTE", "only_add", "INPUTS", 2, "x", "y",
-                                   "OUTPUTS", 2, "p", "q"), OUTPUTS_MISMATCH)
+        env.assertEqual(
+            error_text(
+                env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 1, "x", "OUTPUTS", 2, "p", "q"
+            ),
+            INPUTS_MISMATCH,
+        )
+        env.assertEqual(
+            error_text(
+                env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 2, "x", "y", "OUTPUTS", 1, "p"
+            ),
+            OUTPUTS_MISMATCH,
+        )
+        env.assertEqual(
+            error_text(
+                env, "AI.MODELEXECUTE", "only_add", "INPUTS", 2, "x", "y", "OUTPUTS", 2, "p", "q"
+            ),
+            OUTPUTS_MISMATCH,
+        )
         env.assertEqual(con.exists("p", "q"), 0)
         wait_replica(env, con)
         for c in servers(env)[1:]:
@@ -278,10 +397,14 @@ class TestTF:
         env.assertEqual(execute(con, "d", ["x", "n"], outs), b"OK")
         for key, want in zip(outs, tf_run("dtypes", ["x", "n"], outs, x, n)):
             meta = con.execute_command("AI.TENSORGET", key, "META")
-            env.assertEqual(meta, [b"dtype", DTYPE_OUTPUTS[key].encode(), b"shape",
-                                   list(want.shape)], message=key)
-            env.assertEqual(con.execute_command("AI.TENSORGET", key, "BLOB"), want.tobytes(),
-                            message=key)
+            env.assertEqual(
+                meta,
+                [b"dtype", DTYPE_OUTPUTS[key].encode(), b"shape", list(want.shape)],
+                message=key,
+            )
+            env.assertEqual(
+                con.execute_command("AI.TENSORGET", key, "BLOB"), want.tobytes(), message=key
+            )
         env.assertEqual(get_array(con, "argmax").tolist(), x.argmax(axis=1).tolist())
         # An INT32 scalar broadcasts like in TF.
         con.execute_command("AI.TENSORSET", "n0", "INT32", "VALUES", 7)
@@ -289,39 +412,57 @@ class TestTF:
         np.testing.assert_array_equal(get_array(con, "i32"), x.astype(np.int32) + 7)
         # A FLOAT fed to the INT32 placeholder (and an INT32 to the FLOAT one) is TF's error.
         for ins in (["x", "x"], ["n", "n"]):
-            text = error_text(env, "AI.MODELEXECUTE", "d", "INPUTS", 2, *ins, "OUTPUTS",
-                              len(outs), *[o + "2" for o in outs])
+            text = error_text(
+                env,
+                "AI.MODELEXECUTE",
+                "d",
+                "INPUTS",
+                2,
+                *ins,
+                "OUTPUTS",
+                len(outs),
+                *[o + "2" for o in outs],
+            )
             env.assertTrue(text and "\n" not in text, message=text)
             env.assertEqual(con.exists(*[o + "2" for o in outs]), 0)
         wait_replica(env, con)
         for c in servers(env)[1:]:
             for key in outs:
-                env.assertEqual(c.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                                con.execute_command("AI.TENSORGET", key, "META", "BLOB"))
+                env.assertEqual(
+                    c.execute_command("AI.TENSORGET", key, "META", "BLOB"),
+                    con.execute_command("AI.TENSORGET", key, "META", "BLOB"),
+                )
 
     def test_strings(self):
         """STRING tensors go through a string identity graph unchanged (binary-safe)."""
         env = self.env
         con = env.getConnection()
         store_tf(con, "s", "string")
-        env.assertEqual(con.execute_command("AI.TENSORSET", "in", "STRING", 2, "VALUES", "ab", "cd"),
-                        b"OK")
+        env.assertEqual(
+            con.execute_command("AI.TENSORSET", "in", "STRING", 2, "VALUES", "ab", "cd"), b"OK"
+        )
         env.assertEqual(execute(con, "s", ["in"], ["out"]), b"OK")
-        env.assertEqual(con.execute_command("AI.TENSORGET", "out", "META", "VALUES"),
-                        [b"dtype", b"STRING", b"shape", [2], b"values", [b"ab", b"cd"]])
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "out", "META", "VALUES"),
+            [b"dtype", b"STRING", b"shape", [2], b"values", [b"ab", b"cd"]],
+        )
         env.assertEqual(con.execute_command("AI.TENSORGET", "out", "BLOB"), b"ab\0cd\0")
         elements = [b"", b"\xff\xfe binary", "ünïcode".encode(), b"x" * 300, b"e", b"f"]
         blob = string_blob(elements)
         con.execute_command("AI.TENSORSET", "in2", "STRING", 3, 2, "BLOB", blob)
         env.assertEqual(execute(con, "s", ["in2"], ["out2"]), b"OK")
-        env.assertEqual(con.execute_command("AI.TENSORGET", "out2", "META", "BLOB"),
-                        [b"dtype", b"STRING", b"shape", [3, 2], b"blob", blob])
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "out2", "META", "BLOB"),
+            [b"dtype", b"STRING", b"shape", [3, 2], b"blob", blob],
+        )
         (want,) = tf_run("string", ["s"], ["out"], np.array(elements, dtype=object).reshape(3, 2))
         env.assertEqual(want.ravel().tolist(), elements)
         con.execute_command("AI.TENSORSET", "one", "STRING", "VALUES", "alone")
         env.assertEqual(execute(con, "s", ["one"], ["out3"]), b"OK")
-        env.assertEqual(con.execute_command("AI.TENSORGET", "out3", "META", "VALUES"),
-                        [b"dtype", b"STRING", b"shape", [], b"values", [b"alone"]])
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "out3", "META", "VALUES"),
+            [b"dtype", b"STRING", b"shape", [], b"values", [b"alone"]],
+        )
         wait_replica(env, con)
         for c in servers(env)[1:]:
             env.assertEqual(c.execute_command("AI.TENSORGET", "out2", "BLOB"), blob)
@@ -339,21 +480,62 @@ class TestTF:
                     for key in ("new", "m"):
                         msg = repr((command, key, *args))
                         env.assertEqual(error_text(env, command, key, *args), expected, message=msg)
-                        env.assertEqual(raw.call(command, key, *args),
-                                        ("-", b"ERR " + expected.encode()), message=msg)
+                        env.assertEqual(
+                            raw.call(command, key, *args),
+                            ("-", b"ERR " + expected.encode()),
+                            message=msg,
+                        )
                     env.assertEqual(keyspace(con), snapshot, message=msg)
         # Case-insensitive keywords and backend name; TAG and batching options before INPUTS.
-        env.assertEqual(con.execute_command(STORE, "lower", "tf", "cpu", "tag", "t", "batchsize", 2,
-                                            "inputs", 2, "a", "b", "outputs", 1, "mul", "blob",
-                                            tf_blob("mul")), b"OK")
+        env.assertEqual(
+            con.execute_command(
+                STORE,
+                "lower",
+                "tf",
+                "cpu",
+                "tag",
+                "t",
+                "batchsize",
+                2,
+                "inputs",
+                2,
+                "a",
+                "b",
+                "outputs",
+                1,
+                "mul",
+                "blob",
+                tf_blob("mul"),
+            ),
+            b"OK",
+        )
         meta = model_meta(con, "lower")
-        env.assertEqual((meta["backend"], meta["device"], meta["tag"], meta["batchsize"]),
-                        (b"TF", b"cpu", b"t", 2))
+        env.assertEqual(
+            (meta["backend"], meta["device"], meta["tag"], meta["batchsize"]),
+            (b"TF", b"cpu", b"t", 2),
+        )
         env.assertEqual((meta["inputs"], meta["outputs"]), ([b"a", b"b"], [b"mul"]))
         # The chunks after BLOB are concatenated.
         blob = tf_blob("mul")
-        env.assertEqual(con.execute_command(STORE, "chunks", "TF", "CPU", "INPUTS", 2, "a", "b",
-                                            "OUTPUTS", 1, "mul", "BLOB", blob[:7], blob[7:]), b"OK")
+        env.assertEqual(
+            con.execute_command(
+                STORE,
+                "chunks",
+                "TF",
+                "CPU",
+                "INPUTS",
+                2,
+                "a",
+                "b",
+                "OUTPUTS",
+                1,
+                "mul",
+                "BLOB",
+                blob[:7],
+                blob[7:],
+            ),
+            b"OK",
+        )
         env.assertEqual(model_blob(con, "chunks"), blob)
         if env.useSlaves:
             wait_replica(env, con)
@@ -367,33 +549,90 @@ class TestTF:
         env = self.env
         con = env.getConnection()
         blob = tf_blob("mul")
-        env.assertEqual(con.execute_command(MSET, "m", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS",
-                                            "mul", "BLOB", blob), b"OK")
-        env.assertEqual(con.execute_command(MSET, "m2", "tf", "CPU", "TAG", "v1", "inputs", "a",
-                                            "b", "outputs", "mul", "add", "blob", tf_blob("addmul")),
-                        b"OK")
+        env.assertEqual(
+            con.execute_command(
+                MSET, "m", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul", "BLOB", blob
+            ),
+            b"OK",
+        )
+        env.assertEqual(
+            con.execute_command(
+                MSET,
+                "m2",
+                "tf",
+                "CPU",
+                "TAG",
+                "v1",
+                "inputs",
+                "a",
+                "b",
+                "outputs",
+                "mul",
+                "add",
+                "blob",
+                tf_blob("addmul"),
+            ),
+            b"OK",
+        )
         store_tf(con, "ref", "mul")
         env.assertEqual(model_meta(con, "m"), model_meta(con, "ref"))
         env.assertEqual(model_blob(con, "m"), blob)
         meta = model_meta(con, "m2")
-        env.assertEqual((meta["tag"], meta["inputs"], meta["outputs"]),
-                        (b"v1", [b"a", b"b"], [b"mul", b"add"]))
+        env.assertEqual(
+            (meta["tag"], meta["inputs"], meta["outputs"]), (b"v1", [b"a", b"b"], [b"mul", b"add"])
+        )
         a = np.arange(4, dtype=np.float32)
         set_array(con, "a", a)
-        env.assertEqual(con.execute_command("AI.MODELRUN", "m", "INPUTS", "a", "a", "OUTPUTS", "c"),
-                        b"OK")
+        env.assertEqual(
+            con.execute_command("AI.MODELRUN", "m", "INPUTS", "a", "a", "OUTPUTS", "c"), b"OK"
+        )
         env.assertEqual(get_array(con, "c").tolist(), (a * a).tolist())
         env.assertEqual(execute(con, "m2", ["a", "a"], ["p", "q"]), b"OK")
-        env.assertEqual((get_array(con, "p").tolist(), get_array(con, "q").tolist()),
-                        ((a * a).tolist(), (a + a).tolist()))
+        env.assertEqual(
+            (get_array(con, "p").tolist(), get_array(con, "q").tolist()),
+            ((a * a).tolist(), (a + a).tolist()),
+        )
         snapshot = keyspace(con)
-        env.assertEqual(error_text(env, MSET, "x", "TF", "CPU", "INPUTS", "bad_input", "b",
-                                   "OUTPUTS", "mul", "BLOB", blob),
-                        'Input node named "bad_input" not found in TF graph.')
-        env.assertEqual(error_text(env, MSET, "x", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS",
-                                   "mult", "BLOB", blob), 'Output node named "mult" not found in TF graph')
-        env.assertEqual(error_text(env, MSET, "x", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul",
-                                   "BLOB", b"garbage"), "Invalid GraphDef")
+        env.assertEqual(
+            error_text(
+                env,
+                MSET,
+                "x",
+                "TF",
+                "CPU",
+                "INPUTS",
+                "bad_input",
+                "b",
+                "OUTPUTS",
+                "mul",
+                "BLOB",
+                blob,
+            ),
+            'Input node named "bad_input" not found in TF graph.',
+        )
+        env.assertEqual(
+            error_text(
+                env, MSET, "x", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mult", "BLOB", blob
+            ),
+            'Output node named "mult" not found in TF graph',
+        )
+        env.assertEqual(
+            error_text(
+                env,
+                MSET,
+                "x",
+                "TF",
+                "CPU",
+                "INPUTS",
+                "a",
+                "b",
+                "OUTPUTS",
+                "mul",
+                "BLOB",
+                b"garbage",
+            ),
+            "Invalid GraphDef",
+        )
         env.assertEqual(keyspace(con), snapshot)
         wait_replica(env, con)
         for c in servers(env)[1:]:
@@ -416,49 +655,121 @@ class TestTF:
         snapshot = keyspace(con)
         cases = [
             (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"garbage"), "Invalid GraphDef"),
-            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"\x08\xff\xff not a graph"),
-             "Invalid GraphDef"),
-            (("INPUTS", 2, "bad_input", "b", "OUTPUTS", 1, "mul", "BLOB", blob),
-             'Input node named "bad_input" not found in TF graph.'),
-            (("INPUTS", 2, "a", "mul", "OUTPUTS", 1, "mul", "BLOB", blob),  # not a Placeholder
-             'Input node named "mul" not found in TF graph.'),
-            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mult", "BLOB", blob),
-             'Output node named "mult" not found in TF graph'),
-            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul:0", "BLOB", blob),  # a tensor's name
-             'Output node named "mul:0" not found in TF graph'),
-            (("INPUTS", 2, "a", "c", "OUTPUTS", 1, "sum", "BLOB", saved_model_zip()),
-             'Input node named "c" not found in TF graph.'),
-            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mean", "BLOB", saved_model_zip()),
-             'Output node named "mean" not found in TF graph'),
+            (
+                ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"\x08\xff\xff not a graph"),
+                "Invalid GraphDef",
+            ),
+            (
+                ("INPUTS", 2, "bad_input", "b", "OUTPUTS", 1, "mul", "BLOB", blob),
+                'Input node named "bad_input" not found in TF graph.',
+            ),
+            (
+                ("INPUTS", 2, "a", "mul", "OUTPUTS", 1, "mul", "BLOB", blob),  # not a Placeholder
+                'Input node named "mul" not found in TF graph.',
+            ),
+            (
+                ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mult", "BLOB", blob),
+                'Output node named "mult" not found in TF graph',
+            ),
+            (
+                ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul:0", "BLOB", blob),  # a tensor's name
+                'Output node named "mul:0" not found in TF graph',
+            ),
+            (
+                ("INPUTS", 2, "a", "c", "OUTPUTS", 1, "sum", "BLOB", saved_model_zip()),
+                'Input node named "c" not found in TF graph.',
+            ),
+            (
+                ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mean", "BLOB", saved_model_zip()),
+                'Output node named "mean" not found in TF graph',
+            ),
         ]
         with RawConnection(con) as raw:
             for args, expected in cases:
                 for key in ("new", "m", "str"):  # a backend error wins over WRONGTYPE
-                    env.assertEqual(error_text(env, STORE, key, "TF", "CPU", *args), expected,
-                                    message=(key, args[:7]))
+                    env.assertEqual(
+                        error_text(env, STORE, key, "TF", "CPU", *args),
+                        expected,
+                        message=(key, args[:7]),
+                    )
                 if expected.startswith(("Input", "Output")):  # sent with the ERR prefix
-                    env.assertEqual(raw.call(STORE, "new", "TF", "CPU", *args),
-                                    ("-", b"ERR " + expected.encode()))
+                    env.assertEqual(
+                        raw.call(STORE, "new", "TF", "CPU", *args),
+                        ("-", b"ERR " + expected.encode()),
+                    )
                 env.assertEqual(keyspace(con), snapshot)
-        text = error_text(env, STORE, "new", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1,
-                          "mul", "BLOB", saved_model_zip()[:100])
+        text = error_text(
+            env,
+            STORE,
+            "new",
+            "TF",
+            "CPU",
+            "INPUTS",
+            2,
+            "a",
+            "b",
+            "OUTPUTS",
+            1,
+            "mul",
+            "BLOB",
+            saved_model_zip()[:100],
+        )
         env.assertTrue(text and "\n" not in text)
-        env.assertEqual(error_text(env, STORE, "str", "TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS",
-                                   1, "mul", "BLOB", blob),
-                        "WRONGTYPE Operation against a key holding the wrong kind of value")
+        env.assertEqual(
+            error_text(
+                env,
+                STORE,
+                "str",
+                "TF",
+                "CPU",
+                "INPUTS",
+                2,
+                "a",
+                "b",
+                "OUTPUTS",
+                1,
+                "mul",
+                "BLOB",
+                blob,
+            ),
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        )
         if not tf.config.list_physical_devices("GPU"):
-            env.assertEqual(error_text(env, STORE, "new", "TF", "GPU", "INPUTS", 2, "a", "b",
-                                       "OUTPUTS", 1, "mul", "BLOB", blob),
-                            "GPU requested but TF couldn't find CUDA")
+            env.assertEqual(
+                error_text(
+                    env,
+                    STORE,
+                    "new",
+                    "TF",
+                    "GPU",
+                    "INPUTS",
+                    2,
+                    "a",
+                    "b",
+                    "OUTPUTS",
+                    1,
+                    "mul",
+                    "BLOB",
+                    blob,
+                ),
+                "GPU requested but TF couldn't find CUDA",
+            )
         env.assertEqual(keyspace(con), snapshot)
         # Runs TF rejects: the C API's one-line message; nothing written.
         for out in ("new", "old"):
-            env.assertEqual(error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "a2", "b223",
-                                       "OUTPUTS", 1, out), INCOMPATIBLE)
-            text = error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "d", "a2", "OUTPUTS", 1, out)
+            env.assertEqual(
+                error_text(
+                    env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "a2", "b223", "OUTPUTS", 1, out
+                ),
+                INCOMPATIBLE,
+            )
+            text = error_text(
+                env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "d", "a2", "OUTPUTS", 1, out
+            )
             env.assertTrue(text and "\n" not in text and "double" in text, message=text)
-            text = error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "s", "a2", "OUTPUTS", 1,
-                              out)  # STRING fed to a FLOAT placeholder
+            text = error_text(
+                env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "s", "a2", "OUTPUTS", 1, out
+            )  # STRING fed to a FLOAT placeholder
             env.assertTrue(text and "\n" not in text, message=text)
             env.assertEqual(keyspace(con), snapshot)
         env.assertEqual(execute(con, "m", ["a2", "a2"], ["new"]), b"OK")
@@ -506,20 +817,68 @@ class TestTF:
         con = env.getConnection()
         blob, saved = tf_blob("addmul"), saved_model_zip()
         store_tf(con, "m", "addmul", ["a", "b"], ["mul", "add"], "TAG", "t1", device="cpu")
-        con.execute_command(MSET, "s", "TF", "CPU", "INPUTS", "b", "a", "OUTPUTS", "sum", "BLOB",
-                            saved)
+        con.execute_command(
+            MSET, "s", "TF", "CPU", "INPUTS", "b", "a", "OUTPUTS", "sum", "BLOB", saved
+        )
         state = model_state(con, ["m", "s"])
         con.config_set("aof-use-rdb-preamble", "no")
         rewrite_aof(con)
         with open(aof_base_file(con), "rb") as f:
             base = f.read()
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
-        env.assertContains(resp_command(STORE, "m", "TF", "cpu", "TAG", "t1", "BATCHSIZE", 0,
-                                        "MINBATCHSIZE", 0, "MINBATCHTIMEOUT", 0, "INPUTS", 2, "a",
-                                        "b", "OUTPUTS", 2, "mul", "add", "BLOB", blob), base)
-        env.assertContains(resp_command(STORE, "s", "TF", "CPU", "TAG", "", "BATCHSIZE", 0,
-                                        "MINBATCHSIZE", 0, "MINBATCHTIMEOUT", 0, "INPUTS", 2, "b",
-                                        "a", "OUTPUTS", 1, "sum", "BLOB", saved), base)
+        env.assertContains(
+            resp_command(
+                STORE,
+                "m",
+                "TF",
+                "cpu",
+                "TAG",
+                "t1",
+                "BATCHSIZE",
+                0,
+                "MINBATCHSIZE",
+                0,
+                "MINBATCHTIMEOUT",
+                0,
+                "INPUTS",
+                2,
+                "a",
+                "b",
+                "OUTPUTS",
+                2,
+                "mul",
+                "add",
+                "BLOB",
+                blob,
+            ),
+            base,
+        )
+        env.assertContains(
+            resp_command(
+                STORE,
+                "s",
+                "TF",
+                "CPU",
+                "TAG",
+                "",
+                "BATCHSIZE",
+                0,
+                "MINBATCHSIZE",
+                0,
+                "MINBATCHTIMEOUT",
+                0,
+                "INPUTS",
+                2,
+                "b",
+                "a",
+                "OUTPUTS",
+                1,
+                "sum",
+                "BLOB",
+                saved,
+            ),
+            base,
+        )
         env.stop()
         env.start()
         con = env.getConnection()
@@ -527,8 +886,9 @@ class TestTF:
         set_array(con, "x", np.array([1, 2], np.float32))
         set_array(con, "y", np.array([3, 4], np.float32))
         env.assertEqual(execute(con, "m", ["x", "y"], ["p", "q"]), b"OK")
-        env.assertEqual((get_array(con, "p").tolist(), get_array(con, "q").tolist()),
-                        ([3, 8], [4, 6]))
+        env.assertEqual(
+            (get_array(con, "p").tolist(), get_array(con, "q").tolist()), ([3, 8], [4, 6])
+        )
         env.assertEqual(execute(con, "s", ["y", "x"], ["t"]), b"OK")
         env.assertEqual(get_array(con, "t").tolist(), [4, 6])
 
@@ -550,8 +910,11 @@ class TestTF:
         wait_replica(env, con)
         env.assertEqual(model_state(replica, keys), model_state(con, keys))
         for key in [*expected, "out"]:
-            env.assertEqual(replica.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                            con.execute_command("AI.TENSORGET", key, "META", "BLOB"), message=key)
+            env.assertEqual(
+                replica.execute_command("AI.TENSORGET", key, "META", "BLOB"),
+                con.execute_command("AI.TENSORGET", key, "META", "BLOB"),
+                message=key,
+            )
         stats = replica.info("commandstats")
         env.assertContains("cmdstat_ai.modelstore", stats)
         env.assertNotContains("cmdstat_ai.modelexecute", stats)
@@ -560,4 +923,3 @@ class TestTF:
         wait_replica(env, con)
         env.assertEqual(replica.exists("tf:mul"), 0)
         env.assertEqual(model_meta(replica, "tf:saved")["outputs"], [b"prod", b"sum"])
-

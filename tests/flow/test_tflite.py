@@ -3,6 +3,7 @@ batch dimension and a fully integer-quantized (INT8) one, outputs equal to the T
 interpreter run in process, input/output names from the interpreter, dtype errors that
 write nothing, AI.MODELSET's refusal of BATCHSIZE, and TFLITE models across DEBUG RELOAD,
 restarts, AOF rewrite and replication."""
+
 import threading
 
 import numpy as np
@@ -115,13 +116,25 @@ class TestTFLite:
         keys = store_models(con)
         for key, name in MODELS.items():
             ins, outs = tflite_names(name)
-            env.assertEqual(model_meta(con, key), {
-                "backend": b"TFLITE", "device": b"CPU", "tag": name.encode(), "batchsize": 0,
-                "minbatchsize": 0, "inputs": [n.encode() for n in ins],
-                "outputs": [n.encode() for n in outs], "minbatchtimeout": 0}, message=key)
+            env.assertEqual(
+                model_meta(con, key),
+                {
+                    "backend": b"TFLITE",
+                    "device": b"CPU",
+                    "tag": name.encode(),
+                    "batchsize": 0,
+                    "minbatchsize": 0,
+                    "inputs": [n.encode() for n in ins],
+                    "outputs": [n.encode() for n in outs],
+                    "minbatchtimeout": 0,
+                },
+                message=key,
+            )
             env.assertEqual(model_blob(con, key), tflite_blob(name))
-        env.assertEqual(sorted(model_meta(con, "tflite:dense")["inputs"]),
-                        [b"serving_default_x:0", b"serving_default_y:0"])
+        env.assertEqual(
+            sorted(model_meta(con, "tflite:dense")["inputs"]),
+            [b"serving_default_x:0", b"serving_default_y:0"],
+        )
         env.assertEqual(len(model_meta(con, "tflite:dense")["outputs"]), 2)
         # The quantized model really is INT8 in and out.
         ins, outs = tflite_details("quant")
@@ -139,10 +152,14 @@ class TestTFLite:
             env.assertEqual(execute(con, "tflite:quant", ["qx"], [f"qe{i}"]), b"OK")
             np.testing.assert_array_equal(get_array(con, f"qe{i}"), tflite_run("quant", x)[0])
         # The deprecated forms run them too.
-        env.assertEqual(con.execute_command("AI.MODELRUN", "tflite:quant", "INPUTS", "qx",
-                                            "OUTPUTS", "qrun"), b"OK")
-        env.assertEqual(con.execute_command("AI.TENSORGET", "qrun", "BLOB"),
-                        con.execute_command("AI.TENSORGET", "qe2", "BLOB"))
+        env.assertEqual(
+            con.execute_command("AI.MODELRUN", "tflite:quant", "INPUTS", "qx", "OUTPUTS", "qrun"),
+            b"OK",
+        )
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "qrun", "BLOB"),
+            con.execute_command("AI.TENSORGET", "qe2", "BLOB"),
+        )
         wait_replica(env, con)
         for c in servers(env)[1:]:
             env.assertEqual(model_state(c, keys), model_state(con, keys))
@@ -174,21 +191,43 @@ class TestTFLite:
         with RawConnection(con) as raw:
             for model, ins in runs:
                 outs = ["new", "old"] if model == "tflite:dense" else ["old"]
-                env.assertEqual(error_text(env, "AI.MODELEXECUTE", model, "INPUTS", len(ins),
-                                           *ins, "OUTPUTS", len(outs), *outs), DTYPE_ERR,
-                                message=(model, ins))
-                reply = raw.call("AI.MODELEXECUTE", model, "INPUTS", len(ins), *ins, "OUTPUTS",
-                                 len(outs), *outs)
+                env.assertEqual(
+                    error_text(
+                        env,
+                        "AI.MODELEXECUTE",
+                        model,
+                        "INPUTS",
+                        len(ins),
+                        *ins,
+                        "OUTPUTS",
+                        len(outs),
+                        *outs,
+                    ),
+                    DTYPE_ERR,
+                    message=(model, ins),
+                )
+                reply = raw.call(
+                    "AI.MODELEXECUTE", model, "INPUTS", len(ins), *ins, "OUTPUTS", len(outs), *outs
+                )
                 env.assertEqual(reply[0], "-")
                 env.assertTrue(reply[1].endswith(DTYPE_ERR.encode()), message=reply)
                 env.assertEqual(keyspace(con), snapshot)
-        env.assertEqual(error_text(env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 1, "f13",
-                                   "OUTPUTS", 2, "p", "q"), INPUTS_MISMATCH)
-        env.assertEqual(error_text(env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 2, "f13",
-                                   "f13", "OUTPUTS", 1, "p"), OUTPUTS_MISMATCH)
+        env.assertEqual(
+            error_text(
+                env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 1, "f13", "OUTPUTS", 2, "p", "q"
+            ),
+            INPUTS_MISMATCH,
+        )
+        env.assertEqual(
+            error_text(
+                env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 2, "f13", "f13", "OUTPUTS", 1, "p"
+            ),
+            OUTPUTS_MISMATCH,
+        )
         # Shapes the model cannot take: an error on one line, nothing written.
-        text = error_text(env, "AI.MODELEXECUTE", "tflite:quant", "INPUTS", 1, "old", "OUTPUTS",
-                          1, "new")
+        text = error_text(
+            env, "AI.MODELEXECUTE", "tflite:quant", "INPUTS", 1, "old", "OUTPUTS", 1, "new"
+        )
         env.assertTrue(text and "\n" not in text, message=text)
         env.assertEqual(keyspace(con), snapshot)
         # Both models still run.
@@ -196,30 +235,47 @@ class TestTFLite:
         got = {get_array(con, k).shape: get_array(con, k).tolist() for k in ("p", "q")}
         env.assertEqual(got, {(1, 3): [[2, 2, 2]], (1,): [1]})
         env.assertEqual(execute(con, "tflite:quant", ["i14"], ["r"]), b"OK")
-        np.testing.assert_array_equal(get_array(con, "r"),
-                                      tflite_run("quant", np.ones((1, 4), np.int8))[0])
+        np.testing.assert_array_equal(
+            get_array(con, "r"), tflite_run("quant", np.ones((1, 4), np.int8))[0]
+        )
         snapshot = keyspace(con)
         # Bytes that are no TFLite model: an error on one line, no key, nothing replaced.
         blob = tflite_blob("dense")
         for payload in (b"not a flatbuffer at all", blob[: len(blob) // 2], b"\0" * 64):
             for key in ("new", "tflite:dense", "str"):
                 text = error_text(env, "AI.MODELSTORE", key, "TFLITE", "CPU", "BLOB", payload)
-                env.assertTrue(text and "\n" not in text and not text.startswith("WRONGTYPE"),
-                               message=(key, text))
-        env.assertEqual(error_text(env, "AI.MODELSTORE", "str", "TFLITE", "CPU", "BLOB", blob),
-                        "WRONGTYPE Operation against a key holding the wrong kind of value")
-        env.assertEqual(error_text(env, "AI.MODELSTORE", "new", "TFLITE", "CPU", "INPUTS", 1,
-                                   "x", "BLOB", blob),
-                        "INPUTS argument should not be specified for this backend")
+                env.assertTrue(
+                    text and "\n" not in text and not text.startswith("WRONGTYPE"),
+                    message=(key, text),
+                )
+        env.assertEqual(
+            error_text(env, "AI.MODELSTORE", "str", "TFLITE", "CPU", "BLOB", blob),
+            "WRONGTYPE Operation against a key holding the wrong kind of value",
+        )
+        env.assertEqual(
+            error_text(
+                env, "AI.MODELSTORE", "new", "TFLITE", "CPU", "INPUTS", 1, "x", "BLOB", blob
+            ),
+            "INPUTS argument should not be specified for this backend",
+        )
         # AI.MODELSET: no auto-batching for TFLITE, whatever precedes BATCHSIZE.
-        for args in (("BATCHSIZE", 2), ("TAG", "t", "BATCHSIZE", 2),
-                     ("BATCHSIZE", 2, "MINBATCHSIZE", 1), ("BATCHSIZE", 0)):
+        for args in (
+            ("BATCHSIZE", 2),
+            ("TAG", "t", "BATCHSIZE", 2),
+            ("BATCHSIZE", 2, "MINBATCHSIZE", 1),
+            ("BATCHSIZE", 0),
+        ):
             for key in ("new", "tflite:dense"):
-                env.assertEqual(error_text(env, "AI.MODELSET", key, "TFLITE", "CPU", *args,
-                                           "BLOB", blob), BATCHING_ERR, message=args)
+                env.assertEqual(
+                    error_text(env, "AI.MODELSET", key, "TFLITE", "CPU", *args, "BLOB", blob),
+                    BATCHING_ERR,
+                    message=args,
+                )
         with RawConnection(con) as raw:
-            env.assertEqual(raw.call("AI.MODELSET", "new", "TFLITE", "CPU", "BATCHSIZE", 2,
-                                     "BLOB", blob), ("-", b"ERR " + BATCHING_ERR.encode()))
+            env.assertEqual(
+                raw.call("AI.MODELSET", "new", "TFLITE", "CPU", "BATCHSIZE", 2, "BLOB", blob),
+                ("-", b"ERR " + BATCHING_ERR.encode()),
+            )
         env.assertEqual(keyspace(con), snapshot)
         wait_replica(env, con)
         for c in servers(env)[1:]:
@@ -231,14 +287,20 @@ class TestTFLite:
         env = self.env
         con = env.getConnection()
         blob = tflite_blob("dense")
-        env.assertEqual(con.execute_command("AI.MODELSET", "ms", "tflite", "CPU", "TAG", "t",
-                                            "BLOB", blob), b"OK")
+        env.assertEqual(
+            con.execute_command("AI.MODELSET", "ms", "tflite", "CPU", "TAG", "t", "BLOB", blob),
+            b"OK",
+        )
         meta = model_meta(con, "ms")
         env.assertEqual((meta["backend"], meta["tag"], meta["batchsize"]), (b"TFLITE", b"t", 0))
         env.assertEqual(meta["inputs"], [n.encode() for n in tflite_names("dense")[0]])
         run_dense(env, con, "ms", np.random.default_rng(2), "ms", 2)
-        env.assertEqual(store(con, "b", "TFLITE", blob, "BATCHSIZE", 8, "MINBATCHSIZE", 4,
-                              "MINBATCHTIMEOUT", 2000), b"OK")
+        env.assertEqual(
+            store(
+                con, "b", "TFLITE", blob, "BATCHSIZE", 8, "MINBATCHSIZE", 4, "MINBATCHTIMEOUT", 2000
+            ),
+            b"OK",
+        )
         env.assertEqual(model_meta(con, "b")["batchsize"], 8)
         # Two requests of 2 rows each reach MINBATCHSIZE 4 together: one run, each gets its
         # own rows back.
@@ -309,12 +371,44 @@ class TestTFLite:
         with open(aof_base_file(con), "rb") as f:
             base = f.read()
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
-        env.assertContains(resp_command("AI.MODELSTORE", "d", "TFLITE", "cpu", "TAG", "t1",
-                                        "BATCHSIZE", 4, "MINBATCHSIZE", 0, "MINBATCHTIMEOUT", 0,
-                                        "BLOB", dense), base)
-        env.assertContains(resp_command("AI.MODELSTORE", "q", "TFLITE", "CPU", "TAG", "",
-                                        "BATCHSIZE", 0, "MINBATCHSIZE", 0, "MINBATCHTIMEOUT", 0,
-                                        "BLOB", quant), base)
+        env.assertContains(
+            resp_command(
+                "AI.MODELSTORE",
+                "d",
+                "TFLITE",
+                "cpu",
+                "TAG",
+                "t1",
+                "BATCHSIZE",
+                4,
+                "MINBATCHSIZE",
+                0,
+                "MINBATCHTIMEOUT",
+                0,
+                "BLOB",
+                dense,
+            ),
+            base,
+        )
+        env.assertContains(
+            resp_command(
+                "AI.MODELSTORE",
+                "q",
+                "TFLITE",
+                "CPU",
+                "TAG",
+                "",
+                "BATCHSIZE",
+                0,
+                "MINBATCHSIZE",
+                0,
+                "MINBATCHTIMEOUT",
+                0,
+                "BLOB",
+                quant,
+            ),
+            base,
+        )
         env.stop()
         env.start()
         con = env.getConnection()
@@ -340,10 +434,11 @@ class TestTFLite:
         wait_replica(env, con)
         env.assertEqual(model_state(replica, [*keys, "ms"]), model_state(con, [*keys, "ms"]))
         for key in expected:
-            env.assertEqual(meta_dict(replica.execute_command("AI.TENSORGET", key, "META",
-                                                              "BLOB")),
-                            meta_dict(con.execute_command("AI.TENSORGET", key, "META", "BLOB")),
-                            message=key)
+            env.assertEqual(
+                meta_dict(replica.execute_command("AI.TENSORGET", key, "META", "BLOB")),
+                meta_dict(con.execute_command("AI.TENSORGET", key, "META", "BLOB")),
+                message=key,
+            )
         stats = replica.info("commandstats")
         env.assertContains("cmdstat_ai.modelstore", stats)
         env.assertContains("cmdstat_ai.modelset", stats)

@@ -1,6 +1,7 @@
 """TORCH models end to end (spec 3.1, 3.5, 8.1-8.3): outputs equal the same TorchScript
 module run in process, input/output names, output dtypes, backend errors that write
 nothing, and models across DEBUG RELOAD, restarts, AOF rewrite and replication."""
+
 import numpy as np
 from includes import NUMERIC_DTYPES, error_text, keyspace, tensor_data, wait_replica
 from model_zoo import (
@@ -82,8 +83,9 @@ def test_outputs_match_torch(env):
     # The same through AI.MODELRUN.
     x = np.random.default_rng(2).standard_normal((7, 4)).astype(np.float32)
     set_array(con, "x", x)
-    env.assertEqual(con.execute_command("AI.MODELRUN", "torch:mlp", "INPUTS", "x", "OUTPUTS",
-                                        "y"), b"OK")
+    env.assertEqual(
+        con.execute_command("AI.MODELRUN", "torch:mlp", "INPUTS", "x", "OUTPUTS", "y"), b"OK"
+    )
     np.testing.assert_allclose(get_array(con, "y"), torch_run("mlp", x)[0], rtol=1e-6, atol=1e-6)
     wait_replica(env, con)
     for c in servers(env)[1:]:
@@ -91,22 +93,25 @@ def test_outputs_match_torch(env):
     # Output dtypes follow the inputs through torch's add, scalars included.
     store(con, "m", "TORCH", torch_blob("add"))
     rng = np.random.default_rng(3)
-    for dtype in ("FLOAT", "DOUBLE", "FLOAT16", "INT8", "INT16", "INT32", "INT64", "UINT8",
-                  "BOOL"):
+    for dtype in ("FLOAT", "DOUBLE", "FLOAT16", "INT8", "INT16", "INT32", "INT64", "UINT8", "BOOL"):
         a, b = tensor_data(rng, dtype, (2, 3)), tensor_data(rng, dtype, (2, 3))
         set_array(con, "a", a)
         set_array(con, "b", b)
         env.assertEqual(execute(con, "m", ["a", "b"], ["c"]), b"OK", message=dtype)
         want = torch_run("add", a, b)[0]
         meta = con.execute_command("AI.TENSORGET", "c", "META")
-        env.assertEqual(meta, [b"dtype", DTYPE_NAMES[want.dtype].encode(), b"shape", [2, 3]],
-                        message=dtype)
-        env.assertEqual(con.execute_command("AI.TENSORGET", "c", "BLOB"), want.tobytes(),
-                        message=dtype)
+        env.assertEqual(
+            meta, [b"dtype", DTYPE_NAMES[want.dtype].encode(), b"shape", [2, 3]], message=dtype
+        )
+        env.assertEqual(
+            con.execute_command("AI.TENSORGET", "c", "BLOB"), want.tobytes(), message=dtype
+        )
     con.execute_command("AI.TENSORSET", "s", "FLOAT", "VALUES", 2.5)
     env.assertEqual(execute(con, "m", ["s", "s"], ["c"]), b"OK")
-    env.assertEqual(con.execute_command("AI.TENSORGET", "c", "META", "VALUES"),
-                    [b"dtype", b"FLOAT", b"shape", [], b"values", [b"5"]])
+    env.assertEqual(
+        con.execute_command("AI.TENSORGET", "c", "META", "VALUES"),
+        [b"dtype", b"FLOAT", b"shape", [], b"values", [b"5"]],
+    )
 
 
 def test_backend_errors_write_nothing(env):
@@ -132,14 +137,16 @@ def test_backend_errors_write_nothing(env):
         want = torch_error_text(model, *[bad[k] for k in ins])
         env.assertTrue(want, message=model)
         for out in ("new", "old"):
-            got = error_text(env, "AI.MODELEXECUTE", model, "INPUTS", len(ins), *ins, "OUTPUTS",
-                             1, out)
+            got = error_text(
+                env, "AI.MODELEXECUTE", model, "INPUTS", len(ins), *ins, "OUTPUTS", 1, out
+            )
             env.assertEqual(got, want, message=(model, ins))
             env.assertNotContains("\n", got)
             env.assertEqual(keyspace(con), snapshot)
-    env.assertContains("mat1 and mat2 shapes cannot be multiplied (2x5 and 4x8)",
-                       error_text(env, "AI.MODELEXECUTE", "mlp", "INPUTS", 1, "x5", "OUTPUTS",
-                                  1, "new"))
+    env.assertContains(
+        "mat1 and mat2 shapes cannot be multiplied (2x5 and 4x8)",
+        error_text(env, "AI.MODELEXECUTE", "mlp", "INPUTS", 1, "x5", "OUTPUTS", 1, "new"),
+    )
     # A 1-D input is fine for Linear: the model still works after the failures.
     env.assertEqual(execute(con, "mlp", ["x1d"], ["y"]), b"OK")
     np.testing.assert_allclose(get_array(con, "y"), torch_run("mlp", bad["x1d"])[0], rtol=1e-6)
@@ -166,8 +173,19 @@ def test_reload_and_restart(env):
     models stay byte-identical with the same META, their outputs survive, they run."""
     con = connect(env)
     keys = store_models(con)
-    store(con, "opts", "TORCH", torch_blob("add"), "TAG", "t1", "BATCHSIZE", 4, "MINBATCHSIZE",
-          2, device="cpu")
+    store(
+        con,
+        "opts",
+        "TORCH",
+        torch_blob("add"),
+        "TAG",
+        "t1",
+        "BATCHSIZE",
+        4,
+        "MINBATCHSIZE",
+        2,
+        device="cpu",
+    )
     keys.append("opts")
     expected = run_models(env, con, np.random.default_rng(5), "r")
     state = model_state(con, keys)
@@ -202,12 +220,44 @@ def check_rewritten_aof(env, state, expected):
     with open(aof_base_file(con), "rb") as f:
         base = f.read()
     env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), len(state))
-    env.assertContains(resp_command("AI.MODELSTORE", "opts", "TORCH", "cpu", "TAG", "t1",
-                                    "BATCHSIZE", 4, "MINBATCHSIZE", 2, "MINBATCHTIMEOUT", 0,
-                                    "BLOB", torch_blob("add")), base)
-    env.assertContains(resp_command("AI.MODELSTORE", "copy", "TORCH", "CPU", "TAG", "tag:mlp",
-                                    "BATCHSIZE", 0, "MINBATCHSIZE", 0, "MINBATCHTIMEOUT", 0,
-                                    "BLOB", torch_blob("mlp")), base)
+    env.assertContains(
+        resp_command(
+            "AI.MODELSTORE",
+            "opts",
+            "TORCH",
+            "cpu",
+            "TAG",
+            "t1",
+            "BATCHSIZE",
+            4,
+            "MINBATCHSIZE",
+            2,
+            "MINBATCHTIMEOUT",
+            0,
+            "BLOB",
+            torch_blob("add"),
+        ),
+        base,
+    )
+    env.assertContains(
+        resp_command(
+            "AI.MODELSTORE",
+            "copy",
+            "TORCH",
+            "CPU",
+            "TAG",
+            "tag:mlp",
+            "BATCHSIZE",
+            0,
+            "MINBATCHSIZE",
+            0,
+            "MINBATCHTIMEOUT",
+            0,
+            "BLOB",
+            torch_blob("mlp"),
+        ),
+        base,
+    )
     env.stop()
     env.start()
     check_everywhere(env, state, expected)
@@ -226,8 +276,11 @@ def test_replication(env):
     wait_replica(env, con)
     env.assertEqual(model_state(replica, keys), model_state(con, keys))
     for key in expected:
-        env.assertEqual(replica.execute_command("AI.TENSORGET", key, "BLOB"),
-                        con.execute_command("AI.TENSORGET", key, "BLOB"), message=key)
+        env.assertEqual(
+            replica.execute_command("AI.TENSORGET", key, "BLOB"),
+            con.execute_command("AI.TENSORGET", key, "BLOB"),
+            message=key,
+        )
     stats = replica.info("commandstats")
     env.assertContains("cmdstat_ai.modelstore", stats)
     env.assertContains("cmdstat_ai.tensorset", stats)

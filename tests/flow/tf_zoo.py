@@ -5,6 +5,7 @@ computes with each, to compare the server's outputs with.
 
 Kept apart from model_zoo.py so that only the tests that need TF import it (importing TF
 takes seconds)."""
+
 import contextlib
 import os
 import shutil
@@ -58,8 +59,9 @@ def _cached(fn):
 
 
 def _mul():
-    tf.multiply(v1.placeholder(tf.float32, name="a"), v1.placeholder(tf.float32, name="b"),
-                name="mul")
+    tf.multiply(
+        v1.placeholder(tf.float32, name="a"), v1.placeholder(tf.float32, name="b"), name="mul"
+    )
 
 
 def _addmul():
@@ -80,8 +82,17 @@ def _matmul():
     tf.nn.relu(tf.matmul(x, w) + bias, name="y")
 
 
-DTYPE_OUTPUTS = {"argmax": "INT64", "pos": "BOOL", "i32": "INT32", "u8": "UINT8", "i8": "INT8",
-                 "i16": "INT16", "u16": "UINT16", "f16": "FLOAT16", "f64": "DOUBLE"}
+DTYPE_OUTPUTS = {
+    "argmax": "INT64",
+    "pos": "BOOL",
+    "i32": "INT32",
+    "u8": "UINT8",
+    "i8": "INT8",
+    "i16": "INT16",
+    "u16": "UINT16",
+    "f16": "FLOAT16",
+    "f64": "DOUBLE",
+}
 
 
 def _dtypes():
@@ -91,13 +102,18 @@ def _dtypes():
     tf.greater(x, 0.0, name="pos")
     tf.add(tf.cast(x, tf.int32), n, name="i32")
     small = tf.abs(x) * 10
-    for name, dtype in (("u8", tf.uint8), ("i8", tf.int8), ("i16", tf.int16),
-                        ("u16", tf.uint16), ("f16", tf.float16), ("f64", tf.float64)):
+    for name, dtype in (
+        ("u8", tf.uint8),
+        ("i8", tf.int8),
+        ("i16", tf.int16),
+        ("u16", tf.uint16),
+        ("f16", tf.float16),
+        ("f64", tf.float64),
+    ):
         tf.cast(small, dtype, name=name)
 
 
-GRAPHS = {"mul": _mul, "addmul": _addmul, "string": _string, "matmul": _matmul,
-          "dtypes": _dtypes}
+GRAPHS = {"mul": _mul, "addmul": _addmul, "string": _string, "matmul": _matmul, "dtypes": _dtypes}
 GRAPH_IO = {  # name -> (input node names, output node names)
     "mul": (["a", "b"], ["mul"]),
     "addmul": (["a", "b"], ["add", "mul"]),
@@ -153,8 +169,12 @@ class _Scaled(tf.Module):
         super().__init__()
         self.w = tf.Variable(3.0)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="a"),
-                                  tf.TensorSpec([None], tf.float32, name="b")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32, name="a"),
+            tf.TensorSpec([None], tf.float32, name="b"),
+        ]
+    )
     def __call__(self, a, b):
         return {"sum": a + b, "prod": a * b * self.w}
 
@@ -194,8 +214,12 @@ def saved_model_run(a, b):
 
 
 class _Dense(tf.Module):
-    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
-                                  tf.TensorSpec([None, 3], tf.float32, name="y")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, 3], tf.float32, name="x"),
+            tf.TensorSpec([None, 3], tf.float32, name="y"),
+        ]
+    )
     def __call__(self, x, y):
         return {"sum": x + y, "max": tf.reduce_max(x * y, axis=1)}
 
@@ -215,12 +239,14 @@ class _Quantizable(tf.Module):
 def tflite_blob(name):
     module = {"dense": _Dense, "quant": _Quantizable}[name]()
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.__call__.get_concrete_function()], module)
+        [module.__call__.get_concrete_function()], module
+    )
     if name == "quant":
         rng = np.random.default_rng(23)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: (
-            [rng.uniform(-1, 1, (1, 4)).astype(np.float32)] for _ in range(50))
+            [rng.uniform(-1, 1, (1, 4)).astype(np.float32)] for _ in range(50)
+        )
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = converter.inference_output_type = tf.int8
     with _quiet():
@@ -260,8 +286,10 @@ def tflite_run(name, *arrays):
 def dense_inputs(rng, batch):
     """Random inputs of the dense model in the interpreter's order, and the same keyed by
     the model's own argument name (x, y)."""
-    by_arg = {"x": rng.standard_normal((batch, 3)).astype(np.float32),
-              "y": rng.standard_normal((batch, 3)).astype(np.float32)}
+    by_arg = {
+        "x": rng.standard_normal((batch, 3)).astype(np.float32),
+        "y": rng.standard_normal((batch, 3)).astype(np.float32),
+    }
     names = tflite_names("dense")[0]
     ordered = [by_arg["x"] if n.endswith("x:0") else by_arg["y"] for n in names]
     return ordered, by_arg
@@ -269,7 +297,6 @@ def dense_inputs(rng, batch):
 
 def quant_input(rng):
     return rng.integers(-128, 128, (1, 4), dtype=np.int8)
-
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Unit tests import the bridge as a plain extension: build/cyrai_bridge*.so, the same
 Cython code as in the Redis module but allocating with libc (`make build` makes it)."""
+
 import os
 import sys
 

@@ -4,6 +4,7 @@ way AI.MODELSTORE hands them over, and their runs compared with the framework's 
 Tests that change process-wide framework state (torch's thread pools) or check what gets
 imported run in a subprocess.
 """
+
 import io
 import os
 import subprocess
@@ -41,7 +42,11 @@ def run_python(code):
     """Run code in a fresh interpreter at the repository root; fail with its stderr."""
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
@@ -142,13 +147,20 @@ def mlp():
         torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
     ).eval()
     traced = torch.jit.trace(net, torch.zeros(1, 256))
-    return net, TORCH.load_model(torch_blob(traced), device="CPU", inputs=None, outputs=None,
-                                 intra_op=0, inter_op=0)
+    return net, TORCH.load_model(
+        torch_blob(traced), device="CPU", inputs=None, outputs=None, intra_op=0, inter_op=0
+    )
 
 
 def load_torch(module, device="CPU"):
-    return TORCH.load_model(torch_blob(torch.jit.script(module)), device=device,
-                            inputs=None, outputs=None, intra_op=0, inter_op=0)
+    return TORCH.load_model(
+        torch_blob(torch.jit.script(module)),
+        device=device,
+        inputs=None,
+        outputs=None,
+        intra_op=0,
+        inter_op=0,
+    )
 
 
 def test_torch_add():
@@ -240,7 +252,8 @@ def test_torch_thread_settings():
         """
     )
     assert out.splitlines() == [
-        "1 3", "Cannot set number of inter-op threads after parallel work has started"
+        "1 3",
+        "Cannot set number of inter-op threads after parallel work has started",
     ]
 
 
@@ -273,10 +286,13 @@ def load_onnx(blob, device="CPU", **kw):
 
 def slow_chain(n=512, depth=120):
     """`depth` MatMuls of an n x n input by the identity: slow enough to be interrupted."""
-    nodes = [helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", "w"], [f"y{i}"])
-             for i in range(depth)]
+    nodes = [
+        helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", "w"], [f"y{i}"])
+        for i in range(depth)
+    ]
     return onnx_blob(
-        nodes, [value("x", TensorProto.FLOAT, [n, n])],
+        nodes,
+        [value("x", TensorProto.FLOAT, [n, n])],
         [value(f"y{depth - 1}", TensorProto.FLOAT, [n, n])],
         [numpy_helper.from_array(np.eye(n, dtype=np.float32), "w")],
     )
@@ -294,11 +310,19 @@ def test_onnx_mlp_matches_framework():
     w1, b1 = RNG.standard_normal((256, 256), np.float32), RNG.standard_normal(256, np.float32)
     w2, b2 = RNG.standard_normal((256, 10), np.float32), RNG.standard_normal(10, np.float32)
     blob = onnx_blob(
-        [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["hb"]),
-         helper.make_node("Relu", ["hb"], ["r"]), helper.make_node("MatMul", ["r", "w2"], ["o"]),
-         helper.make_node("Add", ["o", "b2"], ["y"])],
-        [value("x", TensorProto.FLOAT, ["N", 256])], [value("y", TensorProto.FLOAT, ["N", 10])],
-        [numpy_helper.from_array(v, k) for k, v in {"w1": w1, "b1": b1, "w2": w2, "b2": b2}.items()],
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"]),
+            helper.make_node("Add", ["h", "b1"], ["hb"]),
+            helper.make_node("Relu", ["hb"], ["r"]),
+            helper.make_node("MatMul", ["r", "w2"], ["o"]),
+            helper.make_node("Add", ["o", "b2"], ["y"]),
+        ],
+        [value("x", TensorProto.FLOAT, ["N", 256])],
+        [value("y", TensorProto.FLOAT, ["N", 10])],
+        [
+            numpy_helper.from_array(v, k)
+            for k, v in {"w1": w1, "b1": b1, "w2": w2, "b2": b2}.items()
+        ],
     )
     model = load_onnx(blob, intra_op=1, inter_op=1)
     assert model.input_names == ["x"] and model.output_names == ["y"]
@@ -310,10 +334,13 @@ def test_onnx_mlp_matches_framework():
 
 
 def test_onnx_strings_are_bytes():
-    model = load_onnx(onnx_blob(
-        [helper.make_node("Identity", ["s"], ["o"])],
-        [value("s", TensorProto.STRING, [None])], [value("o", TensorProto.STRING, [None])],
-    ))
+    model = load_onnx(
+        onnx_blob(
+            [helper.make_node("Identity", ["s"], ["o"])],
+            [value("s", TensorProto.STRING, [None])],
+            [value("o", TensorProto.STRING, [None])],
+        )
+    )
     words = np.array([b"ab", "\u00e9t\u00e9".encode(), b""], dtype=object)
     (out,) = model.run([words])
     assert out.dtype == object and list(out) == list(words)
@@ -376,9 +403,12 @@ def test_onnx_refuses_external_data(tmp_path, monkeypatch):
     weights.data_location = TensorProto.EXTERNAL
     np.ones(4, np.float32).tofile(tmp_path / "w.bin")  # would be found from this directory
     monkeypatch.chdir(tmp_path)
-    blob = onnx_blob([helper.make_node("Add", ["x", "w"], ["y"])],
-                     [value("x", TensorProto.FLOAT, [4])], [value("y", TensorProto.FLOAT, [4])],
-                     [weights])
+    blob = onnx_blob(
+        [helper.make_node("Add", ["x", "w"], ["y"])],
+        [value("x", TensorProto.FLOAT, [4])],
+        [value("y", TensorProto.FLOAT, [4])],
+        [weights],
+    )
     with pytest.raises(BackendError) as err:
         load_onnx(blob)
     assert str(err.value) == "Initializer tensors with external data is not allowed."
@@ -401,7 +431,8 @@ def matmul_blob(n, batch):
     """y = x @ ones(n, n): n * n * 4 bytes of weights, batch * n * 4 bytes of output."""
     return onnx_blob(
         [helper.make_node("MatMul", ["x", "w"], ["y"])],
-        [value("x", TensorProto.FLOAT, [batch, n])], [value("y", TensorProto.FLOAT, [batch, n])],
+        [value("x", TensorProto.FLOAT, [batch, n])],
+        [value("y", TensorProto.FLOAT, [batch, n])],
         [numpy_helper.from_array(np.ones((n, n), np.float32), "w")],
     )
 

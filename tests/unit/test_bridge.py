@@ -4,6 +4,7 @@ C tensors are seen from NumPy and torch without one, for as long as any view liv
 Values are compared byte for byte (`.tobytes()` is the C-order content of any array), which
 also holds for NaN and -0.0, and for bfloat16, where NumPy's equality tests fall short.
 """
+
 import ctypes
 import gc
 
@@ -48,7 +49,7 @@ def sample(name, shape=(3, 4)):
     elif dtype.kind in "iu":
         info = np.iinfo(dtype)
         flat = rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
-        flat[:2] = (info.min, info.max)[: n]
+        flat[:2] = (info.min, info.max)[:n]
     else:
         flat = (rng.standard_normal(n) * 1000).astype(dtype)
         specials = np.array([np.inf, -np.inf, -0.0, np.nan]).astype(dtype)
@@ -210,8 +211,9 @@ def test_byte_swapped_source_is_stored_in_host_order():
 @settings(max_examples=150, deadline=None)
 @given(
     src=hnp.arrays(
-        st.sampled_from([np.float32, np.float64, np.float16, np.int8, np.int64, np.uint16,
-                         np.uint64, np.bool_]),
+        st.sampled_from(
+            [np.float32, np.float64, np.float16, np.int8, np.int64, np.uint16, np.uint64, np.bool_]
+        ),
         hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5),
     ),
     step=st.integers(-3, 3).filter(bool),
@@ -428,8 +430,12 @@ def test_zero_dim_tensor(name):
 
 @pytest.mark.parametrize(
     "scalar, name",
-    [(np.float32(2.5), "FLOAT"), (np.uint8(7), "UINT8"), (torch.tensor(3), "INT64"),
-     (torch.tensor(True), "BOOL")],
+    [
+        (np.float32(2.5), "FLOAT"),
+        (np.uint8(7), "UINT8"),
+        (torch.tensor(3), "INT64"),
+        (torch.tensor(True), "BOOL"),
+    ],
 )
 def test_scalars_become_zero_dim_tensors(scalar, name):
     t = bridge.tensor_from_array(scalar)

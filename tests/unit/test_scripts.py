@@ -5,6 +5,7 @@ Redis is replaced at the seam the bridge uses, script_ops.set_hooks: a dict-back
 redis.execute (replies already converted, as the bridge's hook returns them) and a fake
 redisAI.model_execute that runs a torch function per model key.
 """
+
 import os
 import subprocess
 import sys
@@ -52,8 +53,18 @@ class FakeRedis:
 
     def __init__(self):
         # Redis arities: n exactly, -n at least n (command name included).
-        self.arity = {"GET": 2, "SET": 3, "INCRBY": 3, "DEL": -2, "RPUSH": -3, "LRANGE": 4,
-                      "HSET": -4, "HVALS": 2, "HGET": 3, "PING": -1}
+        self.arity = {
+            "GET": 2,
+            "SET": 3,
+            "INCRBY": 3,
+            "DEL": -2,
+            "RPUSH": -3,
+            "LRANGE": 4,
+            "HSET": -4,
+            "HVALS": 2,
+            "HGET": 3,
+            "PING": -1,
+        }
         self.data = {}
         self.calls = []
 
@@ -97,7 +108,7 @@ class FakeRedis:
     def cmd_lrange(self, key, start, stop):
         values = self._typed(key, list) or []
         stop = int(stop)
-        return values[int(start): None if stop == -1 else stop + 1]
+        return values[int(start) : None if stop == -1 else stop + 1]
 
     def cmd_hset(self, key, *pairs):
         self.data.setdefault(key, {})
@@ -109,7 +120,6 @@ class FakeRedis:
 
     def cmd_hget(self, key, field):
         return (self._typed(key, dict) or {}).get(field)
-
 
 
 class FakeModels:
@@ -228,7 +238,7 @@ def describe(script, cmd, key="k"):
 
 
 def ops_script():
-    names = [line[4:line.index("(")] for line in OPS.splitlines() if line.startswith("def ")]
+    names = [line[4 : line.index("(")] for line in OPS.splitlines() if line.startswith("def ")]
     return compile_entry(OPS, *names)
 
 
@@ -273,7 +283,8 @@ def test_as_list_of_a_non_list(redis):
     fake, _ = redis
     fake.data["k"] = "v"
     assert error_of(ops_script().run, "as_list_of_str", [], ["k"], []) == (
-        "Expected GenericList but got String")
+        "Expected GenericList but got String"
+    )
 
 
 def test_execute_calls_are_never_dropped_or_merged(redis):
@@ -294,11 +305,14 @@ def test_redis_error_replies_fail_the_script_with_their_text(redis):
     fake.data["h"] = {"f": "1"}
     script = ops_script()
     assert error_of(script.run, "describe", [], ["h"], ["GET"]) == (
-        "Redis command returned an error: " + WRONGTYPE)
+        "Redis command returned an error: " + WRONGTYPE
+    )
     assert error_of(script.run, "describe", [], ["k"], ["NOSUCHCMD"]) == (
-        "Redis command returned an error: No such file or directory")
+        "Redis command returned an error: No such file or directory"
+    )
     assert error_of(script.run, "describe", [], ["k"], ["SET"]) == (
-        "Redis command returned an error: Invalid argument")
+        "Redis command returned an error: Invalid argument"
+    )
 
 
 def test_model_execute_errors(redis):
@@ -391,7 +405,9 @@ def bar(a, b):
     assert store("good").entry_points == ["good"]
     assert error_of(store, "good", "bar1") == "Function bar1 does not exist in the given script."
     assert error_of(store, "two") == "Wrong number of inputs in function two. Expected 3 but was 2"
-    assert error_of(store, "four") == "Wrong number of inputs in function four. Expected 3 but was 4"
+    assert (
+        error_of(store, "four") == "Wrong number of inputs in function four. Expected 3 but was 4"
+    )
     sig = "Expected signature similar to: def {0}(tensors: List[Tensor], keys: List[str], args: List[str])"
     assert error_of(store, "ints") == "Wrong inputs type in function ints. " + sig.format("ints")
     # SCRIPTSET: no entry points, nothing validated.
@@ -414,7 +430,8 @@ def test_gpu_devices(device):
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here: GPU scripts compile")
     assert error_of(ts.compile_script, "", device=device) == (
-        "GPU requested but Torch couldn't find CUDA")
+        "GPU requested but Torch couldn't find CUDA"
+    )
 
 
 def test_compile_script_reachable_from_the_torch_backend():
@@ -424,8 +441,14 @@ def test_compile_script_reachable_from_the_torch_backend():
 
 def test_script_ops_imports_no_framework():
     code = "import sys, backends.script_ops; print('torch' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
 
@@ -479,17 +502,21 @@ def test_legacy_errors():
     script = legacy()
     assert error_of(script.run, "missing", [f32(1)], [], []) == "Function does not exist: missing"
     assert error_of(script.run, "bar", [f32(1)], [], []) == (
-        "Wrong number of inputs provided to function: bar")
+        "Wrong number of inputs provided to function: bar"
+    )
     # The list parameter counts as one declared input.
     assert error_of(script.run, "only_list", [], [], []) == (
-        "Wrong number of inputs provided to function: only_list")
+        "Wrong number of inputs provided to function: only_list"
+    )
     assert error_of(script.run, "with_int", [f32(1), f32(2)], [], []) == (
-        "Unsupported input type in function definition: with_int")
+        "Unsupported input type in function definition: with_int"
+    )
     # An entry-point-shaped function in a SCRIPTSET script is still called the legacy way.
     # The list takes every input and ends the mapping, so torch finds keys unfilled.
     assert error_of(script.run, "entry", [f32(1), f32(2), f32(3)], [], []) == (
         "entry() is missing value for argument 'keys'. "
-        "Declaration: entry(Tensor[] tensors, str[] keys, str[] args) -> Tensor")
+        "Declaration: entry(Tensor[] tensors, str[] keys, str[] args) -> Tensor"
+    )
 
 
 def test_entry_points_and_legacy_functions_in_one_script():
@@ -535,29 +562,33 @@ def ints{SIG}:
 
 @pytest.fixture(scope="module")
 def returns():
-    names = [line[4:line.index("(")] for line in RETURNS.splitlines() if line.startswith("def ")]
+    names = [line[4 : line.index("(")] for line in RETURNS.splitlines() if line.startswith("def ")]
     return compile_entry(RETURNS, *names)
 
 
 def test_return_values_are_flattened_in_order(returns):
     x = f32(1, 2)
-    assert [t.tolist() for t in returns.run("pair", [x], [], [], noutputs=2)] == [
-        [1, 2], [2, 4]]
+    assert [t.tolist() for t in returns.run("pair", [x], [], [], noutputs=2)] == [[1, 2], [2, 4]]
     assert [t.tolist() for t in returns.run("as_list", [x], [], [], noutputs=3)] == [
-        [1, 2], [2, 3], [3, 4]]
+        [1, 2],
+        [2, 3],
+        [3, 4],
+    ]
     assert len(returns.run("one", [x], [], [])) == 1
 
 
 @pytest.mark.parametrize("fn, n", [("one", 2), ("pair", 1), ("pair", 3), ("as_list", 2)])
 def test_unexpected_number_of_outputs(returns, fn, n):
     assert error_of(returns.run, fn, [f32(1)], [], [], noutputs=n) == (
-        f"Function returned unexpected number of outputs - {fn}")
+        f"Function returned unexpected number of outputs - {fn}"
+    )
 
 
 @pytest.mark.parametrize("fn", ["nested", "with_int", "number", "nothing", "ints"])
 def test_non_tensor_values(returns, fn):
     assert error_of(returns.run, fn, [f32(1)], [], [], noutputs=1) == (
-        f"Function returned non-tensor values{fn}")
+        f"Function returned non-tensor values{fn}"
+    )
     # Without OUTPUTS the return value is ignored.
     assert returns.run(fn, [f32(1)], [], [], noutputs=0) == []
 
@@ -614,8 +645,9 @@ def test_string_inputs_fail_with_one_line():
 
 
 def test_bytes_keys_and_args_are_strings():
-    script = compile_entry(f"def f{SIG}:\n    return torch.tensor(len(keys[0]) + int(args[0]))\n",
-                           "f")
+    script = compile_entry(
+        f"def f{SIG}:\n    return torch.tensor(len(keys[0]) + int(args[0]))\n", "f"
+    )
     assert script.run("f", [], [b"key"], [b"4"])[0].item() == 7
 
 

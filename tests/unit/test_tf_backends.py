@@ -5,6 +5,7 @@ AI.MODELSTORE hands them over, and their runs compared with TensorFlow's own.
 What importing TF does to the process (signal handlers, stderr) is checked in a fresh
 interpreter.
 """
+
 import ctypes
 import os
 import pathlib
@@ -67,8 +68,9 @@ def frozen_graph(build):
 
 
 def mul_graph():
-    tf.multiply(v1.placeholder(tf.float32, name="a"), v1.placeholder(tf.float32, name="b"),
-                name="mul")
+    tf.multiply(
+        v1.placeholder(tf.float32, name="a"), v1.placeholder(tf.float32, name="b"), name="mul"
+    )
 
 
 def string_graph():
@@ -91,8 +93,12 @@ class Scaled(tf.Module):
         super().__init__()
         self.w = tf.Variable(3.0)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="a"),
-                                  tf.TensorSpec([None], tf.float32, name="b")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.float32, name="a"),
+            tf.TensorSpec([None], tf.float32, name="b"),
+        ]
+    )
     def __call__(self, a, b):
         return {"sum": a + b, "prod": a * b * self.w}
 
@@ -103,8 +109,10 @@ def saved_model(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("saved")
     module = Scaled()
     tf.saved_model.save(module, str(tmp / "model"), signatures=module.__call__)
-    archives = [shutil.make_archive(str(tmp / "model"), kind, str(tmp / "model"))
-                for kind in ("zip", "gztar")]
+    archives = [
+        shutil.make_archive(str(tmp / "model"), kind, str(tmp / "model"))
+        for kind in ("zip", "gztar")
+    ]
     signature = tf.saved_model.load(str(tmp / "model")).signatures["serving_default"]
     return *[pathlib.Path(path).read_bytes() for path in archives], signature
 
@@ -112,8 +120,12 @@ def saved_model(tmp_path_factory):
 class Dense(tf.Module):
     """Two float inputs (dynamic batch), two outputs."""
 
-    @tf.function(input_signature=[tf.TensorSpec([None, 3], tf.float32, name="x"),
-                                  tf.TensorSpec([None, 3], tf.float32, name="y")])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, 3], tf.float32, name="x"),
+            tf.TensorSpec([None, 3], tf.float32, name="y"),
+        ]
+    )
     def __call__(self, x, y):
         return {"sum": x + y, "max": tf.reduce_max(x * y, axis=1)}
 
@@ -209,8 +221,14 @@ def test_import_keeps_signal_handlers_and_prints_nothing(tmp_path, dense_tflite)
         after = [(signal.getsignal(s), kernel(s)) for s in SIGNALS]
         assert before == after, (before, after)
     """
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == proc.stderr == ""
 
