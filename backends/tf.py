@@ -15,6 +15,10 @@ the directory is removed afterwards) and its 'serving_default' signature run the
 Its inputs are all of the signature's, in the order the client gave them (sorted if none
 were given); its outputs are the ones the client picked (all, sorted, if none).
 
+An archive with no saved_model.pb in it (a TorchScript archive stored as TF, any other zip
+or tar), or one that cannot be read, is answered as RedisAI answers every blob that is not
+a GraphDef: "Invalid GraphDef". Its member names are read before anything is extracted.
+
 Both formats are graphs and tensors, never Python objects (design rule 7).
 """
 
@@ -33,6 +37,7 @@ from ._tensorflow import tf
 # Other tensorflow modules are imported where used: ._tensorflow must import TF first.
 
 SIGNATURE = "serving_default"
+INVALID_GRAPHDEF = "Invalid GraphDef"  # RedisAI's reply to a blob TF cannot parse
 _ARCHIVE_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 
@@ -78,7 +83,7 @@ def _import_graph_def(session, blob, inputs, outputs):
     try:
         graph_def.ParseFromString(blob)
     except DecodeError as e:
-        raise BackendError("Invalid GraphDef") from e
+        raise BackendError(INVALID_GRAPHDEF) from e
     tf.compat.v1.import_graph_def(graph_def, name="")
     graph = session.graph
     for name in inputs:
@@ -97,23 +102,39 @@ def _is_archive(blob):
     return blob.startswith(_ARCHIVE_MAGIC) or blob[257:262] == b"ustar"
 
 
-def _extract(blob, path):
+def _open_archive(blob):
+    """A ZipFile or TarFile over blob, if it holds a saved_model.pb; else Invalid GraphDef."""
     try:
         if blob.startswith(b"PK"):
-            with zipfile.ZipFile(io.BytesIO(blob)) as archive:
-                archive.extractall(path)  # zipfile drops absolute paths and '..'
+            archive = zipfile.ZipFile(io.BytesIO(blob))
+            names = archive.namelist()
         else:
-            with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
-                archive.extractall(path, filter="data")  # nothing outside path, no devices
+            archive = tarfile.open(fileobj=io.BytesIO(blob))
+            names = archive.getnames()
     except Exception as e:
-        raise BackendError(one_line(f"Invalid SavedModel archive: {e}")) from e
+        raise BackendError(INVALID_GRAPHDEF) from e
+    if not any(os.path.basename(name.rstrip("/")) == "saved_model.pb" for name in names):
+        archive.close()
+        raise BackendError(INVALID_GRAPHDEF)
+    return archive
+
+
+def _extract(blob, path):
+    with _open_archive(blob) as archive:
+        try:
+            if isinstance(archive, zipfile.ZipFile):
+                archive.extractall(path)  # zipfile drops absolute paths and '..'
+            else:
+                archive.extractall(path, filter="data")  # nothing outside path, no devices
+        except Exception as e:
+            raise BackendError(one_line(f"Invalid SavedModel archive: {e}")) from e
 
 
 def _saved_model_dir(path):
     """The shallowest directory of the extracted archive holding a saved_model.pb."""
     found = [root for root, _, files in os.walk(path) if "saved_model.pb" in files]
-    if not found:
-        raise BackendError("Invalid SavedModel archive: no saved_model.pb in it")
+    if not found:  # e.g. a tar whose saved_model.pb is not a regular file
+        raise BackendError(INVALID_GRAPHDEF)
     return min(found, key=lambda root: root.count(os.sep))
 
 
