@@ -13,9 +13,9 @@ RLTEST_ARGS ?=
 
 .PHONY: setup build run test unit flow flow-replica flow-aof flow-cluster clients bench lint clean
 
-setup: deps/redismodule.h $(VENV)/.requirements.installed
+setup: deps/redismodule.h deps/onnxruntime/onnxruntime_c_api.h $(VENV)/.requirements.installed
 
-deps/redismodule.h:
+deps/redismodule.h deps/onnxruntime/onnxruntime_c_api.h:
 	opt/install_system.sh
 
 $(VENV)/.requirements.installed: requirements.txt

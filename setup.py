@@ -87,7 +87,9 @@ setup(
     license="MIT",
     packages=["backends"],
     ext_modules=[
-        Extension("cyrai", core + [bridge_c], **common),
+        # The soname lets ONNX Runtime open the loaded module as a custom-op library by
+        # name (src/onnx_memory.c).
+        Extension("cyrai", core + [bridge_c], extra_link_args=["-Wl,-soname,cyrai.so"], **common),
         Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
     ],
     cmdclass={"build_ext": BuildInto},

@@ -8,9 +8,14 @@ match RedisAI's (which uses the C API). The two ONNX-only settings:
 - MODEL_EXECUTION_TIMEOUT: one watchdog thread sets RunOptions.terminate on runs past their
   deadline (a Timer thread per run would cost more than a small model's run).
 - BACKEND_MEMORY_LIMIT (best effort, CPU models): RedisAI counts every byte ORT allocates.
-  ORT's Python API offers no allocator hook, so the budget here counts what it can see:
-  each live model holds its blob's size (initializers dominate it) from load to release,
-  and a run fails if its outputs do not fit beside the models. Intermediates are not seen.
+  The budget here counts what this module sees: each live model holds its blob's size
+  (initializers dominate it) from load to release, and a run fails if its outputs do not
+  fit beside the models. Intermediates are not seen.
+
+Inside the server, CPU sessions allocate through the module's counting allocator (INFO's
+ai_onnxruntime_memory and ai_onnxruntime_memory_access_num, src/onnx_memory.c): the module
+is registered once as a custom-op library, which puts the allocator in ORT's environment,
+and each CPU session uses the environment's allocator instead of an arena of its own.
 """
 
 import itertools
@@ -22,6 +27,7 @@ import weakref
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import Fail as _OrtFail
 
 from . import BackendError, one_line, parse_device
 
@@ -85,6 +91,28 @@ def _release(nbytes):
     global _held
     with _held_lock:
         _held -= nbytes
+
+
+# ----------------------------------------------------------------- counted allocations
+
+# The module's soname: ORT's dlopen of this name finds the module the server loaded.
+_COUNTING_LIBRARY = "cyrai.so"
+_counting = None  # whether the counting allocator is in ORT's environment; None: not tried
+
+
+def _use_counting_allocator(opts):
+    """Points a CPU session at the module's counting allocator, registered on first use.
+    Outside the server (unit tests) there is no such library: sessions keep ORT's own."""
+    global _counting
+    if _counting is None:
+        try:
+            opts.register_custom_ops_library(_COUNTING_LIBRARY)
+            _counting = True
+        except _OrtFail:  # no such library, or it could not register the allocator
+            _counting = False
+    if _counting:
+        opts.add_session_config_entry("session.use_env_allocators", "1")
+        opts.enable_cpu_mem_arena = False  # an arena would hold freed blocks from the count
 
 
 # ------------------------------------------------------------- MODEL_EXECUTION_TIMEOUT
@@ -223,6 +251,8 @@ def load_model(
         opts.intra_op_num_threads = intra_op
     if inter_op > 0:
         opts.inter_op_num_threads = inter_op
+    if kind == "CPU":
+        _use_counting_allocator(opts)
     limit = memory_limit_mb * 10**6 if kind == "CPU" else 0
     if limit:
         _hold(len(blob), limit)

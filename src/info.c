@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "config.h"
 #include "model.h"
+#include "onnx_memory.h"
 #include "queue.h"
 #include "stats.h"
 
@@ -66,10 +67,12 @@ static void section_backends(RedisModuleInfoCtx *ctx) {
         const char *version = ai_backend_version(b);
         if (version) RedisModule_InfoAddFieldCString(ctx, (char *)fields[b], (char *)version);
     }
+    if (!ai_backend_version(AI_BACKEND_ONNX)) return;
+    RedisModule_InfoAddFieldULongLong(ctx, "onnxruntime_memory", onnx_memory_bytes());
+    RedisModule_InfoAddFieldULongLong(ctx, "onnxruntime_memory_access_num", onnx_memory_accesses());
     /* As in RedisAI: ONNX sessions can run on every worker thread at once. */
-    if (ai_backend_version(AI_BACKEND_ONNX))
-        RedisModule_InfoAddFieldLongLong(ctx, "onnxruntime_maximum_run_sessions_number",
-                                         device_threads());
+    RedisModule_InfoAddFieldLongLong(ctx, "onnxruntime_maximum_run_sessions_number",
+                                     device_threads());
 }
 
 static void section_queues(RedisModuleInfoCtx *ctx) {
