@@ -481,6 +481,8 @@ def test_config_loadbackend(env):
         [
             "ai_Torch_version",
             "ai_onnxruntime_version",
+            "ai_onnxruntime_memory",
+            "ai_onnxruntime_memory_access_num",
             "ai_onnxruntime_maximum_run_sessions_number",
         ],
     )
