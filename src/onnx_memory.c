@@ -14,8 +14,10 @@
  *
  * The header (deps/onnxruntime/onnxruntime_c_api.h, fetched by opt/install_system.sh) may
  * be older than the running ORT: ORT serves every older API version. */
+#define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
 #include "onnx_memory.h"
 
+#include <dlfcn.h>
 #include <stdint.h>
 
 #include "onnxruntime/onnxruntime_c_api.h"
@@ -72,9 +74,18 @@ static OrtAllocator counting_allocator = {
     .Reserve = counting_alloc,
 };
 
+/* ORT's environment outlives the library handle ORT opened to call RegisterCustomOps: the
+ * object holding the allocator must stay mapped even if every dlopen of it is closed. */
+static int pin_this_object(void) {
+    Dl_info self;
+    if (!dladdr((void *)counting_alloc, &self) || !self.dli_fname) return 0;
+    return dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != NULL;
+}
+
 /* NULL, or why the allocator could not be registered (the backend then leaves its sessions
  * on ORT's own allocator). */
 static OrtStatus *register_allocator(const OrtApi *api) {
+    if (!pin_this_object()) return api->CreateStatus(ORT_FAIL, "cannot pin the module");
     OrtEnv *env;
     OrtStatus *status = api->CreateEnv(ORT_LOGGING_LEVEL_FATAL, "cyrai", &env);
     if (status) return status;
