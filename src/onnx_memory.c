@@ -12,6 +12,12 @@
  * session.use_env_allocators=1 and no arena of their own then allocate through it, on
  * ORT's threads: the counters are atomics, which INFO reads on the main thread.
  *
+ * What it sees (measured with ORT 1.31): the buffers of runs (intermediates, outputs until
+ * the bridge has copied them) and the weights kernels prepack (MatMul, Gemm), which ORT
+ * then holds in allocator memory. What it does not: initializers that no kernel prepacks
+ * (Conv, element-wise, Gather weights), which ORT keeps in buffers of the graph's own,
+ * outside every registered allocator.
+ *
  * The header (deps/onnxruntime/onnxruntime_c_api.h, fetched by opt/install_system.sh) may
  * be older than the running ORT: ORT serves every older API version. */
 #define _GNU_SOURCE /* dladdr, RTLD_NODELETE */
