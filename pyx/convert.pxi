@@ -43,12 +43,16 @@ cdef int _BFLOAT16_ROW = -1
 cdef dict _NUMPY_ROWS = {}
 cdef dict _TORCH_ROWS = None
 cdef object _TorchTensor = None
+cdef object _ndarray = np.ndarray
 
 
 cdef void _build_rows() except *:
     global _NROWS, _BFLOAT16_ROW
+    assert len(_DTYPE_TABLE) <= 16
     for i, (name, fmt, numpy_name, _) in enumerate(_DTYPE_TABLE):
         _ROWS[i].ai = ai_dtype_by_name(name, len(name))
+        if _ROWS[i].ai is NULL:
+            raise RuntimeError(f"the C tensor layer has no dtype {name.decode()}")
         _ROWS[i].buffer_format = fmt
         _ROWS[i].numpy_buffer = numpy_name != "bfloat16"
         if numpy_name == "bfloat16":
@@ -211,7 +215,7 @@ cdef object _input_view(AITensor *ptr):
 
 cdef Tensor _output_tensor(object r):
     """A backend's output as a new C tensor."""
-    if type(r) is np.ndarray:
+    if type(r) is _ndarray:
         return _numpy_output(r)
     if _is_torch(r):
         return _torch_output(r)
