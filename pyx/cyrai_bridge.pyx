@@ -26,7 +26,6 @@ include "script.pxi"
 cdef public int cy_bridge_setup(const char *root, char *err, size_t errlen) noexcept with gil:
     """Puts the project on sys.path and Python's output into the Redis log."""
     try:
-        import sys
         sys.path.insert(0, root.decode())
         sys.stdout = _RedisLogWriter("notice")
         sys.stderr = _RedisLogWriter("warning")
