@@ -1,5 +1,6 @@
-"""The tensor half of the bridge, without Redis: arrays become C tensors with one copy, and
-C tensors are seen from NumPy and torch without one, for as long as any view lives.
+"""The bridge without Redis: arrays become C tensors with one copy, C tensors are seen from
+NumPy and torch without one, for as long as any view lives, and a backend's outputs and
+exceptions become what the C side of a run gets.
 
 Values are compared byte for byte (`.tobytes()` is the C-order content of any array), which
 also holds for NaN and -0.0, and for bfloat16, where NumPy's equality tests fall short.
