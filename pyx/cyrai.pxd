@@ -1,4 +1,5 @@
-# C declarations the bridge uses: the DLPack structs and the pure tensor layer of src/.
+# C declarations the bridge uses, one `cdef extern` block per header: the DLPack structs,
+# the pure tensor layer, error codes and the spec's texts, and the C side of the bridge.
 from libc.stdint cimport int64_t, uint8_t, uint16_t, int32_t
 
 cdef extern from "dlpack/dlpack.h" nogil:
@@ -21,13 +22,27 @@ cdef extern from "dlpack/dlpack.h" nogil:
         DLTensor dl_tensor
         void *manager_ctx
         void (*deleter)(DLManagedTensor *) noexcept nogil
+    int kDLInt, kDLUInt, kDLFloat, kDLBfloat
+
+cdef extern from "redismodule.h" nogil:
+    void *RedisModule_Alloc(size_t n)
+    void RedisModule_Free(void *p)
+    char *RedisModule_Strdup(const char *s)
 
 cdef extern from "errors.h" nogil:
+    ctypedef enum AIErrCode:
+        AI_OK
+        AI_ERR_DETAIL
+        AI_ERR_CSTRING_NUL
     ctypedef struct AIError:
-        int code
+        AIErrCode code
         char *detail
-    const char *ai_err_text(int code)
+    const char *ai_err_text(AIErrCode code)
+    void ai_error_set(AIError *err, AIErrCode code, const char *detail)
     void ai_error_clear(AIError *err)
+
+cdef extern from "messages.h" nogil:
+    const char *AI_MSG_INVALID_DEVICE
 
 cdef extern from "tensor.h" nogil:
     ctypedef struct AIDType:
@@ -43,7 +58,6 @@ cdef extern from "tensor.h" nogil:
         long refcount
     int AI_DL_BOOL
     int AI_DL_STRING
-    int kDLBfloat
     const AIDType *ai_dtype_by_code(unsigned code, unsigned bits)
     const AIDType *ai_dtype_by_name(const char *name, size_t len)
     AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
@@ -58,13 +72,8 @@ cdef extern from "tensor.h" nogil:
 cdef extern from "log.h" nogil:
     void ai_log(const char *level, const char *msg)
 
-cdef extern from "redismodule.h" nogil:
-    void *RedisModule_Alloc(size_t n)
-    void RedisModule_Free(void *p)
-
-cdef extern from "errors.h" nogil:
-    int AI_ERR_DETAIL
-    void ai_error_set(AIError *err, int code, const char *detail)
+cdef extern from "backends.h" nogil:
+    void ai_backend_loaded(const char *name, const char *version)
 
 cdef extern from "bridge.h" nogil:
     ctypedef struct AINames:
@@ -75,14 +84,6 @@ cdef extern from "bridge.h" nogil:
         long long inter_op
         long long execution_timeout_ms
         long long memory_limit_mb
-
-cdef extern from "redismodule.h" nogil:
-    char *RedisModule_Strdup(const char *s)
-
-cdef extern from "backends.h" nogil:
-    void ai_backend_loaded(const char *name, const char *version)
-
-cdef extern from "bridge.h" nogil:
     ctypedef struct AIScriptCallCtx:
         int dbid
         char *username

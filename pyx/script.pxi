@@ -10,22 +10,12 @@ import threading
 _current = threading.local()
 
 
-class ScriptCallError(RuntimeError):
-    """A Redis call from a script failed; its text is the script's error reply."""
-
-
 cdef const AIScriptCallCtx *_current_call() except NULL:
     ptr = getattr(_current, "call", 0)
     if not ptr:
-        raise ScriptCallError("Redis command returned an error: no Redis context")
+        from backends.script_ops import NO_CONTEXT
+        raise ScriptCallError(NO_CONTEXT)
     return <const AIScriptCallCtx *><size_t>ptr
-
-
-cdef object _error_text(AIError *err):
-    text = err.detail.decode("utf-8", "replace") if err.detail is not NULL else \
-        ai_err_text(err.code).decode()
-    ai_error_clear(err)
-    return text
 
 
 cdef object _reply_to_python(const AIReply *r):
@@ -48,8 +38,7 @@ def _execute_hook(argv):
     cdef AIReply reply
     cdef AIError err
     cdef int rc
-    err.code = 0
-    err.detail = NULL
+    _error_init(&err)
     for i in range(n):
         ptrs[i] = encoded[i]
         lens[i] = len(encoded[i])
@@ -58,7 +47,7 @@ def _execute_hook(argv):
     RedisModule_Free(ptrs)
     RedisModule_Free(lens)
     if rc != 0:
-        raise ScriptCallError(_error_text(&err))
+        raise _c_error(ScriptCallError, &err)
     try:
         return _reply_to_python(&reply)
     finally:
@@ -72,14 +61,13 @@ def _model_execute_hook(key, inputs, num_outputs):
     cdef void *handle = NULL
     cdef int nin = 0, nout = 0, i
     cdef AIError err
-    err.code = 0
-    err.detail = NULL
+    _error_init(&err)
     cdef const char *c_name = name
     cdef size_t c_len = len(name)
     with nogil:
         model = script_model_acquire(call, c_name, c_len, &handle, &nin, &nout, &err)
     if model is NULL:
-        raise ScriptCallError(_error_text(&err))
+        raise _c_error(ScriptCallError, &err)
     cdef Tensor t
     cdef AITensor **c_in = NULL
     cdef AITensor **c_out = NULL
@@ -93,7 +81,7 @@ def _model_execute_hook(key, inputs, num_outputs):
         for i in range(nout):
             c_out[i] = NULL
         if bridge_model_run(handle, c_in, len(tensors), c_out, nout, &err) != 0:
-            raise ScriptCallError(_error_text(&err))
+            raise _c_error(ScriptCallError, &err)
         return [Tensor.wrap(c_out[i]).torch() for i in range(nout)][:max(num_outputs, 0) or nout]
     finally:
         RedisModule_Free(c_in) if c_in is not NULL else None

@@ -1,27 +1,11 @@
-# C tensors seen from Python, and Python arrays made into C tensors.
+# C tensors seen from Python.
 #
 # A Tensor holds one reference to an AITensor. NumPy sees its data through the buffer
 # protocol and torch through DLPack, both without a copy; the reference lives as long as
-# any view does. An array or torch tensor becomes a C tensor with exactly one copy, into
-# memory from the Redis allocator.
+# any view does. Python arrays become C tensors in convert.pxi.
 
 from cpython.buffer cimport PyBUF_WRITABLE, PyBUF_FORMAT, PyBUF_ND
 from cpython.pycapsule cimport PyCapsule_Destructor, PyCapsule_New, PyCapsule_IsValid, PyCapsule_GetPointer
-from libc.string cimport memcpy
-
-import sys
-
-import numpy as np
-
-cdef dict _BUFFER_FORMATS = {
-    b"FLOAT": b"f", b"DOUBLE": b"d", b"FLOAT16": b"e", b"BFLOAT16": b"H",
-    b"INT8": b"b", b"INT16": b"h", b"INT32": b"i", b"INT64": b"q",
-    b"UINT8": b"B", b"UINT16": b"H", b"UINT32": b"I", b"UINT64": b"Q", b"BOOL": b"?",
-}
-
-
-class TensorError(ValueError):
-    """A tensor that cannot be made or viewed; its text is the reply the client gets."""
 
 
 cdef void _dlpack_deleter(DLManagedTensor *managed) noexcept nogil:
@@ -71,13 +55,12 @@ cdef class Tensor:
         return <size_t>self.ptr.dl.data
 
     def __getbuffer__(self, Py_buffer *buf, int flags):
-        # The format strings live in a module-level dict, so their pointers stay valid.
-        fmt = _BUFFER_FORMATS.get(self.ptr.dtype.name)
-        if fmt is None:
+        # The format strings live as long as the module (the dtype table of convert.pxi).
+        cdef const char *c_fmt = _buffer_format(self.ptr.dtype)
+        if c_fmt is NULL:
             raise BufferError("STRING tensors have no buffer view")
         if (flags & PyBUF_WRITABLE) and not self.writable:
             raise BufferError("tensors are immutable")
-        cdef char *c_fmt = fmt
         cdef int i
         for i in range(self.ptr.dl.ndim):
             self._shape[i] = self.ptr.dl.shape[i]
@@ -86,7 +69,7 @@ cdef class Tensor:
         buf.len = self.ptr.nbytes
         buf.readonly = not self.writable
         buf.itemsize = self.ptr.dtype.size
-        buf.format = c_fmt if flags & PyBUF_FORMAT else NULL
+        buf.format = <char *>c_fmt if flags & PyBUF_FORMAT else NULL
         buf.ndim = self.ptr.dl.ndim
         buf.shape = self._shape if flags & PyBUF_ND else NULL
         buf.strides = NULL
@@ -148,103 +131,15 @@ cdef object _strings_array(Tensor t):
     return out.reshape(t.shape)
 
 
-cdef const AIDType *_dtype_of(object kind, int itemsize, bint bfloat) except NULL:
-    cdef unsigned code
-    if bfloat:
-        code = kDLBfloat
-    elif kind == "f":
-        code = 2
-    elif kind == "i":
-        code = 0
-    elif kind == "u":
-        code = 1
-    elif kind == "b":
-        code = AI_DL_BOOL
-    else:
-        raise TensorError(f"unsupported output dtype kind '{kind}'")
-    cdef const AIDType *d = ai_dtype_by_code(code, itemsize * 8)
-    if d is NULL:
-        raise TensorError(f"unsupported output dtype ({kind}, {itemsize} bytes)")
-    return d
-
-
 cdef Tensor _alloc_like(const AIDType *dtype, tuple shape, size_t nbytes):
     cdef int64_t[64] dims
     cdef AIError err
-    err.code = 0
-    err.detail = NULL
+    _error_init(&err)
     if len(shape) > 64:
         raise TensorError("too many dimensions")
     for i, d in enumerate(shape):
         dims[i] = d
     cdef AITensor *ptr = tensor_alloc(dtype, dims, len(shape), nbytes, &err)
     if ptr is NULL:
-        msg = ai_err_text(err.code).decode()
-        ai_error_clear(&err)
-        raise TensorError(msg)
-    return Tensor.wrap(ptr)
-
-
-def tensor_from_numpy(arr):
-    """A new C tensor holding a copy of a NumPy array (any strides)."""
-    if isinstance(arr, Tensor):
-        # Its raw buffer would turn BFLOAT16 into UINT16 and STRING into one repr string.
-        arr = (<Tensor>arr).numpy()
-    arr = np.asarray(arr)
-    if arr.dtype.kind in "OSU":
-        return _strings_tensor(arr)
-    cdef const AIDType *dtype = _dtype_of(arr.dtype.kind, arr.dtype.itemsize,
-                                          arr.dtype.name == "bfloat16")
-    cdef Tensor t = _alloc_like(dtype, arr.shape, arr.nbytes)
-    t.writable = True
-    try:
-        dst = np.asarray(t)
-        np.copyto(dst, arr.view(dst.dtype) if arr.dtype.name == "bfloat16" else arr)
-    finally:
-        t.writable = False
-    return t
-
-
-def tensor_from_torch(src):
-    """A new C tensor holding a copy of a CPU torch tensor (any strides)."""
-    import torch
-    if src.is_complex() or src.is_quantized:
-        raise TensorError(f"unsupported output dtype {src.dtype}")
-    src = src.detach()
-    kind = "b" if src.dtype == torch.bool else "f" if src.is_floating_point() else (
-        "i" if src.dtype.is_signed else "u")
-    cdef const AIDType *dtype = _dtype_of(kind, src.element_size(), src.dtype == torch.bfloat16)
-    cdef Tensor t = _alloc_like(dtype, tuple(src.shape), src.numel() * src.element_size())
-    torch.from_dlpack(t).copy_(src)
-    return t
-
-
-def tensor_from_array(obj):
-    """A new C tensor from a NumPy array, a torch tensor or anything array-like."""
-    # torch is looked up, not imported: if nobody imported it, obj is no torch tensor.
-    # isinstance, not the type's module name, so subclasses (nn.Parameter) count too.
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(obj, torch.Tensor):
-        return tensor_from_torch(obj)
-    return tensor_from_numpy(obj)
-
-
-cdef Tensor _strings_tensor(arr):
-    items = [x if isinstance(x, bytes) else str(x).encode() for x in arr.reshape(-1)]
-    for x in items:
-        if b"\0" in x:
-            raise TensorError("ERR C-string value contains null character")
-    blob = b"".join(x + b"\0" for x in items)
-    cdef int64_t[64] dims
-    for i, d in enumerate(arr.shape):
-        dims[i] = d
-    cdef AIError err
-    err.code = 0
-    err.detail = NULL
-    cdef const AIDType *dtype = ai_dtype_by_name(b"STRING", 6)
-    cdef AITensor *ptr = tensor_new_from_blob(dtype, dims, arr.ndim, blob, len(blob), &err)
-    if ptr is NULL:
-        msg = ai_err_text(err.code).decode()
-        ai_error_clear(&err)
-        raise TensorError(msg)
+        raise _c_error(TensorError, &err)
     return Tensor.wrap(ptr)

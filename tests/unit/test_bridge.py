@@ -1,5 +1,6 @@
-"""The tensor half of the bridge, without Redis: arrays become C tensors with one copy, and
-C tensors are seen from NumPy and torch without one, for as long as any view lives.
+"""The bridge without Redis: arrays become C tensors with one copy, C tensors are seen from
+NumPy and torch without one, for as long as any view lives, and a backend's outputs and
+exceptions become what the C side of a run gets.
 
 Values are compared byte for byte (`.tobytes()` is the C-order content of any array), which
 also holds for NaN and -0.0, and for bfloat16, where NumPy's equality tests fall short.
@@ -487,3 +488,136 @@ def test_string_tensor_source_is_copied():
     t = bridge.tensor_from_array(src)
     assert t.dtype == "STRING"
     assert t.numpy().tolist() == [b"a", b"bc"]
+
+
+# --- dtypes resolved once stay right ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "dtype, name",
+    [(">i4", "INT32"), (">f8", "DOUBLE"), (np.longlong, "INT64"), (np.intc, "INT32")],
+)
+def test_byte_swapped_and_alias_dtypes_convert_the_same_every_time(dtype, name):
+    src = np.arange(-3, 3).astype(dtype)
+    for _ in range(3):  # the first call resolves the dtype, the next ones look it up
+        t = bridge.tensor_from_array(src)
+        assert t.dtype == name
+        assert t.numpy().tolist() == src.tolist()
+
+
+# --- a backend's run through bridge_model_run: outputs and errors ----------------------
+# The C entry point, called as the worker calls it (ctypes holds the GIL; the bridge takes
+# it again re-entrantly). Outputs are read back as the inputs of a second run.
+
+
+class AIError(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_int), ("detail", ctypes.c_char_p)]
+
+
+LIB = ctypes.PyDLL(bridge.__file__)
+LIB.bridge_model_run.argtypes = [
+    ctypes.py_object,
+    ctypes.POINTER(ctypes.c_void_p),
+    ctypes.c_int,
+    ctypes.POINTER(ctypes.c_void_p),
+    ctypes.c_int,
+    ctypes.POINTER(AIError),
+]
+LIB.bridge_backend_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(AIError)]
+LIB.tensor_release.argtypes = [ctypes.c_void_p]
+LIB.ai_error_clear.argtypes = [ctypes.POINTER(AIError)]
+
+
+class FakeModel:
+    """Returns fixed outputs, raises a fixed exception, or records what it was given."""
+
+    def __init__(self, outputs=(), error=None):
+        self.outputs, self.error, self.seen = list(outputs), error, None
+
+    def run(self, inputs):
+        if self.error is not None:
+            raise self.error
+        # STRING inputs arrive as arrays of bytes, the others as Tensors.
+        self.seen = [
+            (x.dtype, x.numpy().copy()) if isinstance(x, bridge.Tensor) else ("STRING", x)
+            for x in inputs
+        ]
+        return self.outputs
+
+
+def model_run(model, inputs=None, noutputs=0):
+    """(rc, C tensors made, error detail) of one bridge_model_run."""
+    inputs = inputs or []
+    c_in = (ctypes.c_void_p * max(len(inputs), 1))(*inputs)
+    c_out = (ctypes.c_void_p * max(noutputs, 1))()
+    err = AIError()
+    rc = LIB.bridge_model_run(model, c_in, len(inputs), c_out, noutputs, ctypes.byref(err))
+    detail = err.detail.decode() if err.detail else None
+    LIB.ai_error_clear(ctypes.byref(err))
+    return rc, list(c_out[:noutputs]), detail
+
+
+def run_outputs(outputs):
+    """[(dtype name, NumPy copy)] of the C tensors a model returning outputs gives."""
+    rc, tensors, detail = model_run(FakeModel(outputs), noutputs=len(outputs))
+    assert (rc, detail) == (0, None)
+    reader = FakeModel()
+    try:
+        assert model_run(reader, tensors)[0] == 0
+    finally:
+        for ptr in tensors:
+            LIB.tensor_release(ptr)
+    return reader.seen
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_numpy_and_torch_outputs_become_tensors_with_same_values(name):
+    src = sample(name)
+    (np_name, from_np), (torch_name, from_torch) = run_outputs([src, as_torch(src)])
+    assert np_name == torch_name == name
+    assert_same(from_np, src)
+    assert_same(from_torch, src)
+
+
+def test_non_contiguous_byte_swapped_and_string_outputs():
+    src = sample("INT32", (4, 6))
+    outs = [src[:, ::2], src.astype(">i4"), as_torch(src).t(), np.array([b"a", b"bc"])]
+    seen = run_outputs(outs)
+    assert [name for name, _ in seen] == ["INT32", "INT32", "INT32", "STRING"]
+    assert_same(seen[0][1], src[:, ::2])
+    assert_same(seen[1][1], src)
+    assert_same(seen[2][1], src.T)
+    assert seen[3][1].tolist() == [b"a", b"bc"]
+
+
+def test_wrong_output_count_fails_the_run():
+    rc, tensors, detail = model_run(FakeModel([np.zeros(1), np.zeros(1)]), noutputs=1)
+    assert (rc, tensors, detail) == (-1, [None], "model returned 2 outputs, expected 1")
+
+
+def test_backend_text_is_the_error_detail_as_it_is():
+    # One line is made of it where it becomes a reply (ai_reply_error), not here.
+    from backends import BackendError
+
+    rc, _, detail = model_run(FakeModel(error=BackendError("ERR first\nsecond")), noutputs=1)
+    assert (rc, detail) == (-1, "ERR first\nsecond")
+
+
+def test_spec_texts_of_backend_errors_come_from_the_server():
+    import backends
+
+    err = AIError()
+    assert LIB.bridge_backend_load(b"NO_SUCH_BACKEND", ctypes.byref(err)) == -1
+    assert err.detail == b"ERR Could not load backend"
+    LIB.ai_error_clear(ctypes.byref(err))
+    model = FakeModel(error=backends.InvalidDevice())
+    assert model_run(model, noutputs=1)[2] == "ERR Invalid DEVICE"
+
+
+def test_exception_without_text_or_with_a_failing_str():
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    assert model_run(FakeModel(error=KeyError()), noutputs=1)[2] == "KeyError"
+    assert model_run(FakeModel(error=Unprintable()), noutputs=1)[2] == "Unprintable"
