@@ -66,10 +66,12 @@ cdef extern from "errors.h" nogil:
     int AI_ERR_DETAIL
     void ai_error_set(AIError *err, int code, const char *detail)
 
-cdef extern from "bridge.h" nogil:
+cdef extern from "names.h" nogil:
     ctypedef struct AINames:
         int count
         char **names
+
+cdef extern from "bridge.h" nogil:
     ctypedef struct AIBackendOpts:
         long long intra_op
         long long inter_op
