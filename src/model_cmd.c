@@ -26,10 +26,12 @@ typedef struct StoreArgs {
 /* An unsigned option value; RedisAI also takes "4.0" as 4. */
 static int parse_count(RedisModuleString *arg, long long *out) {
     double d;
-    if (RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK) return *out >= 0 ? 0 : -1;
-    if (RedisModule_StringToDouble(arg, &d) != REDISMODULE_OK || d < 0 || d > 1e18) return -1;
+    if (RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK)
+        return *out >= 0 ? REDISMODULE_OK : REDISMODULE_ERR;
+    if (RedisModule_StringToDouble(arg, &d) != REDISMODULE_OK || d < 0 || d > 1e18)
+        return REDISMODULE_ERR;
     *out = (long long)d;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* TAG / BATCHSIZE / MINBATCHSIZE / MINBATCHTIMEOUT, in that order, each optional. */
@@ -50,7 +52,7 @@ static int parse_options(RedisModuleString **argv, int argc, int *i, StoreArgs *
     for (size_t o = 0; o < 3; o++) {
         if (*i >= argc || !ai_arg_is(argv[*i], opts[o].name)) continue;
         if (*i + 1 >= argc ||
-            parse_count(argv[*i + 1], (long long *)((char *)a + opts[o].field)) != 0)
+            parse_count(argv[*i + 1], (long long *)((char *)a + opts[o].field)) != REDISMODULE_OK)
             return ai_fail(err, opts[o].error);
         *i += 2;
     }

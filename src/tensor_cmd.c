@@ -11,17 +11,18 @@
 
 #define MAX_DIMS 64
 
-/* Reads dims from argv[*i] on until BLOB, VALUES or the end. */
+/* Reads dims from argv[*i] on until BLOB, VALUES or the end: REDISMODULE_OK or _ERR, as
+ * the value readers below (the caller names the error). */
 static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims, int *ndim) {
     for (*ndim = 0; *i < argc; (*i)++) {
         if (ai_arg_is(argv[*i], "BLOB") || ai_arg_is(argv[*i], "VALUES")) break;
         long long d;
         if (*ndim == MAX_DIMS || RedisModule_StringToLongLong(argv[*i], &d) != REDISMODULE_OK ||
             d <= 0)
-            return -1;
+            return REDISMODULE_ERR;
         dims[(*ndim)++] = d;
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* Unsigned values up to UINT64_MAX, as strictly as StringToLongLong reads signed ones:
@@ -31,37 +32,37 @@ static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims
 static int parse_uint64(RedisModuleString *arg, uint64_t *v) {
     size_t len;
     const char *p = RedisModule_StringPtrLen(arg, &len);
-    if (len == 0 || (p[0] == '0' && len > 1)) return -1;
+    if (len == 0 || (p[0] == '0' && len > 1)) return REDISMODULE_ERR;
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (p[i] < '0' || p[i] > '9' || __builtin_mul_overflow(n, 10, &n) ||
             __builtin_add_overflow(n, (uint64_t)(p[i] - '0'), &n))
-            return -1;
+            return REDISMODULE_ERR;
     }
     *v = n;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int set_number(AITensor *t, int64_t i, RedisModuleString *arg) {
     const AIDType *d = t->dtype;
     if (d->code == kDLFloat || d->code == kDLBfloat) {
         double v;
-        if (RedisModule_StringToDouble(arg, &v) != REDISMODULE_OK) return -1;
+        if (RedisModule_StringToDouble(arg, &v) != REDISMODULE_OK) return REDISMODULE_ERR;
         tensor_set_double(t, i, v);
-        return 0;
+        return REDISMODULE_OK;
     }
     if (d->code == kDLInt) {
         long long v;
         if (RedisModule_StringToLongLong(arg, &v) != REDISMODULE_OK || v < ai_dtype_int_min(d) ||
             v > (long long)ai_dtype_int_max(d))
-            return -1;
+            return REDISMODULE_ERR;
         tensor_set_int(t, i, v);
-        return 0;
+        return REDISMODULE_OK;
     }
     uint64_t v; /* UINT* and BOOL */
-    if (parse_uint64(arg, &v) != 0 || v > ai_dtype_int_max(d)) return -1;
+    if (parse_uint64(arg, &v) != REDISMODULE_OK || v > ai_dtype_int_max(d)) return REDISMODULE_ERR;
     tensor_set_uint(t, i, v);
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* STRING VALUES: each argument is one element; one trailing NUL is allowed. */
@@ -104,7 +105,7 @@ static AITensor *tensor_from_values(const AIDType *dtype, const int64_t *dims, i
     AITensor *t = tensor_new_zeros(dtype, dims, ndim, err);
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) {
-        if (set_number(t, i, vals[i]) != 0) {
+        if (set_number(t, i, vals[i]) != REDISMODULE_OK) {
             tensor_release(t);
             ai_error_set(err, AI_ERR_INVALID_VALUE, NULL);
             return NULL;
@@ -148,7 +149,8 @@ int tensor_parse_set_args(RedisModuleString **argv, int argc, AITensor **t, AIEr
     if (!dtype) return ai_fail(err, AI_ERR_INVALID_DTYPE);
     int64_t dims[MAX_DIMS];
     int ndim, i = 3;
-    if (parse_shape(argv, argc, &i, dims, &ndim) != 0) return ai_fail(err, AI_ERR_SHAPE);
+    if (parse_shape(argv, argc, &i, dims, &ndim) != REDISMODULE_OK)
+        return ai_fail(err, AI_ERR_SHAPE);
     *t = tensor_from_data(dtype, dims, ndim, argv, argc, i, err);
     return *t ? REDISMODULE_OK : REDISMODULE_ERR;
 }
