@@ -10,11 +10,11 @@
  * - main thread (run.c, on unblock): write and replicate the outputs as tensors, and
  *   reply. A client that disconnected gets nothing written: Redis then skips the reply
  *   callback. */
-#include <string.h>
+
+#include "model_exec.h"
 
 #include "args.h"
 #include "commands.h"
-#include "model_exec.h"
 #include "model_type.h"
 #include "run.h"
 #include "stats.h"

@@ -1,7 +1,6 @@
 /* AI.SCRIPTEXECUTE and the deprecated AI.SCRIPTRUN (spec 4.4, 4.8). Runs go through the
  * same blocked-run machinery as models (run.h); the script sees its inputs as zero-copy
  * tensors, its KEYS and ARGS as strings, and may call Redis as the calling client's user. */
-#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
