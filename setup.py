@@ -42,7 +42,7 @@ bridge_c = cythonize(
 common = {
     "include_dirs": ["src", "pyx", "deps", os.path.dirname(bridge_c)],
     "define_macros": [("CYRAI_ROOT", f'"{ROOT}"'), ("CYRAI_GIT_SHA", f'"{GIT_SHA}"')],
-    "extra_compile_args": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wno-unused-function"],
+    "extra_compile_args": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla", "-Wno-unused-function"],
     "libraries": [PYLIB],
     "library_dirs": [LIBDIR],
     "runtime_library_dirs": [LIBDIR],

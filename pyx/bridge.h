@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "errors.h"
+#include "names.h"
 #include "tensor.h"
 
 /* Starts the embedded interpreter on the project's virtual environment, imports the
@@ -19,19 +20,6 @@ int bridge_start(char *err, size_t errlen);
 void *bridge_thread_state_new(void);
 void bridge_enter(void *state);
 void bridge_leave(void);
-
-/* A list of names owned by whoever holds it (strings from RedisModule_Strdup). */
-typedef struct AINames {
-    int count;
-    char **names;
-} AINames;
-
-void ai_names_free(AINames *n);
-
-/* Copies count command arguments into n. */
-void ai_names_from_args(AINames *n, RedisModuleString **args, int count);
-/* Replies *count of bulk strings. */
-void ai_names_reply(RedisModuleCtx *ctx, const AINames *n);
 
 typedef struct AIBackendOpts {
     long long intra_op;

@@ -75,10 +75,12 @@ cdef extern from "log.h" nogil:
 cdef extern from "backends.h" nogil:
     void ai_backend_loaded(const char *name, const char *version)
 
-cdef extern from "bridge.h" nogil:
+cdef extern from "names.h" nogil:
     ctypedef struct AINames:
         int count
         char **names
+
+cdef extern from "bridge.h" nogil:
     ctypedef struct AIBackendOpts:
         long long intra_op
         long long inter_op

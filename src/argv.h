@@ -3,7 +3,7 @@
 #pragma once
 #include <stddef.h>
 
-#include "bridge.h"
+#include "names.h"
 #include "redismodule.h"
 
 typedef struct AIArgv {

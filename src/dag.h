@@ -9,6 +9,7 @@
  * queue when an op waits for a slot another device has yet to fill. */
 #pragma once
 #include "bridge.h"
+#include "errors.h"
 #include "model.h"
 #include "queue.h"
 #include "redismodule.h"
@@ -45,14 +46,16 @@ typedef struct Dag {
     int *persist_slots;
     int npersist;
     long long timeout_ms;
-    uint64_t enqueued_us;
+    uint64_t deadline_us;  /* from timeout_ms when queued (deadline.h) */
     int failed, timed_out; /* atomic */
     int copies_left;       /* atomic: device copies still running */
     AIScriptCallCtx call;
 } Dag;
 
-/* Parses a whole DAG command; replies and returns NULL on the first error. */
-Dag *dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags);
+/* Parses a whole DAG command (argv[0] its name) into *dag: REDISMODULE_OK, or
+ * REDISMODULE_ERR with err set by the first error. */
+int dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags, Dag **dag,
+              AIError *err);
 void dag_free(Dag *d);
 /* True when some op runs on a device (otherwise the DAG completes at parse time). */
 int dag_needs_workers(const Dag *d);

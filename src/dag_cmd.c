@@ -1,13 +1,11 @@
 /* AI.DAGEXECUTE, AI.DAGEXECUTE_RO, AI.DAGRUN and AI.DAGRUN_RO (spec 5): parse, run on the
  * device queues, and build the reply (one element per op) and the PERSIST writes on the
  * main thread. */
-#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
 #include "commands.h"
 #include "dag.h"
-#include "messages.h"
 #include "tensor_cmd.h"
 #include "tensor_type.h"
 
@@ -92,17 +90,11 @@ static int dag_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
 
 static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return dag_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
-    if (!(flags & DAG_DEPRECATED) && argc < 6) {
-        /* RedisAI names the command in upper case whatever the client typed. */
-        const char *name = flags & DAG_RO ? "AI.DAGEXECUTE_RO" : "AI.DAGEXECUTE";
-        char buf[128];
-        snprintf(buf, sizeof buf, AI_MSG_DAG_MISSING_ARGS, name);
-        return RedisModule_ReplyWithError(ctx, buf);
-    }
-    if ((flags & DAG_DEPRECATED) && argc < 4) return ai_reply_arity(ctx, argv[0]);
-    Dag *d = dag_parse(ctx, argv, argc, flags);
-    if (!d) return REDISMODULE_OK;
+    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
+    AIError err = {0};
+    Dag *d;
+    if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
     d->call.dbid = RedisModule_GetSelectedDb(ctx);
     RedisModuleString *user = RedisModule_GetCurrentUserName(ctx);
     if (user) {

@@ -2,9 +2,9 @@
  * device walks the ops in command order, running those of its device. An op whose input
  * slot another device has not filled yet sends the copy back to its queue. After a
  * failure or a timeout the copies stop; the last one to stop unblocks the client. */
-#include <string.h>
 
 #include "dag.h"
+#include "deadline.h"
 #include "stats.h"
 
 typedef struct DagCopy {
@@ -20,10 +20,11 @@ static int inputs_ready(Dag *d, const DagOp *o) {
     return 1;
 }
 
+/* Runs op o with its input slots; fills its output slots, or fails the DAG. */
 static void run_op(Dag *d, DagOp *o) {
-    AITensor *in[o->ninputs ? o->ninputs : 1], *out[o->noutputs ? o->noutputs : 1];
+    AITensor **in = RedisModule_Calloc(o->ninputs ? o->ninputs : 1, sizeof(AITensor *));
+    AITensor **out = RedisModule_Calloc(o->noutputs ? o->noutputs : 1, sizeof(AITensor *));
     for (int i = 0; i < o->ninputs; i++) in[i] = d->slots[o->in_slots[i]];
-    memset(out, 0, sizeof out);
     uint64_t start = RedisModule_MonotonicMicroseconds();
     int rc = o->kind == DAG_MODEL
                  ? bridge_model_run(o->model->handle, in, o->ninputs, out, o->noutputs, &o->err)
@@ -33,18 +34,15 @@ static void run_op(Dag *d, DagOp *o) {
     if (rc != 0) {
         __atomic_store_n(&o->state, OP_FAILED, __ATOMIC_RELEASE);
         __atomic_store_n(&d->failed, 1, __ATOMIC_RELEASE);
-        return;
+    } else {
+        for (int i = 0; i < o->noutputs; i++) {
+            d->slots[o->out_slots[i]] = out[i];
+            __atomic_store_n(&d->slot_ready[o->out_slots[i]], 1, __ATOMIC_RELEASE);
+        }
+        __atomic_store_n(&o->state, OP_DONE, __ATOMIC_RELEASE);
     }
-    for (int i = 0; i < o->noutputs; i++) {
-        d->slots[o->out_slots[i]] = out[i];
-        __atomic_store_n(&d->slot_ready[o->out_slots[i]], 1, __ATOMIC_RELEASE);
-    }
-    __atomic_store_n(&o->state, OP_DONE, __ATOMIC_RELEASE);
-}
-
-static int expired(const Dag *d) {
-    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - d->enqueued_us) / 1000;
-    return d->timeout_ms > 0 && waited_ms > (uint64_t)d->timeout_ms;
+    RedisModule_Free(in);
+    RedisModule_Free(out);
 }
 
 static void copy_done(DagCopy *c) {
@@ -62,7 +60,7 @@ static void copy_run(AIJob *job) {
         DagOp *o = &d->ops[c->next];
         if (o->queue != c->queue || (o->kind != DAG_MODEL && o->kind != DAG_SCRIPT)) continue;
         if (__atomic_load_n(&d->failed, __ATOMIC_ACQUIRE)) break;
-        if (expired(d)) {
+        if (deadline_passed(d->deadline_us, RedisModule_MonotonicMicroseconds())) {
             __atomic_store_n(&d->timed_out, 1, __ATOMIC_RELEASE);
             __atomic_store_n(&d->failed, 1, __ATOMIC_RELEASE);
             break;
@@ -90,19 +88,20 @@ int dag_needs_workers(const Dag *d) {
 }
 
 void dag_start(Dag *d) {
-    AIQueue *queues[d->nops];
+    AIQueue **queues = RedisModule_Alloc(sizeof(AIQueue *) * (d->nops ? d->nops : 1));
     int n = 0;
     for (int k = 0; k < d->nops; k++)
         if (d->ops[k].queue && !has_copy(queues, n, d->ops[k].queue)) queues[n++] = d->ops[k].queue;
     d->copies_left = n;
-    d->enqueued_us = RedisModule_MonotonicMicroseconds();
+    d->deadline_us = deadline_from_timeout_ms(RedisModule_MonotonicMicroseconds(), d->timeout_ms);
     for (int i = 0; i < n; i++) {
         DagCopy *c = RedisModule_Calloc(1, sizeof *c);
         c->dag = d;
         c->queue = queues[i];
-        c->job.run = copy_run;
+        c->job.execute = copy_run;
         queue_push(queues[i], &c->job);
     }
+    RedisModule_Free(queues);
 }
 
 void dag_record(Dag *d) {

@@ -1,12 +1,10 @@
 /* Parsing of AI.DAGEXECUTE, AI.DAGEXECUTE_RO, AI.DAGRUN and AI.DAGRUN_RO (spec 5.2, 5.3):
  * header keywords, then one op per `|>`, each parsed by its own command's rules. Names
  * become slots (tensor versions) as the ops are read; see dag.h. */
-#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
 #include "dag.h"
-#include "messages.h"
 #include "model_exec.h"
 #include "script_exec.h"
 #include "tensor_cmd.h"
@@ -17,20 +15,9 @@ typedef struct Parser {
     Dag *d;
     RedisModuleDict *names; /* name -> latest slot + 1 */
     int cap_slots;
-    const char *resolve_error; /* reported only once every op parsed */
+    AIErrCode resolve_error; /* reported only once every op parsed */
+    AIError *err;
 } Parser;
-
-static int reply_fmt(RedisModuleCtx *ctx, const char *fmt, const char *arg) {
-    char buf[512];
-    snprintf(buf, sizeof buf, fmt, arg);
-    RedisModule_ReplyWithError(ctx, buf);
-    return -1;
-}
-
-static int error(RedisModuleCtx *ctx, const char *msg) {
-    RedisModule_ReplyWithError(ctx, msg);
-    return -1;
-}
 
 /* A new version of name; t (one reference) fills it now, or NULL for an op output. */
 static int new_slot(Parser *p, RedisModuleString *name, AITensor *t) {
@@ -47,9 +34,9 @@ static int new_slot(Parser *p, RedisModuleString *name, AITensor *t) {
     return s;
 }
 
-static int find_slot(Parser *p, RedisModuleString *name, const char *unknown) {
+static int find_slot(Parser *p, RedisModuleString *name, AIErrCode unknown) {
     intptr_t v = (intptr_t)RedisModule_DictGet(p->names, name, NULL);
-    if (!v && !p->resolve_error) p->resolve_error = unknown;
+    if (!v && p->resolve_error == AI_OK) p->resolve_error = unknown;
     return (int)v - 1;
 }
 
@@ -57,38 +44,38 @@ static int *slots_for(Parser *p, RedisModuleString **names, int n, int produce) 
     int *slots = RedisModule_Calloc(n ? n : 1, sizeof(int));
     for (int i = 0; i < n; i++)
         slots[i] = produce ? new_slot(p, names[i], NULL)
-                           : find_slot(p, names[i], AI_MSG_DAG_INPUT_UNKNOWN);
+                           : find_slot(p, names[i], AI_ERR_DAG_INPUT_UNKNOWN);
     return slots;
 }
 
 static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
     long long n;
-    if (argc - *i - 1 < 2) return error(p->ctx, AI_MSG_DAG_LOAD_MISSING);
+    if (argc - *i - 1 < 2) return ai_fail(p->err, AI_ERR_DAG_LOAD_MISSING);
     if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n <= 0)
-        return error(p->ctx, AI_MSG_DAG_LOAD_COUNT);
-    if (argc - (*i + 2) < n) return error(p->ctx, AI_MSG_DAG_LOAD_ARGS);
+        return ai_fail(p->err, AI_ERR_DAG_LOAD_COUNT);
+    if (argc - (*i + 2) < n) return ai_fail(p->err, AI_ERR_DAG_LOAD_ARGS);
     for (int k = 0; k < n; k++) {
-        AITensor *t = tensor_from_key_or_reply(p->ctx, argv[*i + 2 + k]);
-        if (!t) return -1;
+        AITensor *t = tensor_from_key(p->ctx, argv[*i + 2 + k], p->err);
+        if (!t) return REDISMODULE_ERR;
         new_slot(p, argv[*i + 2 + k], tensor_share(t));
     }
     *i += 2 + (int)n;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int parse_persist(Parser *p, RedisModuleString **argv, int argc, int *i) {
     long long n;
     Dag *d = p->d;
-    if (d->flags & DAG_RO) return error(p->ctx, AI_MSG_DAG_PERSIST_RO);
-    if (argc - *i - 1 < 2) return error(p->ctx, AI_MSG_DAG_PERSIST_MISSING);
+    if (d->flags & DAG_RO) return ai_fail(p->err, AI_ERR_DAG_PERSIST_RO);
+    if (argc - *i - 1 < 2) return ai_fail(p->err, AI_ERR_DAG_PERSIST_MISSING);
     if (RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK || n <= 0)
-        return error(p->ctx, AI_MSG_DAG_PERSIST_COUNT);
-    if (argc - (*i + 2) < n) return error(p->ctx, AI_MSG_DAG_PERSIST_ARGS);
+        return ai_fail(p->err, AI_ERR_DAG_PERSIST_COUNT);
+    if (argc - (*i + 2) < n) return ai_fail(p->err, AI_ERR_DAG_PERSIST_ARGS);
     RedisModuleString **keys = argv + *i + 2;
     for (int a = 0; a < n; a++)
         for (int b = a + 1; b < n; b++)
             if (!RedisModule_StringCompare(keys[a], keys[b]))
-                return error(p->ctx, AI_MSG_DAG_PERSIST_UNIQUE);
+                return ai_fail(p->err, AI_ERR_DAG_PERSIST_UNIQUE);
     d->npersist = (int)n;
     d->persist_keys = RedisModule_Alloc(sizeof(RedisModuleString *) * n);
     d->persist_slots = RedisModule_Calloc(n, sizeof(int));
@@ -97,7 +84,7 @@ static int parse_persist(Parser *p, RedisModuleString **argv, int argc, int *i) 
         d->persist_keys[k] = keys[k];
     }
     *i += 2 + (int)n;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* LOAD, PERSIST, ROUTING, TIMEOUT before the first `|>`, each at most once. */
@@ -108,49 +95,43 @@ static int parse_header(Parser *p, RedisModuleString **argv, int argc, int *i, i
         int w = 0;
         while (w < 4 && !ai_arg_is(argv[*i], words[w])) w++;
         if (w == 4 || seen[w])
-            return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED,
-                             RedisModule_StringPtrLen(argv[*i], NULL));
+            return ai_fail_arg(p->err, AI_ERR_DAG_UNEXPECTED,
+                               RedisModule_StringPtrLen(argv[*i], NULL));
         seen[w] = 1;
         if (w < 3) *keyword = 1;
-        if (w == 0 && parse_load(p, argv, argc, i) != 0) return -1;
-        if (w == 1 && parse_persist(p, argv, argc, i) != 0) return -1;
+        if (w == 0 && parse_load(p, argv, argc, i) != REDISMODULE_OK) return REDISMODULE_ERR;
+        if (w == 1 && parse_persist(p, argv, argc, i) != REDISMODULE_OK) return REDISMODULE_ERR;
         if (w == 2) {
-            if (*i + 1 >= argc) return error(p->ctx, AI_MSG_DAG_ROUTING_MISSING);
+            if (*i + 1 >= argc) return ai_fail(p->err, AI_ERR_DAG_ROUTING_MISSING);
             *i += 2;
         }
         if (w == 3) {
-            if (*i + 1 >= argc) return error(p->ctx, AI_MSG_TIMEOUT_MISSING);
+            if (*i + 1 >= argc) return ai_fail(p->err, AI_ERR_TIMEOUT_MISSING);
             if (RedisModule_StringToLongLong(argv[*i + 1], &p->d->timeout_ms) != REDISMODULE_OK)
-                return error(p->ctx, AI_MSG_TIMEOUT_INVALID);
+                return ai_fail(p->err, AI_ERR_TIMEOUT_INVALID);
             if (p->d->timeout_ms < 0) p->d->timeout_ms = 0; /* RedisAI: no timeout */
             *i += 2;
         }
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int parse_tensorset(Parser *p, DagOp *o, RedisModuleString **op, int n) {
-    if (n < 4) return reply_fmt(p->ctx, AI_MSG_DAG_OP_ARITY, "AI.TENSORSET");
-    AIError err = {0};
-    AITensor *t = tensor_parse_set_args(op, n, &err);
-    if (!t) {
-        ai_reply_error(p->ctx, &err);
-        ai_error_clear(&err);
-        return -1;
-    }
+    if (n < 4) return ai_fail_arg(p->err, AI_ERR_DAG_OP_ARITY, "AI.TENSORSET");
+    AITensor *t;
+    if (tensor_parse_set_args(op, n, &t, p->err) != REDISMODULE_OK) return REDISMODULE_ERR;
     o->kind = DAG_TENSORSET;
     o->out_slots = RedisModule_Alloc(sizeof(int));
     o->out_slots[0] = new_slot(p, op[1], t);
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int parse_tensorget(Parser *p, DagOp *o, RedisModuleString **op, int n) {
-    if (n < 2 || n > 4) return reply_fmt(p->ctx, AI_MSG_DAG_OP_ARITY, "AI.TENSORGET");
-    int rc = tensor_parse_get_format(op, n, &o->fmt);
-    if (rc != AI_OK) return ai_reply_code(p->ctx, rc), -1;
+    if (n < 2 || n > 4) return ai_fail_arg(p->err, AI_ERR_DAG_OP_ARITY, "AI.TENSORGET");
+    if (tensor_parse_get_format(op, n, &o->fmt, p->err) != REDISMODULE_OK) return REDISMODULE_ERR;
     o->kind = DAG_TENSORGET;
     o->in_slots = slots_for(p, op + 1, 1, 0);
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static void set_io(Parser *p, DagOp *o, RedisModuleString **in, int nin, RedisModuleString **out,
@@ -163,27 +144,27 @@ static void set_io(Parser *p, DagOp *o, RedisModuleString **in, int nin, RedisMo
 
 static int parse_model_op(Parser *p, DagOp *o, RedisModuleString **op, int n, int deprecated) {
     AIModelCall c = {0};
-    int rc =
-        deprecated ? model_run_parse(p->ctx, op, n, &c) : model_execute_parse(p->ctx, op, n, &c);
-    if (rc != 0) return -1;
+    int rc = deprecated ? model_run_parse(p->ctx, op, n, &c, p->err)
+                        : model_execute_parse(p->ctx, op, n, &c, p->err);
+    if (rc != REDISMODULE_OK) return REDISMODULE_ERR;
     /* Checked once the op parsed by its own rules, as RedisAI does: a tensor may be named
      * TIMEOUT, and the op's own errors (model key, counts, TIMEOUT value) come first. */
-    if (c.timeout > 0) return error(p->ctx, AI_MSG_DAG_TIMEOUT_IN_OP);
+    if (c.timeout > 0) return ai_fail(p->err, AI_ERR_DAG_TIMEOUT_IN_OP);
     o->kind = DAG_MODEL;
     o->model = model_share(c.model);
     o->queue = c.model->queue;
     set_io(p, o, c.inputs, c.nin, c.outputs, c.nout);
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int parse_script_op(Parser *p, DagOp *o, RedisModuleString **op, int n, int deprecated) {
     AIScriptCall c = {0};
-    int rc = deprecated ? script_run_parse(p->ctx, op, n, &c)
-                        : script_execute_parse(p->ctx, op, n, 1, &c);
-    if (rc != 0) return -1;
+    int rc = deprecated ? script_run_parse(p->ctx, op, n, &c, p->err)
+                        : script_execute_parse(p->ctx, op, n, 1, &c, p->err);
+    if (rc != REDISMODULE_OK) return REDISMODULE_ERR;
     if (c.timeout > 0) { /* see parse_model_op */
         script_call_clear(&c);
-        return error(p->ctx, AI_MSG_DAG_TIMEOUT_IN_OP);
+        return ai_fail(p->err, AI_ERR_DAG_TIMEOUT_IN_OP);
     }
     o->kind = DAG_SCRIPT;
     o->script = script_share(c.script);
@@ -193,7 +174,7 @@ static int parse_script_op(Parser *p, DagOp *o, RedisModuleString **op, int n, i
     ai_names_from_args(&o->args, c.args, c.nargs);
     set_io(p, o, c.inputs, c.nin, c.outputs, c.nout);
     script_call_clear(&c);
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int parse_op(Parser *p, DagOp *o, RedisModuleString **op, int n) {
@@ -203,15 +184,15 @@ static int parse_op(Parser *p, DagOp *o, RedisModuleString **op, int n) {
     int model = ai_arg_is(op[0], "AI.MODELEXECUTE"), script = ai_arg_is(op[0], "AI.SCRIPTEXECUTE");
     int old_model = ai_arg_is(op[0], "AI.MODELRUN"), old_script = ai_arg_is(op[0], "AI.SCRIPTRUN");
     if (!model && !script && !old_model && !old_script)
-        return error(p->ctx, AI_MSG_DAG_UNSUPPORTED);
+        return ai_fail(p->err, AI_ERR_DAG_UNSUPPORTED);
     const char *name = model       ? "AI.MODELEXECUTE"
                        : script    ? "AI.SCRIPTEXECUTE"
                        : old_model ? "AI.MODELRUN"
                                    : "AI.SCRIPTRUN";
-    if (deprecated && (model || script)) return reply_fmt(p->ctx, AI_MSG_DAG_NEW_OP_IN_OLD, name);
+    if (deprecated && (model || script)) return ai_fail_arg(p->err, AI_ERR_DAG_NEW_OP_IN_OLD, name);
     if (!deprecated && (old_model || old_script))
-        return reply_fmt(p->ctx, AI_MSG_DAG_DEPRECATED_OP, name);
-    if (script && (p->d->flags & DAG_RO)) return error(p->ctx, AI_MSG_DAG_SCRIPT_RO);
+        return ai_fail_arg(p->err, AI_ERR_DAG_DEPRECATED_OP, name);
+    if (script && (p->d->flags & DAG_RO)) return ai_fail(p->err, AI_ERR_DAG_SCRIPT_RO);
     return model || old_model ? parse_model_op(p, o, op, n, old_model)
                               : parse_script_op(p, o, op, n, old_script);
 }
@@ -228,44 +209,63 @@ static int parse_ops(Parser *p, RedisModuleString **argv, int argc, int i) {
     while (i < argc) {
         int start = i + 1, end = start;
         while (end < argc && !ai_arg_is(argv[end], "|>")) end++;
-        if (end == start) return error(p->ctx, AI_MSG_DAG_UNSUPPORTED); /* `|> |>` */
-        if (parse_op(p, &d->ops[d->nops++], argv + start, end - start) != 0) return -1;
+        if (end == start) return ai_fail(p->err, AI_ERR_DAG_UNSUPPORTED); /* `|> |>` */
+        if (parse_op(p, &d->ops[d->nops++], argv + start, end - start) != REDISMODULE_OK)
+            return REDISMODULE_ERR;
         i = end;
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int resolve_persist(Parser *p) {
     for (int k = 0; k < p->d->npersist; k++)
         if ((p->d->persist_slots[k] =
-                 find_slot(p, p->d->persist_keys[k], AI_MSG_DAG_PERSIST_UNKNOWN)) < 0)
-            return error(p->ctx, AI_MSG_DAG_PERSIST_UNKNOWN);
-    return 0;
+                 find_slot(p, p->d->persist_keys[k], AI_ERR_DAG_PERSIST_UNKNOWN)) < 0)
+            return ai_fail(p->err, AI_ERR_DAG_PERSIST_UNKNOWN);
+    return REDISMODULE_OK;
+}
+
+/* The command's own arity; RedisAI names AI.DAGEXECUTE in upper case whatever the client
+ * typed, and the deprecated commands as typed. */
+static int check_arity(RedisModuleString **argv, int argc, int flags, AIError *err) {
+    if (!(flags & DAG_DEPRECATED) && argc < 6)
+        return ai_fail_arg(err, AI_ERR_DAG_MISSING_ARGS,
+                           flags & DAG_RO ? "AI.DAGEXECUTE_RO" : "AI.DAGEXECUTE");
+    if ((flags & DAG_DEPRECATED) && argc < 4)
+        return ai_fail_arg(err, AI_ERR_ARITY, RedisModule_StringPtrLen(argv[0], NULL));
+    return REDISMODULE_OK;
 }
 
 static int parse(Parser *p, RedisModuleString **argv, int argc) {
     int i = 1, keyword = 0;
-    if (parse_header(p, argv, argc, &i, &keyword) != 0) return -1;
+    if (parse_header(p, argv, argc, &i, &keyword) != REDISMODULE_OK) return REDISMODULE_ERR;
     /* A lone `|>` at the end is a header-level error in RedisAI: it comes before the
      * keyword check and before any op is parsed. */
     if (i < argc && ai_arg_is(argv[argc - 1], "|>"))
-        return reply_fmt(p->ctx, AI_MSG_DAG_UNEXPECTED, "|>");
-    if (!(p->d->flags & DAG_DEPRECATED) && !keyword) return error(p->ctx, AI_MSG_DAG_NEEDS_KEYWORD);
-    if (i >= argc) return error(p->ctx, AI_MSG_DAG_EMPTY);
-    if (parse_ops(p, argv, argc, i) != 0) return -1;
-    if (p->resolve_error) return error(p->ctx, p->resolve_error);
+        return ai_fail_arg(p->err, AI_ERR_DAG_UNEXPECTED, "|>");
+    if (!(p->d->flags & DAG_DEPRECATED) && !keyword)
+        return ai_fail(p->err, AI_ERR_DAG_NEEDS_KEYWORD);
+    if (i >= argc) return ai_fail(p->err, AI_ERR_DAG_EMPTY);
+    if (parse_ops(p, argv, argc, i) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (p->resolve_error != AI_OK) return ai_fail(p->err, p->resolve_error);
     return resolve_persist(p);
 }
 
-Dag *dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags) {
-    Parser p = {.ctx = ctx, .names = RedisModule_CreateDict(NULL)};
+int dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags, Dag **dag,
+              AIError *err) {
+    *dag = NULL;
+    if (check_arity(argv, argc, flags, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    Parser p = {.ctx = ctx, .names = RedisModule_CreateDict(NULL), .err = err};
     p.d = RedisModule_Calloc(1, sizeof(Dag));
     p.d->flags = flags;
     int rc = parse(&p, argv, argc);
     RedisModule_FreeDict(NULL, p.names);
-    if (rc == 0) return p.d;
+    if (rc == REDISMODULE_OK) {
+        *dag = p.d;
+        return REDISMODULE_OK;
+    }
     dag_free(p.d);
-    return NULL;
+    return REDISMODULE_ERR;
 }
 
 void dag_free(Dag *d) {

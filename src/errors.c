@@ -1,34 +1,19 @@
-/* Error texts and replies; see errors.h. */
+/* Error texts and the one function that replies them; see errors.h. */
 #include "errors.h"
 
-#include <stdio.h>
 #include <string.h>
 
-static const char *const texts[AI_ERR__COUNT] = {
-    [AI_OK] = "OK",
-    [AI_ERR_DETAIL] = "ERR unknown error",
-    [AI_ERR_WRONGTYPE] = REDISMODULE_ERRORMSG_WRONGTYPE,
-    [AI_ERR_INVALID_DTYPE] = "ERR invalid data type",
-    [AI_ERR_SHAPE] = "ERR invalid or negative value found in tensor shape",
-    [AI_ERR_BLOB_ARITY] =
-        "ERR a single binary string should come after the BLOB argument in 'AI.TENSORSET' command",
-    [AI_ERR_VALUES_COUNT] = "ERR wrong number of values was given in 'AI.TENSORSET' command",
-    [AI_ERR_DATA_LENGTH] = "ERR data length does not match tensor shape and type",
-    [AI_ERR_BOOL_BLOB] = "ERR BOOL tensor elements must be 0 or 1",
-    [AI_ERR_STRING_BLOB] =
-        "ERR Number of string elements in data blob does not match tensor length",
-    [AI_ERR_INVALID_VALUE] = "ERR invalid value",
-    [AI_ERR_CSTRING_NUL] = "ERR C-string value contains null character",
-    [AI_ERR_TENSOR_EMPTY] = "ERR tensor key is empty or in a different shard",
-    [AI_ERR_DATA_FORMAT] = "ERR unsupported data format",
-    [AI_ERR_BLOB_AND_VALUES] = "ERR both BLOB and VALUES specified",
-    [AI_ERR_UNSUPPORTED_DTYPE] = "ERR unsupported dtype",
-    [AI_ERR_TENSOR_TOO_LARGE] = "ERR tensor is too large",
-};
+#define AI_ERR_TEXT(code, text) [code] = text,
+static const char *const texts[AI_ERR__COUNT] = {AI_ERRORS(AI_ERR_TEXT)};
+#undef AI_ERR_TEXT
 
 const char *ai_err_text(AIErrCode code) {
-    if (code < 0 || code >= AI_ERR__COUNT || !texts[code]) return texts[AI_ERR_DETAIL];
+    if (code <= AI_OK || code >= AI_ERR__COUNT) return texts[AI_ERR_DETAIL];
     return texts[code];
+}
+
+const char *ai_error_text(const AIError *err) {
+    return err->detail ? err->detail : ai_err_text(err->code);
 }
 
 void ai_error_set(AIError *err, AIErrCode code, const char *detail) {
@@ -37,15 +22,38 @@ void ai_error_set(AIError *err, AIErrCode code, const char *detail) {
     if (detail) err->detail = RedisModule_Strdup(detail);
 }
 
+/* Only %s is replaced, never interpreted by printf: arg is the client's. */
+void ai_error_set_arg_len(AIError *err, AIErrCode code, const char *arg, size_t len) {
+    const char *text = ai_err_text(code), *at = strstr(text, "%s");
+    ai_error_clear(err);
+    err->code = code;
+    if (!at) return;
+    size_t head = (size_t)(at - text), tail = strlen(at + 2);
+    char *s = RedisModule_Alloc(head + len + tail + 1);
+    memcpy(s, text, head);
+    memcpy(s + head, arg, len);
+    memcpy(s + head + len, at + 2, tail + 1);
+    err->detail = s;
+}
+
+void ai_error_set_arg(AIError *err, AIErrCode code, const char *arg) {
+    ai_error_set_arg_len(err, code, arg, strlen(arg));
+}
+
 void ai_error_clear(AIError *err) {
     if (err->detail) RedisModule_Free(err->detail);
     err->detail = NULL;
     err->code = AI_OK;
 }
 
-int ai_reply_code(RedisModuleCtx *ctx, AIErrCode code) {
-    RedisModule_ReplyWithError(ctx, ai_err_text(code));
-    return REDISMODULE_OK;
+int ai_fail(AIError *err, AIErrCode code) {
+    ai_error_set(err, code, NULL);
+    return REDISMODULE_ERR;
+}
+
+int ai_fail_arg(AIError *err, AIErrCode code, const char *arg) {
+    ai_error_set_arg(err, code, arg);
+    return REDISMODULE_ERR;
 }
 
 /* A backend's message may span lines; a RESP error must not. */
@@ -54,17 +62,20 @@ static void one_line(char *s) {
         if (*s == '\n' || *s == '\r') *s = ' ';
 }
 
-int ai_reply_error(RedisModuleCtx *ctx, const AIError *err) {
-    if (!err->detail) return ai_reply_code(ctx, err->code);
-    one_line(err->detail);
-    RedisModule_ReplyWithError(ctx, err->detail);
+int ai_reply_error(RedisModuleCtx *ctx, AIError *err) {
+    if (err->detail) one_line(err->detail);
+    RedisModule_ReplyWithError(ctx, ai_error_text(err));
+    ai_error_clear(err);
     return REDISMODULE_OK;
 }
 
+int ai_reply_code(RedisModuleCtx *ctx, AIErrCode code) {
+    AIError err = {code, NULL};
+    return ai_reply_error(ctx, &err);
+}
+
 int ai_reply_arity(RedisModuleCtx *ctx, RedisModuleString *cmd) {
-    const char *name = RedisModule_StringPtrLen(cmd, NULL);
-    char buf[128];
-    snprintf(buf, sizeof buf, "ERR wrong number of arguments for '%s' command", name);
-    RedisModule_ReplyWithError(ctx, buf);
-    return REDISMODULE_OK;
+    AIError err = {0};
+    ai_error_set_arg(&err, AI_ERR_ARITY, RedisModule_StringPtrLen(cmd, NULL));
+    return ai_reply_error(ctx, &err);
 }

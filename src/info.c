@@ -40,7 +40,6 @@ static void section_cpu(RedisModuleInfoCtx *ctx) {
     add_cpu(ctx, "main_thread_used_cpu_sys", main_thread.ru_stime);
     add_cpu(ctx, "main_thread_used_cpu_user", main_thread.ru_utime);
     for (int q = 0; q < queue_count(); q++) {
-        if (!strcmp(queue_name(q), AI_LOADER_QUEUE)) continue;
         for (int t = 0; t < queue_threads(q); t++) {
             char field[96], value[32] = "N/A";
             snprintf(field, sizeof field, "queue_%s_bthread_n%d_used_cpu_total", queue_name(q),
@@ -54,8 +53,7 @@ static void section_cpu(RedisModuleInfoCtx *ctx) {
 
 static long long device_threads(void) {
     long long n = 0;
-    for (int q = 0; q < queue_count(); q++)
-        if (strcmp(queue_name(q), AI_LOADER_QUEUE)) n += queue_threads(q);
+    for (int q = 0; q < queue_count(); q++) n += queue_threads(q);
     return n;
 }
 
@@ -78,7 +76,6 @@ static void section_backends(RedisModuleInfoCtx *ctx) {
 static void section_queues(RedisModuleInfoCtx *ctx) {
     RedisModule_InfoAddSection(ctx, "queues");
     for (int q = 0; q < queue_count(); q++) {
-        if (!strcmp(queue_name(q), AI_LOADER_QUEUE)) continue;
         char field[64];
         snprintf(field, sizeof field, "queue_%s_depth", queue_name(q));
         RedisModule_InfoAddFieldLongLong(ctx, field, queue_depth(q));

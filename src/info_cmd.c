@@ -6,7 +6,6 @@
 #include "backends.h"
 #include "commands.h"
 #include "config.h"
-#include "messages.h"
 #include "model.h"
 #include "stats.h"
 
@@ -26,7 +25,7 @@ static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     size_t keylen;
     const char *key = RedisModule_StringPtrLen(argv[1], &keylen);
     AIRunStats *s = stats_find(key, keylen);
-    if (!s) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_RUN_INFO);
+    if (!s) return ai_reply_code(ctx, AI_ERR_NO_RUN_INFO);
     if (argc == 3 && ai_arg_is(argv[2], "RESETSTAT")) {
         stats_reset(s);
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
@@ -64,7 +63,7 @@ static int load_backend(int backend) {
 }
 
 static int reply_loaded(RedisModuleCtx *ctx, int rc) {
-    if (rc != 0) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
+    if (rc != 0) return ai_reply_code(ctx, AI_ERR_LOADING_BACKEND);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
@@ -92,14 +91,14 @@ static int config_loadbackend(RedisModuleCtx *ctx, RedisModuleString **argv, int
     size_t len;
     const char *name = RedisModule_StringPtrLen(argv[2], &len);
     int b = ai_backend_by_name(name, len);
-    if (b < 0) return RedisModule_ReplyWithError(ctx, AI_MSG_UNSUPPORTED_BACKEND);
-    if (ai_backend_version(b)) return RedisModule_ReplyWithError(ctx, AI_MSG_LOADING_BACKEND);
+    if (b < 0) return ai_reply_code(ctx, AI_ERR_UNSUPPORTED_BACKEND);
+    if (ai_backend_version(b)) return ai_reply_code(ctx, AI_ERR_LOADING_BACKEND);
     if (ai_cannot_block(ctx)) return reply_loaded(ctx, load_backend(b));
     LoadBackendJob *j = RedisModule_Calloc(1, sizeof *j);
     j->backend = b;
-    j->job.run = load_backend_run;
+    j->job.execute = load_backend_run;
     j->bc = RedisModule_BlockClient(ctx, load_backend_reply, NULL, load_backend_free, 0);
-    queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
+    queue_push(queue_loader(), &j->job);
     return REDISMODULE_OK;
 }
 
@@ -119,19 +118,19 @@ static int config_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
     if (ai_arg_is(argv[1], "LOADBACKEND")) return config_loadbackend(ctx, argv, argc);
     if (ai_arg_is(argv[1], "GET")) return config_get(ctx, argv, argc);
     if (ai_arg_is(argv[1], "BACKENDSPATH")) {
-        if (argc < 3) return RedisModule_ReplyWithError(ctx, AI_MSG_BACKENDSPATH_MISSING);
+        if (argc < 3) return ai_reply_code(ctx, AI_ERR_BACKENDSPATH_MISSING);
         config_set_backends_path(RedisModule_StringPtrLen(argv[2], NULL));
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
     if (ai_arg_is(argv[1], "MODEL_CHUNK_SIZE")) {
         long long size;
-        if (argc < 3) return RedisModule_ReplyWithError(ctx, AI_MSG_CHUNK_MISSING);
+        if (argc < 3) return ai_reply_code(ctx, AI_ERR_CHUNK_MISSING);
         if (RedisModule_StringToLongLong(argv[2], &size) != REDISMODULE_OK || size <= 0)
-            return RedisModule_ReplyWithError(ctx, AI_MSG_CHUNK_INVALID);
+            return ai_reply_code(ctx, AI_ERR_CHUNK_INVALID);
         ai_config.model_chunk_size = size;
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
-    return RedisModule_ReplyWithError(ctx, AI_MSG_UNSUPPORTED_SUBCOMMAND);
+    return ai_reply_code(ctx, AI_ERR_UNSUPPORTED_SUBCOMMAND);
 }
 
 int info_commands_register(RedisModuleCtx *ctx) {

@@ -1,25 +1,30 @@
 /* Module-type key access; see keys.h. */
 #include "keys.h"
 
-#include "errors.h"
-
 static int holds(RedisModuleKey *key, RedisModuleType *type) {
     return RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_MODULE &&
            RedisModule_ModuleTypeGetType(key) == type;
 }
 
-void *ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
-                            const char *empty) {
+void *ai_key_value(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
+                   AIErrCode empty, AIError *err) {
     RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
     void *value = NULL;
     if (holds(key, type))
         value = RedisModule_ModuleTypeGetValue(key);
-    else if (RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY)
-        RedisModule_ReplyWithError(ctx, empty);
     else
-        ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+        ai_fail(err,
+                RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY ? empty : AI_ERR_WRONGTYPE);
     RedisModule_CloseKey(key);
     return value;
+}
+
+int ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
+                          AIErrCode empty, void **value) {
+    AIError err = {0};
+    if ((*value = ai_key_value(ctx, keyname, type, empty, &err))) return REDISMODULE_OK;
+    ai_reply_error(ctx, &err);
+    return REDISMODULE_ERR;
 }
 
 int ai_key_accepts_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
@@ -27,8 +32,9 @@ int ai_key_accepts_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
     RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
     int ok = RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY || holds(key, type);
     RedisModule_CloseKey(key);
-    if (!ok) ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    return ok;
+    if (ok) return REDISMODULE_OK;
+    ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+    return REDISMODULE_ERR;
 }
 
 void ai_key_set(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,

@@ -71,9 +71,9 @@ static void free_handle(AIJob *job) {
 
 void bridge_free_later(void *handle) {
     FreeJob *job = RedisModule_Calloc(1, sizeof *job);
-    job->job.run = free_handle;
+    job->job.execute = free_handle;
     job->handle = handle;
-    queue_push(queue_get(AI_LOADER_QUEUE), &job->job);
+    queue_push(queue_loader(), &job->job);
 }
 
 void model_release(AIModel *m) {

@@ -9,7 +9,6 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
-#include "messages.h"
 #include "model_type.h"
 #include "stats.h"
 #include "store_job.h"
@@ -27,86 +26,89 @@ typedef struct StoreArgs {
 /* An unsigned option value; RedisAI also takes "4.0" as 4. */
 static int parse_count(RedisModuleString *arg, long long *out) {
     double d;
-    if (RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK) return *out >= 0 ? 0 : -1;
-    if (RedisModule_StringToDouble(arg, &d) != REDISMODULE_OK || d < 0 || d > 1e18) return -1;
+    if (RedisModule_StringToLongLong(arg, out) == REDISMODULE_OK)
+        return *out >= 0 ? REDISMODULE_OK : REDISMODULE_ERR;
+    if (RedisModule_StringToDouble(arg, &d) != REDISMODULE_OK || d < 0 || d > 1e18)
+        return REDISMODULE_ERR;
     *out = (long long)d;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* TAG / BATCHSIZE / MINBATCHSIZE / MINBATCHTIMEOUT, in that order, each optional. */
-static const char *parse_options(RedisModuleString **argv, int argc, int *i, StoreArgs *a) {
+static int parse_options(RedisModuleString **argv, int argc, int *i, StoreArgs *a, AIError *err) {
     if (*i + 1 < argc && ai_arg_is(argv[*i], "TAG")) {
         a->tag = RedisModule_StringPtrLen(argv[*i + 1], &a->taglen);
         *i += 2;
     }
     static const struct {
-        const char *name, *error;
+        const char *name;
+        AIErrCode error;
         size_t field;
     } opts[] = {
-        {"BATCHSIZE", AI_MSG_BATCHSIZE, offsetof(StoreArgs, batch)},
-        {"MINBATCHSIZE", AI_MSG_MINBATCHSIZE, offsetof(StoreArgs, minbatch)},
-        {"MINBATCHTIMEOUT", AI_MSG_MINBATCHTIMEOUT, offsetof(StoreArgs, mintimeout)},
+        {"BATCHSIZE", AI_ERR_BATCHSIZE, offsetof(StoreArgs, batch)},
+        {"MINBATCHSIZE", AI_ERR_MINBATCHSIZE, offsetof(StoreArgs, minbatch)},
+        {"MINBATCHTIMEOUT", AI_ERR_MINBATCHTIMEOUT, offsetof(StoreArgs, mintimeout)},
     };
     for (size_t o = 0; o < 3; o++) {
         if (*i >= argc || !ai_arg_is(argv[*i], opts[o].name)) continue;
         if (*i + 1 >= argc ||
-            parse_count(argv[*i + 1], (long long *)((char *)a + opts[o].field)) != 0)
-            return opts[o].error;
+            parse_count(argv[*i + 1], (long long *)((char *)a + opts[o].field)) != REDISMODULE_OK)
+            return ai_fail(err, opts[o].error);
         *i += 2;
     }
-    return NULL;
+    return REDISMODULE_OK;
 }
 
 /* INPUTS <n> <name>... OUTPUTS <n> <name>... of AI.MODELSTORE for TF. */
-static const char *parse_tf_names(RedisModuleString **argv, int argc, int *i, StoreArgs *a) {
+static int parse_tf_names(RedisModuleString **argv, int argc, int *i, StoreArgs *a, AIError *err) {
     long long n;
-    if (!ai_arg_is(argv[*i], "INPUTS")) return AI_MSG_TF_NO_INPUTS;
+    if (!ai_arg_is(argv[*i], "INPUTS")) return ai_fail(err, AI_ERR_TF_NO_INPUTS);
     if (*i + 1 >= argc || RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK ||
         n <= 0)
-        return AI_MSG_INPUT_COUNT;
-    if (argc - (*i + 2) < n) return AI_MSG_TF_INPUTS_ARGS;
+        return ai_fail(err, AI_ERR_INPUT_COUNT);
+    if (argc - (*i + 2) < n) return ai_fail(err, AI_ERR_TF_INPUTS_ARGS);
     ai_names_from_args(&a->inputs, argv + *i + 2, (int)n);
     *i += 2 + (int)n;
-    if (*i >= argc || !ai_arg_is(argv[*i], "OUTPUTS")) return AI_MSG_TF_NO_OUTPUTS;
+    if (*i >= argc || !ai_arg_is(argv[*i], "OUTPUTS")) return ai_fail(err, AI_ERR_TF_NO_OUTPUTS);
     if (*i + 1 >= argc || RedisModule_StringToLongLong(argv[*i + 1], &n) != REDISMODULE_OK ||
         n <= 0)
-        return AI_MSG_OUTPUT_COUNT;
-    if (argc - (*i + 2) < n) return AI_MSG_TF_OUTPUTS_ARGS;
+        return ai_fail(err, AI_ERR_OUTPUT_COUNT);
+    if (argc - (*i + 2) < n) return ai_fail(err, AI_ERR_TF_OUTPUTS_ARGS);
     ai_names_from_args(&a->outputs, argv + *i + 2, (int)n);
     *i += 2 + (int)n;
-    return NULL;
+    return REDISMODULE_OK;
 }
 
-static const char *parse_backend_device(RedisModuleString **argv, StoreArgs *a) {
+static int parse_backend_device(RedisModuleString **argv, StoreArgs *a, AIError *err) {
     size_t len;
     const char *name = RedisModule_StringPtrLen(argv[2], &len);
-    if ((a->backend = ai_backend_by_name(name, len)) < 0) return AI_MSG_UNSUPPORTED_BACKEND;
+    if ((a->backend = ai_backend_by_name(name, len)) < 0)
+        return ai_fail(err, AI_ERR_UNSUPPORTED_BACKEND);
     a->device = RedisModule_StringPtrLen(argv[3], &len);
-    return NULL;
+    return REDISMODULE_OK;
 }
 
 /* AI.MODELSTORE key backend device [TAG t] [BATCHSIZE n [MINBATCHSIZE m
  * [MINBATCHTIMEOUT t]]] [INPUTS n ... OUTPUTS n ...] BLOB chunk... */
-static const char *parse_modelstore(RedisModuleString **argv, int argc, StoreArgs *a) {
-    const char *e = parse_backend_device(argv, a);
-    if (e) return e;
+static int parse_modelstore(RedisModuleString **argv, int argc, StoreArgs *a, AIError *err) {
+    if (parse_backend_device(argv, a, err) != REDISMODULE_OK) return REDISMODULE_ERR;
     size_t len;
     RedisModule_StringPtrLen(argv[3], &len);
-    if (!ai_device_valid(a->device, len)) return AI_MSG_INVALID_DEVICE;
+    if (!ai_device_valid(a->device, len)) return ai_fail(err, AI_ERR_INVALID_DEVICE);
     int i = 4;
-    if ((e = parse_options(argv, argc, &i, a))) return e;
-    if (a->minbatch > 0 && a->batch == 0) return AI_MSG_MINBATCH_NO_BATCH;
-    if (a->mintimeout > 0 && a->minbatch == 0) return AI_MSG_MINTIMEOUT_NO_MINBATCH;
-    if (i >= argc) return AI_MSG_MISSING_BLOB;
+    if (parse_options(argv, argc, &i, a, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (a->minbatch > 0 && a->batch == 0) return ai_fail(err, AI_ERR_MINBATCH_NO_BATCH);
+    if (a->mintimeout > 0 && a->minbatch == 0) return ai_fail(err, AI_ERR_MINTIMEOUT_NO_MINBATCH);
+    if (i >= argc) return ai_fail(err, AI_ERR_MISSING_BLOB);
     if (a->backend == AI_BACKEND_TF) {
-        if ((e = parse_tf_names(argv, argc, &i, a))) return e;
+        if (parse_tf_names(argv, argc, &i, a, err) != REDISMODULE_OK) return REDISMODULE_ERR;
     } else if (ai_arg_is(argv[i], "INPUTS")) {
-        return AI_MSG_INPUTS_NOT_FOR_BACKEND;
+        return ai_fail(err, AI_ERR_INPUTS_NOT_FOR_BACKEND);
     }
-    if (i >= argc || !ai_arg_is(argv[i], "BLOB")) return AI_MSG_EXPECTED_BLOB;
-    if (i + 1 >= argc) return AI_MSG_MISSING_BLOB;
+    if (i >= argc || !ai_arg_is(argv[i], "BLOB")) return ai_fail(err, AI_ERR_EXPECTED_BLOB);
+    if (i + 1 >= argc) return ai_fail(err, AI_ERR_MISSING_BLOB);
     a->blob_at = i + 1;
-    return NULL;
+    return REDISMODULE_OK;
 }
 
 static int is_modelset_keyword(RedisModuleString *arg) {
@@ -118,43 +120,43 @@ static int is_modelset_keyword(RedisModuleString *arg) {
 }
 
 /* Finds BLOB after i; the TF node names of AI.MODELSET are the tokens before it. */
-static const char *parse_modelset_names(RedisModuleString **argv, int argc, int i, StoreArgs *a) {
+static int parse_modelset_names(RedisModuleString **argv, int argc, int i, StoreArgs *a,
+                                AIError *err) {
     int blob = i;
     while (blob < argc && !ai_arg_is(argv[blob], "BLOB")) blob++;
     if (a->backend == AI_BACKEND_TF) {
-        if (blob == i) return AI_MSG_TF_NO_IO;
-        if (!ai_arg_is(argv[i], "INPUTS")) return AI_MSG_NO_INPUTS;
+        if (blob == i) return ai_fail(err, AI_ERR_TF_NO_IO);
+        if (!ai_arg_is(argv[i], "INPUTS")) return ai_fail(err, AI_ERR_NO_INPUTS);
         int outputs = i + 1;
         while (outputs < blob && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
-        if (outputs == blob) return AI_MSG_NO_OUTPUTS;
+        if (outputs == blob) return ai_fail(err, AI_ERR_NO_OUTPUTS);
         ai_names_from_args(&a->inputs, argv + i + 1, outputs - i - 1);
         ai_names_from_args(&a->outputs, argv + outputs + 1, blob - outputs - 1);
     }
-    if (blob + 1 >= argc) return AI_MSG_MISSING_BLOB;
+    if (blob + 1 >= argc) return ai_fail(err, AI_ERR_MISSING_BLOB);
     a->blob_at = blob + 1;
-    return NULL;
+    return REDISMODULE_OK;
 }
 
 /* AI.MODELSET key backend device [TAG t] [BATCHSIZE ...] [INPUTS name... OUTPUTS name...]
  * BLOB chunk... (deprecated: names without counts, other checks). */
-static const char *parse_modelset(RedisModuleString **argv, int argc, StoreArgs *a) {
-    const char *e = parse_backend_device(argv, a);
-    if (e) return e;
+static int parse_modelset(RedisModuleString **argv, int argc, StoreArgs *a, AIError *err) {
+    if (parse_backend_device(argv, a, err) != REDISMODULE_OK) return REDISMODULE_ERR;
     size_t len;
     RedisModule_StringPtrLen(argv[3], &len);
-    if (len > 10 || is_modelset_keyword(argv[3])) return AI_MSG_INVALID_DEVICE;
-    if (!ai_device_valid(a->device, len)) return AI_MSG_UNSUPPORTED_DEVICE;
+    if (len > 10 || is_modelset_keyword(argv[3])) return ai_fail(err, AI_ERR_INVALID_DEVICE);
+    if (!ai_device_valid(a->device, len)) return ai_fail(err, AI_ERR_UNSUPPORTED_DEVICE);
     int i = 4;
     int had_batch = i + 2 < argc && ai_arg_is(argv[i], "TAG")
                         ? ai_arg_is(argv[i + 2], "BATCHSIZE")
                         : i < argc && ai_arg_is(argv[i], "BATCHSIZE");
-    if ((e = parse_options(argv, argc, &i, a))) return e;
-    if (had_batch && a->backend == AI_BACKEND_TFLITE) return AI_MSG_TFLITE_BATCHING;
-    if (a->minbatch > 0 && a->batch == 0) return AI_MSG_MINBATCH_NO_BATCH;
-    if (a->mintimeout > 0 && a->batch == 0) return AI_MSG_MINTIMEOUT_NO_BATCH;
-    if (a->mintimeout > 0 && a->minbatch == 0) return AI_MSG_MINTIMEOUT_NO_MINBATCH;
-    if (i >= argc) return AI_MSG_MISSING_BLOB;
-    return parse_modelset_names(argv, argc, i, a);
+    if (parse_options(argv, argc, &i, a, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (had_batch && a->backend == AI_BACKEND_TFLITE) return ai_fail(err, AI_ERR_TFLITE_BATCHING);
+    if (a->minbatch > 0 && a->batch == 0) return ai_fail(err, AI_ERR_MINBATCH_NO_BATCH);
+    if (a->mintimeout > 0 && a->batch == 0) return ai_fail(err, AI_ERR_MINTIMEOUT_NO_BATCH);
+    if (a->mintimeout > 0 && a->minbatch == 0) return ai_fail(err, AI_ERR_MINTIMEOUT_NO_MINBATCH);
+    if (i >= argc) return ai_fail(err, AI_ERR_MISSING_BLOB);
+    return parse_modelset_names(argv, argc, i, a, err);
 }
 
 /* The chunks after BLOB, concatenated into one allocation: the bytes the model keeps.
@@ -219,14 +221,14 @@ static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
 }
 
 static int store_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int min_argc,
-                         const char *(*parse)(RedisModuleString **, int, StoreArgs *)) {
+                         int (*parse)(RedisModuleString **, int, StoreArgs *, AIError *)) {
     if (argc < min_argc) return ai_reply_arity(ctx, argv[0]);
     StoreArgs a = {0};
-    const char *e = parse(argv, argc, &a);
-    if (e) {
+    AIError err = {0};
+    if (parse(argv, argc, &a, &err) != REDISMODULE_OK) {
         ai_names_free(&a.inputs);
         ai_names_free(&a.outputs);
-        return RedisModule_ReplyWithError(ctx, e);
+        return ai_reply_error(ctx, &err);
     }
     return store_model(ctx, argv, argc, &a);
 }
@@ -264,8 +266,8 @@ static void reply_meta(RedisModuleCtx *ctx, const AIModel *m) {
 /* AI.MODELGET key [META] [BLOB] */
 static int modelget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
-    AIModel *m = model_from_key_or_reply(ctx, argv[1]);
-    if (!m) return REDISMODULE_OK;
+    AIModel *m;
+    if (model_from_key_or_reply(ctx, argv[1], &m) != REDISMODULE_OK) return REDISMODULE_OK;
     int meta = 0, blob = 0;
     for (int i = 2; i < argc; i++) {
         meta |= ai_arg_is(argv[i], "META");
@@ -286,7 +288,8 @@ static int modelget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int a
 /* AI.MODELDEL key */
 static int modeldel_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 2) return ai_reply_arity(ctx, argv[0]);
-    if (!model_from_key_or_reply(ctx, argv[1])) return REDISMODULE_OK;
+    AIModel *m;
+    if (model_from_key_or_reply(ctx, argv[1], &m) != REDISMODULE_OK) return REDISMODULE_OK;
     RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_WRITE);
     RedisModule_DeleteKey(key);
     RedisModule_CloseKey(key);

@@ -1,16 +1,20 @@
 /* AI.MODELEXECUTE and the deprecated AI.MODELRUN (spec 3.5, 3.7, 7).
  *
- * On the main thread: parse, look the model and input tensors up and take references
- * to them (later writes to those keys do not affect the run), block the client and queue
- * the run on the model's device. On a worker: check the TIMEOUT, run the backend. Back on
- * the main thread (unblock): write and replicate the outputs as tensors, and reply. A
- * client that disconnected gets nothing written: Redis then skips the reply callback. */
-#include <string.h>
+ * The path of a run:
+ * - main thread (modelexecute_command): parse the command and look the model up
+ *   (model_execute_parse), take references to the input tensors (later writes to those
+ *   keys do not affect the run), mark the run for batching when its model allows it,
+ *   block the client and queue the run on the model's device (queue_model_run);
+ * - worker (execute): skip the run if its TIMEOUT passed, else run the backend, alone or
+ *   merged with compatible queued runs of the same model (auto-batching);
+ * - main thread (run.c, on unblock): write and replicate the outputs as tensors, and
+ *   reply. A client that disconnected gets nothing written: Redis then skips the reply
+ *   callback. */
+
+#include "model_exec.h"
 
 #include "args.h"
 #include "commands.h"
-#include "messages.h"
-#include "model_exec.h"
 #include "model_type.h"
 #include "run.h"
 #include "stats.h"
@@ -26,7 +30,7 @@ static void record(AIRun *r) {
     if (!m->key) return;
     AITensor *first = r->noutputs ? r->outputs[0] : NULL;
     long long samples = first && first->dl.ndim > 0 ? first->dl.shape[0] : 0;
-    stats_record(m->key, m->keylen, m, r->err.code != AI_OK, r->duration_us, samples);
+    stats_record(m->key, m->keylen, m, r->failed, r->duration_us, samples);
 }
 
 static void destroy(AIRun *r) {
@@ -34,6 +38,9 @@ static void destroy(AIRun *r) {
     RedisModule_Free(r);
 }
 
+static const AIRunKind model_run_kind = {record, destroy};
+
+/* Worker: one request, one backend call. */
 static void run_alone(ModelRun *j) {
     AIRun *r = &j->run;
     uint64_t start = RedisModule_MonotonicMicroseconds();
@@ -41,18 +48,13 @@ static void run_alone(ModelRun *j) {
     r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
 }
 
-static const char *batch_size_error(const AIModel *m) {
-    return m->backend == AI_BACKEND_TF
-               ? "ERR Tensorflow batching error: model did not generate the expected batch size"
-               : "ERR Model did not generate the expected batch size";
-}
-
 /* Gives each job its rows of the batch's outputs. */
 static void split_outputs(ModelRun **jobs, int n, AITensor **outs, int64_t total) {
     for (int o = 0; o < jobs[0]->run.noutputs; o++)
         if (outs[o]->dl.ndim == 0 || outs[o]->dl.shape[0] != total) {
-            const char *msg = batch_size_error(jobs[0]->model);
-            for (int k = 0; k < n; k++) ai_error_set(&jobs[k]->run.err, AI_ERR_DETAIL, msg);
+            AIErrCode code =
+                jobs[0]->model->backend == AI_BACKEND_TF ? AI_ERR_TF_BATCH_SIZE : AI_ERR_BATCH_SIZE;
+            for (int k = 0; k < n; k++) ai_error_set(&jobs[k]->run.err, code, NULL);
             return;
         }
     int64_t offset = 0;
@@ -65,22 +67,29 @@ static void split_outputs(ModelRun **jobs, int n, AITensor **outs, int64_t total
     }
 }
 
-/* One backend call for several requests: inputs stacked along dim 0, outputs split back. */
+/* The batch's inputs stacked along dim 0, one tensor per model input. */
+static int concat_inputs(ModelRun **jobs, int n, AITensor **cat, AIError *err) {
+    AITensor **parts = RedisModule_Alloc(sizeof(AITensor *) * n);
+    for (int i = 0; i < jobs[0]->run.ninputs && err->code == AI_OK; i++) {
+        for (int k = 0; k < n; k++) parts[k] = jobs[k]->run.inputs[i];
+        cat[i] = tensor_concat_rows(parts, n, err);
+    }
+    RedisModule_Free(parts);
+    return err->code == AI_OK ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+/* Worker: several requests, one backend call: inputs stacked, outputs split back. */
 static void run_together(ModelRun **jobs, int n) {
     AIRun *head = &jobs[0]->run;
-    AITensor *cat[head->ninputs], *outs[head->noutputs], *parts[n];
+    AITensor **cat = RedisModule_Calloc(head->ninputs ? head->ninputs : 1, sizeof(AITensor *));
+    AITensor **outs = RedisModule_Calloc(head->noutputs ? head->noutputs : 1, sizeof(AITensor *));
     int64_t total = 0;
     for (int k = 0; k < n; k++) total += jobs[k]->run.inputs[0]->dl.shape[0];
-    memset(outs, 0, sizeof outs);
-    memset(cat, 0, sizeof cat);
     AIError err = {0};
-    for (int i = 0; i < head->ninputs && err.code == AI_OK; i++) {
-        for (int k = 0; k < n; k++) parts[k] = jobs[k]->run.inputs[i];
-        cat[i] = tensor_concat_rows(parts, n, &err);
-    }
     uint64_t start = RedisModule_MonotonicMicroseconds();
-    if (err.code == AI_OK && bridge_model_run(jobs[0]->model->handle, cat, head->ninputs, outs,
-                                              head->noutputs, &err) == 0)
+    if (concat_inputs(jobs, n, cat, &err) == REDISMODULE_OK &&
+        bridge_model_run(jobs[0]->model->handle, cat, head->ninputs, outs, head->noutputs, &err) ==
+            0)
         split_outputs(jobs, n, outs, total);
     long long duration = (long long)(RedisModule_MonotonicMicroseconds() - start);
     for (int k = 0; k < n; k++) {
@@ -90,13 +99,15 @@ static void run_together(ModelRun **jobs, int n) {
     ai_error_clear(&err);
     for (int i = 0; i < head->ninputs; i++) tensor_release(cat[i]);
     for (int o = 0; o < head->noutputs; o++) tensor_release(outs[o]);
+    RedisModule_Free(cat);
+    RedisModule_Free(outs);
 }
 
 /* Worker: a run, or a batch of them (the head's mates), then back to the main thread. */
 static void execute(AIJob *job) {
     int n = 0, live = 0;
     for (AIJob *j = job; j; j = j->mates) n++;
-    ModelRun *jobs[n];
+    ModelRun **jobs = RedisModule_Alloc(sizeof(ModelRun *) * n);
     for (AIJob *j = job; j; j = j->mates) {
         ModelRun *m = (ModelRun *)j;
         if (run_expired(&m->run))
@@ -108,6 +119,7 @@ static void execute(AIJob *job) {
         run_alone(jobs[0]);
     else if (live > 1)
         run_together(jobs, live);
+    RedisModule_Free(jobs);
     for (AIJob *j = job, *next; j; j = next) {
         next = j->mates;
         j->mates = NULL;
@@ -124,8 +136,9 @@ static int batch_compatible(const AIJob *a, const AIJob *b) {
 }
 
 /* A request of a model with BATCHSIZE joins batches when its inputs agree on dim 0. */
-static void set_batching(AIRun *r) {
-    const AIModel *m = ((ModelRun *)r)->model;
+static void set_batching(ModelRun *j) {
+    const AIModel *m = j->model;
+    AIRun *r = &j->run;
     if (m->batchsize <= 0 || r->ninputs == 0) return;
     int64_t rows = r->inputs[0]->dl.ndim ? r->inputs[0]->dl.shape[0] : 0;
     for (int i = 0; i < r->ninputs; i++)
@@ -139,44 +152,48 @@ static void set_batching(AIRun *r) {
                                 .compatible = batch_compatible};
 }
 
-static const AIRunKind model_run_kind = {set_batching, record, destroy};
-
-static int start(RedisModuleCtx *ctx, const AIModelCall *c) {
+/* Main thread, after parsing: capture the inputs, set up batching, block and queue. */
+static int queue_model_run(RedisModuleCtx *ctx, const AIModelCall *c) {
     ModelRun *j = RedisModule_Calloc(1, sizeof *j);
     j->model = model_share(c->model);
     run_init(&j->run, &model_run_kind, execute, c->nin, c->nout);
-    j->run.job.timeout_ms = c->timeout;
-    return run_start(ctx, &j->run, c->inputs, c->outputs, j->model->queue);
+    AIError err = {0};
+    if (run_capture(ctx, &j->run, c->inputs, c->outputs, &err) != REDISMODULE_OK) {
+        run_free(&j->run);
+        return ai_reply_error(ctx, &err);
+    }
+    set_batching(j);
+    run_enqueue(ctx, &j->run, j->model->queue, c->timeout);
+    return REDISMODULE_OK;
 }
 
-/* A count after INPUTS/OUTPUTS: the message for a bad one, or NULL. */
-static const char *parse_io_count(RedisModuleString **argv, int argc, int at, int expected,
-                                  const char *bad, const char *not_positive, const char *mismatch,
-                                  const char *too_few, long long *n) {
-    if (at >= argc || RedisModule_StringToLongLong(argv[at], n) != REDISMODULE_OK) return bad;
-    if (*n <= 0) return not_positive;
-    if (*n != expected) return mismatch;
-    if (argc - at - 1 < *n) return too_few;
-    return NULL;
+/* A count after INPUTS/OUTPUTS, checked against the model's. */
+static int parse_io_count(RedisModuleString **argv, int argc, int at, int expected,
+                          const AIErrCode errors[4], long long *n, AIError *err) {
+    enum { BAD, NOT_POSITIVE, MISMATCH, TOO_FEW };
+    if (at >= argc || RedisModule_StringToLongLong(argv[at], n) != REDISMODULE_OK)
+        return ai_fail(err, errors[BAD]);
+    if (*n <= 0) return ai_fail(err, errors[NOT_POSITIVE]);
+    if (*n != expected) return ai_fail(err, errors[MISMATCH]);
+    if (argc - at - 1 < *n) return ai_fail(err, errors[TOO_FEW]);
+    return REDISMODULE_OK;
 }
 
 /* TIMEOUT <ms> at argv[i], the only thing allowed after the outputs. */
-static int parse_timeout_tail(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int i,
-                              long long *timeout) {
-    if (i == argc) return 0;
+static int parse_timeout_tail(RedisModuleString **argv, int argc, int i, long long *timeout,
+                              AIError *err) {
+    if (i == argc) return REDISMODULE_OK;
     if (ai_arg_is(argv[i], "TIMEOUT")) {
-        if (i + 1 == argc) return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_MISSING), -1;
+        if (i + 1 == argc) return ai_fail(err, AI_ERR_TIMEOUT_MISSING);
         if (RedisModule_StringToLongLong(argv[i + 1], timeout) != REDISMODULE_OK || *timeout <= 0)
-            return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID), -1;
+            return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
         i += 2;
-        if (i == argc) return 0;
+        if (i == argc) return REDISMODULE_OK;
     }
     size_t len;
     const char *tok = RedisModule_StringPtrLen(argv[i], &len);
-    RedisModuleString *msg =
-        RedisModule_CreateStringPrintf(ctx, AI_MSG_INVALID_ARGUMENT "%.*s", (int)len, tok);
-    RedisModule_ReplyWithError(ctx, RedisModule_StringPtrLen(msg, NULL));
-    return -1;
+    ai_error_set_arg_len(err, AI_ERR_INVALID_ARGUMENT, tok, len);
+    return REDISMODULE_ERR;
 }
 
 /* Reports the keys of AI.MODELEXECUTE for cluster routing and COMMAND GETKEYS. */
@@ -192,36 +209,40 @@ static int modelexecute_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **
     return REDISMODULE_OK;
 }
 
-int model_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c) {
-    if (argc < 8) return ai_reply_arity(ctx, argv[0]), -1;
-    if (!(c->model = model_from_key_or_reply(ctx, argv[1]))) return -1;
-    if (!ai_arg_is(argv[2], "INPUTS")) return RedisModule_ReplyWithError(ctx, AI_MSG_NO_INPUTS), -1;
+int model_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c,
+                        AIError *err) {
+    static const AIErrCode input_errors[4] = {AI_ERR_INPUT_COUNT, AI_ERR_INPUT_COUNT_POSITIVE,
+                                              AI_ERR_INPUTS_MISMATCH, AI_ERR_EXEC_INPUT_ARGS};
+    static const AIErrCode output_errors[4] = {AI_ERR_OUTPUT_COUNT, AI_ERR_OUTPUT_COUNT_POSITIVE,
+                                               AI_ERR_OUTPUTS_MISMATCH, AI_ERR_EXEC_OUTPUT_ARGS};
+    if (argc < 8) return ai_fail_arg(err, AI_ERR_ARITY, RedisModule_StringPtrLen(argv[0], NULL));
+    if (!(c->model = model_from_key(ctx, argv[1], err))) return REDISMODULE_ERR;
+    if (!ai_arg_is(argv[2], "INPUTS")) return ai_fail(err, AI_ERR_NO_INPUTS);
     long long nin, nout;
-    const char *e = parse_io_count(argv, argc, 3, c->model->inputs.count, AI_MSG_INPUT_COUNT,
-                                   AI_MSG_INPUT_COUNT_POSITIVE, AI_MSG_INPUTS_MISMATCH,
-                                   AI_MSG_EXEC_INPUT_ARGS, &nin);
-    if (e) return RedisModule_ReplyWithError(ctx, e), -1;
+    if (parse_io_count(argv, argc, 3, c->model->inputs.count, input_errors, &nin, err) !=
+        REDISMODULE_OK)
+        return REDISMODULE_ERR;
     int at = 4 + (int)nin;
-    if (at >= argc || !ai_arg_is(argv[at], "OUTPUTS"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_OUTPUTS), -1;
-    e = parse_io_count(argv, argc, at + 1, c->model->outputs.count, AI_MSG_OUTPUT_COUNT,
-                       AI_MSG_OUTPUT_COUNT_POSITIVE, AI_MSG_OUTPUTS_MISMATCH,
-                       AI_MSG_EXEC_OUTPUT_ARGS, &nout);
-    if (e) return RedisModule_ReplyWithError(ctx, e), -1;
+    if (at >= argc || !ai_arg_is(argv[at], "OUTPUTS")) return ai_fail(err, AI_ERR_NO_OUTPUTS);
+    if (parse_io_count(argv, argc, at + 1, c->model->outputs.count, output_errors, &nout, err) !=
+        REDISMODULE_OK)
+        return REDISMODULE_ERR;
     c->inputs = argv + 4;
     c->nin = (int)nin;
     c->outputs = argv + at + 2;
     c->nout = (int)nout;
-    return parse_timeout_tail(ctx, argv, argc, at + 2 + (int)nout, &c->timeout);
+    return parse_timeout_tail(argv, argc, at + 2 + (int)nout, &c->timeout, err);
 }
 
 /* AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT ms] */
 static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return modelexecute_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
+    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
     AIModelCall c = {0};
-    if (model_execute_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
-    return start(ctx, &c);
+    AIError err = {0};
+    if (model_execute_parse(ctx, argv, argc, &c, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
+    return queue_model_run(ctx, &c);
 }
 
 /* AI.MODELRUN's keys: argv[1] and everything after INPUTS but the OUTPUTS keyword. */
@@ -234,39 +255,39 @@ static int modelrun_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv
     return REDISMODULE_OK;
 }
 
-int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c) {
-    if (argc < 6) return ai_reply_arity(ctx, argv[0]), -1;
-    if (!(c->model = model_from_key_or_reply(ctx, argv[1]))) return -1;
+int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c,
+                    AIError *err) {
+    if (argc < 6) return ai_fail_arg(err, AI_ERR_ARITY, RedisModule_StringPtrLen(argv[0], NULL));
+    if (!(c->model = model_from_key(ctx, argv[1], err))) return REDISMODULE_ERR;
     int i = 2;
     if (ai_arg_is(argv[i], "TIMEOUT")) {
         if (i + 1 >= argc ||
             RedisModule_StringToLongLong(argv[i + 1], &c->timeout) != REDISMODULE_OK ||
             c->timeout <= 0)
-            return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID), -1;
+            return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
         i += 2;
     }
-    if (i >= argc || !ai_arg_is(argv[i], "INPUTS"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_NO_INPUTS), -1;
+    if (i >= argc || !ai_arg_is(argv[i], "INPUTS")) return ai_fail(err, AI_ERR_NO_INPUTS);
     int first_in = i + 1, outputs = first_in;
     while (outputs < argc && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
     c->inputs = argv + first_in;
     c->nin = outputs - first_in;
     c->outputs = argv + outputs + (outputs < argc);
     c->nout = outputs < argc ? argc - outputs - 1 : 0;
-    if (c->nin != c->model->inputs.count)
-        return RedisModule_ReplyWithError(ctx, AI_MSG_INPUTS_MISMATCH), -1;
-    if (c->nout != c->model->outputs.count)
-        return RedisModule_ReplyWithError(ctx, AI_MSG_OUTPUTS_MISMATCH), -1;
-    return 0;
+    if (c->nin != c->model->inputs.count) return ai_fail(err, AI_ERR_INPUTS_MISMATCH);
+    if (c->nout != c->model->outputs.count) return ai_fail(err, AI_ERR_OUTPUTS_MISMATCH);
+    return REDISMODULE_OK;
 }
 
 /* AI.MODELRUN key [TIMEOUT ms] INPUTS in... OUTPUTS out... (deprecated) */
 static int modelrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return modelrun_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
+    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
     AIModelCall c = {0};
-    if (model_run_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
-    return start(ctx, &c);
+    AIError err = {0};
+    if (model_run_parse(ctx, argv, argc, &c, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
+    return queue_model_run(ctx, &c);
 }
 
 int model_exec_commands_register(RedisModuleCtx *ctx) {

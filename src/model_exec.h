@@ -1,5 +1,6 @@
 /* Parsing of AI.MODELEXECUTE and AI.MODELRUN, shared with DAG ops. */
 #pragma once
+#include "errors.h"
 #include "model.h"
 #include "redismodule.h"
 
@@ -10,6 +11,9 @@ typedef struct AIModelCall {
     long long timeout; /* 0: none */
 } AIModelCall;
 
-/* argv is the whole command (argv[0] its name). 0, or -1 having replied the error. */
-int model_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c);
-int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c);
+/* argv is the whole command (argv[0] its name). Looks the model up, checks the counts
+ * against it and reads TIMEOUT. REDISMODULE_OK, or REDISMODULE_ERR with err set. */
+int model_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c,
+                        AIError *err);
+int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIModelCall *c,
+                    AIError *err);

@@ -12,7 +12,6 @@
 #include "argv.h"
 #include "config.h"
 #include "keys.h"
-#include "messages.h"
 #include "rdb_io.h"
 #include "stats.h"
 
@@ -187,18 +186,22 @@ int model_type_register(RedisModuleCtx *ctx) {
     return AIModelType ? REDISMODULE_OK : REDISMODULE_ERR;
 }
 
-AIModel *model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
-    return ai_key_value_or_reply(ctx, keyname, AIModelType, AI_MSG_MODEL_EMPTY);
+AIModel *model_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
+    return ai_key_value(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, err);
+}
+
+int model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel **m) {
+    return ai_key_value_or_reply(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, (void **)m);
 }
 
 int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m) {
     m->queue = queue_get(m->device);
     if (!m->queue) {
         model_release(m);
-        RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
+        ai_reply_code(ctx, AI_ERR_NO_QUEUE);
         return REDISMODULE_ERR;
     }
-    if (!ai_key_accepts_or_reply(ctx, keyname, AIModelType)) {
+    if (ai_key_accepts_or_reply(ctx, keyname, AIModelType) != REDISMODULE_OK) {
         model_release(m);
         return REDISMODULE_ERR;
     }

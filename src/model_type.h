@@ -9,13 +9,16 @@ extern RedisModuleType *AIModelType;
 
 int model_type_register(RedisModuleCtx *ctx);
 
-/* Fetches the model at keyname, or replies `model key is empty` / WRONGTYPE and
- * returns NULL. The key is closed either way; the model stays valid for this command. */
-AIModel *model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname);
+/* The model at keyname, or NULL with err set (`model key is empty` / WRONGTYPE). The key
+ * is closed either way; the model stays valid for this command. */
+AIModel *model_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err);
+/* The same into *m, or replies the error: REDISMODULE_OK or REDISMODULE_ERR. */
+int model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel **m);
 
 /* Stores m (taking over its reference) under keyname, with fresh run statistics and the
- * worker queue of its device.
- * Replies WRONGTYPE, releases m and returns REDISMODULE_ERR if the key holds another type. */
+ * worker queue of its device (found here, on the main thread; see queue.h).
+ * REDISMODULE_OK; or, when the key holds another type (or the queue cannot start),
+ * replies the error, releases m and returns REDISMODULE_ERR. */
 int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m);
 
 /* Replies the model bytes: one bulk string, or chunks of MODEL_CHUNK_SIZE (spec 3.3). */

@@ -67,7 +67,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     if (bridge_start(err, sizeof err) != 0) return refuse(ctx, err);
     if (preload_backends() != 0) return refuse(ctx, "a backend named at load time failed to load");
 
-    if (!queue_get("CPU") || !queue_get(AI_LOADER_QUEUE))
+    if (queue_loader_start() != 0 || !queue_get("CPU"))
         return refuse(ctx, "cannot start the worker threads");
     RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Shutdown, on_shutdown);
 

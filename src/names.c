@@ -1,8 +1,7 @@
-/* Lists of names (model inputs and outputs, script entry points, KEYS and ARGS). */
-#include <string.h>
+/* Lists of names; see names.h. */
+#include "names.h"
 
-#include "bridge.h"
-#include "redismodule.h"
+#include <string.h>
 
 void ai_names_from_args(AINames *n, RedisModuleString **args, int count) {
     n->count = count;

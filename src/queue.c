@@ -15,6 +15,7 @@
 
 #include "bridge.h"
 #include "config.h"
+#include "deadline.h"
 #include "log.h"
 
 #define MAX_QUEUES  64
@@ -31,8 +32,10 @@ struct AIQueue {
     pthread_t threads[MAX_THREADS];
 };
 
+/* The device queues (main thread only, see queue.h) and the loader queue. */
 static AIQueue *queues[MAX_QUEUES];
 static int nqueues;
+static AIQueue *loader;
 
 static AIJob *unlink_next(AIQueue *q, AIJob *prev) {
     AIJob *j = prev ? prev->next : q->head;
@@ -78,9 +81,9 @@ static long long gather_mates(AIQueue *q, AIJob *head) {
 /* A batch below its MINBATCHSIZE goes back to the tail, mates included, to wait. */
 static int must_wait(AIJob *head, long long total) {
     if (head->batch.min <= 0 || total >= head->batch.min) return 0;
-    uint64_t waited_ms = (RedisModule_MonotonicMicroseconds() - head->enqueued_us) / 1000;
-    if (head->timeout_ms > 0 && waited_ms > (uint64_t)head->timeout_ms) return 0;
-    return !(head->batch.min_timeout_ms > 0 && waited_ms > (uint64_t)head->batch.min_timeout_ms);
+    uint64_t now = RedisModule_MonotonicMicroseconds();
+    uint64_t min_deadline = deadline_from_timeout_ms(head->enqueued_us, head->batch.min_timeout_ms);
+    return !deadline_passed(head->deadline_us, now) && !deadline_passed(min_deadline, now);
 }
 
 static void requeue_group(AIQueue *q, AIJob *head) {
@@ -142,7 +145,7 @@ static void *worker_main(void *arg) {
             AIJob *job = batch;
             batch = batch->next;
             job->next = NULL;
-            job->run(job); /* may free or re-queue job: not touched after */
+            job->execute(job); /* may free or re-queue job: not touched after */
             backoff |= job_backoff;
             job_backoff = 0;
         }
@@ -169,23 +172,34 @@ static void upper_name(char *dst, size_t size, const char *src) {
     dst[i] = '\0';
 }
 
+static AIQueue *queue_new(const char *name, int threads) {
+    AIQueue *q = RedisModule_Calloc(1, sizeof *q);
+    upper_name(q->name, sizeof q->name, name);
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->ready, NULL);
+    if (start_workers(q, threads) != 0) {
+        ai_log("warning", "cannot start worker threads");
+        RedisModule_Free(q);
+        return NULL;
+    }
+    return q;
+}
+
+int queue_loader_start(void) {
+    if (!loader) loader = queue_new("loader", 1);
+    return loader ? 0 : -1;
+}
+
+AIQueue *queue_loader(void) { return loader; }
+
 AIQueue *queue_get(const char *device) {
     char name[16];
     upper_name(name, sizeof name, device);
     for (int i = 0; i < nqueues; i++)
         if (!strcmp(queues[i]->name, name)) return queues[i];
     if (nqueues == MAX_QUEUES) return NULL;
-    AIQueue *q = RedisModule_Calloc(1, sizeof *q);
-    memcpy(q->name, name, sizeof name);
-    pthread_mutex_init(&q->lock, NULL);
-    pthread_cond_init(&q->ready, NULL);
-    int threads = strcmp(name, AI_LOADER_QUEUE) ? (int)ai_config.threads_per_queue : 1;
-    if (start_workers(q, threads) != 0) {
-        ai_log("warning", "cannot start worker threads");
-        RedisModule_Free(q);
-        return NULL;
-    }
-    queues[nqueues++] = q;
+    AIQueue *q = queue_new(name, (int)ai_config.threads_per_queue);
+    if (q) queues[nqueues++] = q;
     return q;
 }
 
@@ -217,25 +231,32 @@ double queue_thread_cpu(int i, int t) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void stop(AIQueue *q) {
+    pthread_mutex_lock(&q->lock);
+    q->stopping = 1;
+    q->head = q->tail = NULL;
+    q->depth = 0;
+    pthread_cond_broadcast(&q->ready);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void join(AIQueue *q, const struct timespec *deadline) {
+    for (int t = 0; t < q->nthreads; t++)
+        if (pthread_timedjoin_np(q->threads[t], NULL, deadline) != 0) {
+            ai_log("warning", "a worker did not stop in time; exiting now");
+            _exit(0);
+        }
+}
+
 /* Jobs still queued are dropped: their clients go away with the server. A worker stuck
  * in a long framework call past the deadline would race exit()'s static destructors, so
  * the process then leaves with _exit. */
 void queues_shutdown(void) {
-    for (int i = 0; i < nqueues; i++) {
-        pthread_mutex_lock(&queues[i]->lock);
-        queues[i]->stopping = 1;
-        queues[i]->head = queues[i]->tail = NULL;
-        queues[i]->depth = 0;
-        pthread_cond_broadcast(&queues[i]->ready);
-        pthread_mutex_unlock(&queues[i]->lock);
-    }
+    for (int i = 0; i < nqueues; i++) stop(queues[i]);
+    if (loader) stop(loader);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += 5;
-    for (int i = 0; i < nqueues; i++)
-        for (int t = 0; t < queues[i]->nthreads; t++)
-            if (pthread_timedjoin_np(queues[i]->threads[t], NULL, &deadline) != 0) {
-                ai_log("warning", "a worker did not stop in time; exiting now");
-                _exit(0);
-            }
+    for (int i = 0; i < nqueues; i++) join(queues[i], &deadline);
+    if (loader) join(loader, &deadline);
 }

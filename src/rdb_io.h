@@ -1,7 +1,7 @@
 /* RDB encodings the model and script types share (RedisAI's): C strings saved with their
  * terminating NUL, and counted lists of them. */
 #pragma once
-#include "bridge.h"
+#include "names.h"
 #include "redismodule.h"
 
 void ai_rdb_save_cstring(RedisModuleIO *io, const char *s);

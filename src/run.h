@@ -1,12 +1,16 @@
 /* A blocked client's run of a model or script (spec 7): what the command captured on the
  * main thread, what the worker produced, and the completion on the main thread.
  *
- * Life of a run: run_start takes references to the inputs (later writes to those keys do
- * not affect it) and keeps the output names, then blocks the client and queues the run.
- * A worker runs job.run, which sets outputs or err (or timed_out) and calls run_finish.
- * On the main thread the unblock callback writes every output and replicates it as
- * AI.TENSORSET, or replies the error / TIMEDOUT; then the free callback records the run
- * (kind->record, even for a client that went away) and frees everything (kind->destroy). */
+ * Life of a run, in order:
+ * 1. main thread: the command makes the run (run_init), run_capture takes references to
+ *    the input tensors (later writes to those keys do not affect it) and keeps the output
+ *    names, then run_enqueue blocks the client and queues the run with its TIMEOUT;
+ * 2. a worker calls job.execute, which sets outputs or err (or timed_out when run_expired)
+ *    and calls run_finish;
+ * 3. main thread: the unblock callback writes every output and replicates it as
+ *    AI.TENSORSET, or replies the error / TIMEDOUT; then the free callback records the run
+ *    (kind->record, even for a client that went away) and frees everything
+ *    (kind->destroy). */
 #pragma once
 #include "errors.h"
 #include "queue.h"
@@ -16,7 +20,6 @@
 typedef struct AIRun AIRun;
 
 typedef struct AIRunKind {
-    void (*prepare)(AIRun *r); /* optional, main thread, inputs captured: before queueing */
     void (*record)(AIRun *r);  /* main thread, once: statistics */
     void (*destroy)(AIRun *r); /* frees what the kind added */
 } AIRunKind;
@@ -30,17 +33,22 @@ struct AIRun {
     AITensor **outputs;
     RedisModuleString **outkeys;
     int timed_out;
+    int failed; /* err was set: kept for the statistics once err has been replied */
     long long duration_us;
     AIError err;
 };
 
-void run_init(AIRun *r, const AIRunKind *kind, AIJobFn run, int ninputs, int noutputs);
-/* Reads the input tensors now (replying and freeing the run on a missing or wrong key),
- * keeps the output key names, blocks the client and queues the run on q; the run then
- * belongs to the queue. */
-int run_start(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,
-              RedisModuleString **outputs, AIQueue *q);
-/* Worker: true when the run waited longer than its TIMEOUT. */
+void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs);
+/* Main thread: reads the input tensors now and keeps the output key names. REDISMODULE_OK,
+ * or REDISMODULE_ERR with err set on a missing or wrong input key. */
+int run_capture(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,
+                RedisModuleString **outputs, AIError *err);
+/* Main thread: blocks the client and queues the run on q, with the client's TIMEOUT
+ * (0: none) counted from now; the run then belongs to the queue. */
+void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, long long timeout_ms);
+/* Frees a run that was never queued. */
+void run_free(AIRun *r);
+/* Worker: true when the run waited past its TIMEOUT. */
 int run_expired(const AIRun *r);
 /* Worker: hands the finished run back to the main thread. */
 void run_finish(AIRun *r);

@@ -4,17 +4,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "model_type.h"
 
-#define CALL_ERROR "Redis command returned an error: "
-
+/* A failed call: `Redis command returned an error: <text>`. */
 static void set_call_error(AIError *err, const char *text, size_t len) {
-    char buf[512];
-    snprintf(buf, sizeof buf, CALL_ERROR "%.*s", (int)len, text);
-    ai_error_set(err, AI_ERR_DETAIL, buf);
+    ai_error_set_arg_len(err, AI_ERR_SCRIPT_CALL, text, len);
 }
 
 static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
@@ -53,19 +49,17 @@ void ai_reply_free(AIReply *r) {
     memset(r, 0, sizeof *r);
 }
 
-/* Fills msg with the NOPERM text Redis itself gives: a denied key, or else the command
+/* Sets denial to the NOPERM error Redis itself gives: a denied key, or else the command
  * (named in lower case, as Redis does). */
-static void acl_denial_text(RedisModuleCtx *ctx, RedisModuleUser *user, RedisModuleString **argv,
-                            int argc, char *msg, size_t size) {
+static void acl_denial(RedisModuleCtx *ctx, RedisModuleUser *user, RedisModuleString **argv,
+                       int argc, AIError *denial) {
     int nkeys = 0, key_denied = 0;
     int *pos = RedisModule_GetCommandKeys(ctx, argv, argc, &nkeys);
     for (int i = 0; pos && i < nkeys && !key_denied; i++)
         key_denied = RedisModule_ACLCheckKeyPermissions(user, argv[pos[i]], 0) != REDISMODULE_OK;
     if (pos) RedisModule_Free(pos);
     if (key_denied) {
-        snprintf(msg, size,
-                 "NOPERM this user has no permissions to access one of the keys "
-                 "used as arguments");
+        ai_error_set(denial, AI_ERR_NOPERM_KEYS, NULL);
         return;
     }
     char name[64];
@@ -73,37 +67,36 @@ static void acl_denial_text(RedisModuleCtx *ctx, RedisModuleUser *user, RedisMod
     size_t n = 0;
     for (; cmd[n] && n + 1 < sizeof name; n++) name[n] = (char)tolower((unsigned char)cmd[n]);
     name[n] = '\0';
-    snprintf(msg, size, "NOPERM this user has no permissions to run the '%s' command", name);
+    ai_error_set_arg(denial, AI_ERR_NOPERM_COMMAND, name);
 }
 
-/* A script may only do what its caller's ACL user may do: 1 if allowed, else 0 with the
- * denial in msg. An unknown command passes here so that RedisModule_Call reports it
- * (ENOENT, spec 4.6). */
+/* A script may only do what its caller's ACL user may do: REDISMODULE_OK if allowed, else
+ * REDISMODULE_ERR with the NOPERM error in denial. An unknown command passes here so that
+ * RedisModule_Call reports it (ENOENT, spec 4.6). */
 static int acl_allows(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString **argv,
-                      int argc, char *msg, size_t size) {
-    if (!call->username) return 1;
+                      int argc, AIError *denial) {
+    if (!call->username) return REDISMODULE_OK;
     RedisModuleString *name = RedisModule_CreateString(ctx, call->username, strlen(call->username));
     RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
     RedisModule_FreeString(ctx, name);
-    if (!user) {
-        snprintf(msg, size, "NOPERM the user '%s' no longer exists", call->username);
-        return 0;
-    }
+    if (!user) return ai_fail_arg(denial, AI_ERR_NOPERM_USER, call->username);
     errno = 0;
     int ok = RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK ||
              errno == ENOENT;
-    if (!ok) acl_denial_text(ctx, user, argv, argc, msg, size);
+    if (!ok) acl_denial(ctx, user, argv, argc, denial);
     RedisModule_FreeModuleUser(user);
-    return ok;
+    return ok ? REDISMODULE_OK : REDISMODULE_ERR;
 }
 
 /* Under the lock: check, call, copy the reply. */
 static void call_locked(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString **args,
                         int argc, AIReply *out, AIError *err) {
     RedisModule_SelectDb(ctx, call->dbid);
-    char msg[256];
-    if (!acl_allows(ctx, call, args, argc, msg, sizeof msg)) {
-        set_call_error(err, msg, strlen(msg));
+    AIError denial = {0};
+    if (acl_allows(ctx, call, args, argc, &denial) != REDISMODULE_OK) {
+        const char *text = ai_error_text(&denial);
+        set_call_error(err, text, strlen(text));
+        ai_error_clear(&denial);
         return;
     }
     errno = 0;
@@ -128,11 +121,12 @@ int script_redis_call(const AIScriptCallCtx *call, const char **argv, const size
                       AIReply *out, AIError *err) {
     memset(out, 0, sizeof *out);
     if (argc < 1) {
-        set_call_error(err, "Invalid argument", 16);
+        const char *why = strerror(EINVAL);
+        set_call_error(err, why, strlen(why));
         return -1;
     }
+    RedisModuleString **args = RedisModule_Alloc(sizeof(RedisModuleString *) * argc);
     RedisModuleCtx *ctx = RedisModule_GetThreadSafeContext(NULL);
-    RedisModuleString *args[argc];
     RedisModule_ThreadSafeContextLock(ctx);
     for (int i = 0; i < argc; i++) args[i] = RedisModule_CreateString(ctx, argv[i], lens[i]);
     call_locked(ctx, call, args, argc, out, err);
@@ -140,6 +134,7 @@ int script_redis_call(const AIScriptCallCtx *call, const char **argv, const size
     /* Freed under the lock: it returns a client to Redis. Unlock does not read ctx. */
     RedisModule_FreeThreadSafeContext(ctx);
     RedisModule_ThreadSafeContextUnlock(ctx);
+    RedisModule_Free(args);
     return err->code == AI_OK ? 0 : -1;
 }
 
@@ -149,15 +144,8 @@ void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t 
     RedisModule_ThreadSafeContextLock(ctx);
     RedisModule_SelectDb(ctx, call->dbid);
     RedisModuleString *name = RedisModule_CreateString(ctx, key, keylen);
-    RedisModuleKey *k = RedisModule_OpenKey(ctx, name, REDISMODULE_READ);
-    AIModel *m = NULL;
-    if (RedisModule_KeyType(k) == REDISMODULE_KEYTYPE_EMPTY)
-        ai_error_set(err, AI_ERR_DETAIL, "ERR model key is empty");
-    else if (RedisModule_ModuleTypeGetType(k) != AIModelType)
-        ai_error_set(err, AI_ERR_WRONGTYPE, NULL);
-    else
-        m = model_share(RedisModule_ModuleTypeGetValue(k));
-    RedisModule_CloseKey(k);
+    AIModel *m = model_from_key(ctx, name, err);
+    if (m) model_share(m);
     RedisModule_FreeString(ctx, name);
     RedisModule_FreeThreadSafeContext(ctx);
     RedisModule_ThreadSafeContextUnlock(ctx);

@@ -4,7 +4,6 @@
 
 #include "args.h"
 #include "commands.h"
-#include "messages.h"
 #include "script_type.h"
 #include "stats.h"
 #include "store_job.h"
@@ -50,15 +49,14 @@ static int scriptstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, in
     long long n;
     parse_tag(argv, argc, &i, &tag, &taglen);
     if (i >= argc || !ai_arg_is(argv[i], "ENTRY_POINTS"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_ENTRY_POINTS);
+        return ai_reply_code(ctx, AI_ERR_MISSING_ENTRY_POINTS);
     if (i + 1 >= argc || RedisModule_StringToLongLong(argv[i + 1], &n) != REDISMODULE_OK)
-        return RedisModule_ReplyWithError(ctx, AI_MSG_ENTRY_POINTS_NUMBER);
-    if (n <= 0 || argc - (i + 2) < n)
-        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_ENTRY_POINTS);
+        return ai_reply_code(ctx, AI_ERR_ENTRY_POINTS_NUMBER);
+    if (n <= 0 || argc - (i + 2) < n) return ai_reply_code(ctx, AI_ERR_MISSING_ENTRY_POINTS);
     int names_at = i + 2;
     i = names_at + (int)n;
     if (i + 1 >= argc || !ai_arg_is(argv[i], "SOURCE"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_SOURCE);
+        return ai_reply_code(ctx, AI_ERR_MISSING_SOURCE);
     AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
     s->has_entry_points = 1;
     ai_names_from_args(&s->entry_points, argv + names_at, (int)n);
@@ -73,7 +71,7 @@ static int scriptset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     size_t taglen;
     parse_tag(argv, argc, &i, &tag, &taglen);
     if (i + 1 >= argc || !ai_arg_is(argv[i], "SOURCE"))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_MISSING_SOURCE);
+        return ai_reply_code(ctx, AI_ERR_MISSING_SOURCE);
     AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
     return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
 }
@@ -81,8 +79,8 @@ static int scriptset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
 /* AI.SCRIPTGET key [META] [SOURCE] */
 static int scriptget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
-    AIScript *s = script_from_key_or_reply(ctx, argv[1]);
-    if (!s) return REDISMODULE_OK;
+    AIScript *s;
+    if (script_from_key_or_reply(ctx, argv[1], &s) != REDISMODULE_OK) return REDISMODULE_OK;
     int meta = 0, source = 0;
     for (int i = 2; i < argc; i++) {
         meta |= ai_arg_is(argv[i], "META");
@@ -105,7 +103,8 @@ static int scriptget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
 /* AI.SCRIPTDEL key */
 static int scriptdel_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc != 2) return ai_reply_arity(ctx, argv[0]);
-    if (!script_from_key_or_reply(ctx, argv[1])) return REDISMODULE_OK;
+    AIScript *s;
+    if (script_from_key_or_reply(ctx, argv[1], &s) != REDISMODULE_OK) return REDISMODULE_OK;
     RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_WRITE);
     RedisModule_DeleteKey(key);
     RedisModule_CloseKey(key);

@@ -1,12 +1,10 @@
 /* AI.SCRIPTEXECUTE and the deprecated AI.SCRIPTRUN (spec 4.4, 4.8). Runs go through the
  * same blocked-run machinery as models (run.h); the script sees its inputs as zero-copy
  * tensors, its KEYS and ARGS as strings, and may call Redis as the calling client's user. */
-#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
 #include "commands.h"
-#include "messages.h"
 #include "model.h"
 #include "run.h"
 #include "script_exec.h"
@@ -23,7 +21,7 @@ typedef struct ScriptRun {
 
 static void record(AIRun *r) {
     AIScript *s = ((ScriptRun *)r)->script;
-    if (s->key) stats_record(s->key, s->keylen, s, r->err.code != AI_OK, r->duration_us, 0);
+    if (s->key) stats_record(s->key, s->keylen, s, r->failed, r->duration_us, 0);
 }
 
 static void destroy(AIRun *r) {
@@ -36,7 +34,7 @@ static void destroy(AIRun *r) {
     RedisModule_Free(j);
 }
 
-static const AIRunKind script_run_kind = {NULL, record, destroy};
+static const AIRunKind script_run_kind = {record, destroy};
 
 static void execute(AIJob *job) {
     ScriptRun *j = (ScriptRun *)job;
@@ -53,7 +51,7 @@ static void execute(AIJob *job) {
 }
 
 static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleString *fn,
-                                 int ninputs, int noutputs, long long timeout) {
+                                 int ninputs, int noutputs) {
     ScriptRun *j = RedisModule_Calloc(1, sizeof *j);
     j->script = script_share(s);
     j->fn = RedisModule_Strdup(RedisModule_StringPtrLen(fn, NULL));
@@ -64,7 +62,6 @@ static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleSt
         RedisModule_FreeString(ctx, user);
     }
     run_init(&j->run, &script_run_kind, execute, ninputs, noutputs);
-    j->run.job.timeout_ms = timeout;
     return j;
 }
 
@@ -72,56 +69,48 @@ static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleSt
 enum { SCOPE_KEYS, SCOPE_INPUTS, SCOPE_ARGS, SCOPE_OUTPUTS, NSCOPES };
 
 typedef struct Scope {
-    const char *name, *count_error, *args_error;
+    const char *name;
+    AIErrCode count_error, args_error;
     int at; /* index of the first item, -1 when absent */
     long long n;
 } Scope;
 
-static int reply_fmt(RedisModuleCtx *ctx, const char *fmt, RedisModuleString *arg) {
-    char buf[256];
-    snprintf(buf, sizeof buf, fmt, RedisModule_StringPtrLen(arg, NULL));
-    return RedisModule_ReplyWithError(ctx, buf);
-}
-
-/* RedisAI names the repeated scope in capitals, whatever the client typed. */
-static int reply_already(RedisModuleCtx *ctx, const char *scope) {
-    char buf[128];
-    snprintf(buf, sizeof buf, AI_MSG_SE_ALREADY, scope);
-    return RedisModule_ReplyWithError(ctx, buf);
-}
-
-/* Reads `<n> items` after scope token i; returns the next index, or -1 having replied. */
-static int parse_scope(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int i, Scope *s,
-                       int keys) {
-    if (keys && argc - i < 3) return RedisModule_ReplyWithError(ctx, AI_MSG_SE_KEYS_MISSING), -1;
-    if (i + 1 >= argc) return RedisModule_ReplyWithError(ctx, AI_MSG_SE_INVALID_ARGS), -1;
+/* Reads `<n> items` after scope token i into s; *next is the index after them. */
+static int parse_scope(RedisModuleString **argv, int argc, int i, Scope *s, int keys, int *next,
+                       AIError *err) {
+    if (keys && argc - i < 3) return ai_fail(err, AI_ERR_SE_KEYS_MISSING);
+    if (i + 1 >= argc) return ai_fail(err, AI_ERR_SE_INVALID_ARGS);
     if (RedisModule_StringToLongLong(argv[i + 1], &s->n) != REDISMODULE_OK || s->n < keys)
-        return RedisModule_ReplyWithError(ctx, s->count_error), -1;
-    if (argc - (i + 2) < s->n) return RedisModule_ReplyWithError(ctx, s->args_error), -1;
+        return ai_fail(err, s->count_error);
+    if (argc - (i + 2) < s->n) return ai_fail(err, s->args_error);
     s->at = i + 2;
-    return i + 2 + (int)s->n;
+    *next = i + 2 + (int)s->n;
+    return REDISMODULE_OK;
 }
 
-static int parse_tail_timeout(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int i,
-                              long long *timeout) {
-    if (i + 1 >= argc) return RedisModule_ReplyWithError(ctx, AI_MSG_SE_TIMEOUT_MISSING), -1;
+static int parse_tail_timeout(RedisModuleString **argv, int argc, int i, long long *timeout,
+                              AIError *err) {
+    if (i + 1 >= argc) return ai_fail(err, AI_ERR_SE_TIMEOUT_MISSING);
     if (RedisModule_StringToLongLong(argv[i + 1], timeout) != REDISMODULE_OK || *timeout <= 0)
-        return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID), -1;
-    if (i + 2 != argc) return RedisModule_ReplyWithError(ctx, AI_MSG_SE_AFTER_TIMEOUT), -1;
-    return 0;
+        return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
+    if (i + 2 != argc) return ai_fail(err, AI_ERR_SE_AFTER_TIMEOUT);
+    return REDISMODULE_OK;
 }
 
-static int parse_scopes(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, Scope *scopes,
-                        long long *timeout) {
+static int parse_scopes(RedisModuleString **argv, int argc, Scope *scopes, long long *timeout,
+                        AIError *err) {
     for (int i = 3; i < argc;) {
-        if (ai_arg_is(argv[i], "TIMEOUT")) return parse_tail_timeout(ctx, argv, argc, i, timeout);
+        if (ai_arg_is(argv[i], "TIMEOUT")) return parse_tail_timeout(argv, argc, i, timeout, err);
         int k = 0;
         while (k < NSCOPES && !ai_arg_is(argv[i], scopes[k].name)) k++;
-        if (k == NSCOPES) return reply_fmt(ctx, AI_MSG_SE_UNEXPECTED, argv[i]), -1;
-        if (scopes[k].at >= 0) return reply_already(ctx, scopes[k].name), -1;
-        if ((i = parse_scope(ctx, argv, argc, i, &scopes[k], k == SCOPE_KEYS)) < 0) return -1;
+        if (k == NSCOPES)
+            return ai_fail_arg(err, AI_ERR_SE_UNEXPECTED, RedisModule_StringPtrLen(argv[i], NULL));
+        /* RedisAI names the repeated scope in capitals, whatever the client typed. */
+        if (scopes[k].at >= 0) return ai_fail_arg(err, AI_ERR_SE_ALREADY, scopes[k].name);
+        if (parse_scope(argv, argc, i, &scopes[k], k == SCOPE_KEYS, &i, err) != REDISMODULE_OK)
+            return REDISMODULE_ERR;
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* AI.SCRIPTEXECUTE key fn [KEYS n ...] [INPUTS n ...] [ARGS n ...] [OUTPUTS n ...] [TIMEOUT ms] */
@@ -141,43 +130,53 @@ static int scriptexecute_keys(RedisModuleCtx *ctx, int argc, RedisModuleString *
 }
 
 int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int in_dag,
-                         AIScriptCall *c) {
-    if (argc < 3) return ai_reply_arity(ctx, argv[0]), -1;
-    if (!(c->script = script_from_key_or_reply(ctx, argv[1]))) return -1;
+                         AIScriptCall *c, AIError *err) {
+    if (argc < 3) return ai_fail_arg(err, AI_ERR_ARITY, RedisModule_StringPtrLen(argv[0], NULL));
+    if (!(c->script = script_from_key(ctx, argv[1], err))) return REDISMODULE_ERR;
     c->fn = argv[2];
     if (!in_dag && (argc < 4 || !(ai_arg_is(argv[3], "KEYS") || ai_arg_is(argv[3], "INPUTS"))))
-        return RedisModule_ReplyWithError(ctx, AI_MSG_SE_SCOPE_FIRST), -1;
+        return ai_fail(err, AI_ERR_SE_SCOPE_FIRST);
     Scope scopes[NSCOPES] = {
-        [SCOPE_KEYS] = {"KEYS", AI_MSG_SE_KEYS_COUNT, AI_MSG_SE_KEYS_ARGS, -1, 0},
-        [SCOPE_INPUTS] = {"INPUTS", AI_MSG_SE_INPUTS_COUNT, AI_MSG_SE_INPUTS_ARGS, -1, 0},
-        [SCOPE_ARGS] = {"ARGS", AI_MSG_SE_ARGS_COUNT, AI_MSG_SE_ARGS_ARGS, -1, 0},
-        [SCOPE_OUTPUTS] = {"OUTPUTS", AI_MSG_SE_OUTPUTS_COUNT, AI_MSG_SE_OUTPUTS_ARGS, -1, 0},
+        [SCOPE_KEYS] = {"KEYS", AI_ERR_SE_KEYS_COUNT, AI_ERR_SE_KEYS_ARGS, -1, 0},
+        [SCOPE_INPUTS] = {"INPUTS", AI_ERR_SE_INPUTS_COUNT, AI_ERR_SE_INPUTS_ARGS, -1, 0},
+        [SCOPE_ARGS] = {"ARGS", AI_ERR_SE_ARGS_COUNT, AI_ERR_SE_ARGS_ARGS, -1, 0},
+        [SCOPE_OUTPUTS] = {"OUTPUTS", AI_ERR_SE_OUTPUTS_COUNT, AI_ERR_SE_OUTPUTS_ARGS, -1, 0},
     };
-    if (parse_scopes(ctx, argv, argc, scopes, &c->timeout) != 0) return -1;
+    if (parse_scopes(argv, argc, scopes, &c->timeout, err) != REDISMODULE_OK)
+        return REDISMODULE_ERR;
     RedisModuleString ***lists[NSCOPES] = {&c->keys, &c->inputs, &c->args, &c->outputs};
     int *counts[NSCOPES] = {&c->nkeys, &c->nin, &c->nargs, &c->nout};
     for (int k = 0; k < NSCOPES; k++) {
         *lists[k] = argv + (scopes[k].at >= 0 ? scopes[k].at : 0);
         *counts[k] = (int)scopes[k].n;
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
-static int start_call(RedisModuleCtx *ctx, AIScriptCall *c) {
-    ScriptRun *j = script_run_new(ctx, c->script, c->fn, c->nin, c->nout, c->timeout);
+/* Main thread, after parsing: capture the inputs, block and queue on the script's device.
+ * Clears c. */
+static int queue_script_run(RedisModuleCtx *ctx, AIScriptCall *c) {
+    ScriptRun *j = script_run_new(ctx, c->script, c->fn, c->nin, c->nout);
     ai_names_from_args(&j->keys, c->keys, c->nkeys);
     ai_names_from_args(&j->args, c->args, c->nargs);
-    int rc = run_start(ctx, &j->run, c->inputs, c->outputs, j->script->queue);
+    AIError err = {0};
+    int rc = run_capture(ctx, &j->run, c->inputs, c->outputs, &err);
+    if (rc == REDISMODULE_OK)
+        run_enqueue(ctx, &j->run, j->script->queue, c->timeout);
+    else
+        run_free(&j->run);
     script_call_clear(c);
-    return rc;
+    return rc == REDISMODULE_OK ? REDISMODULE_OK : ai_reply_error(ctx, &err);
 }
 
 static int scriptexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return scriptexecute_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
+    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
     AIScriptCall c = {0};
-    if (script_execute_parse(ctx, argv, argc, 0, &c) != 0) return REDISMODULE_OK;
-    return start_call(ctx, &c);
+    AIError err = {0};
+    if (script_execute_parse(ctx, argv, argc, 0, &c, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
+    return queue_script_run(ctx, &c);
 }
 
 /* AI.SCRIPTRUN's keys: argv[1] and the tensors after INPUTS/OUTPUTS but `$`. */
@@ -200,65 +199,63 @@ typedef struct RunLists {
     long long timeout;
 } RunLists;
 
-/* The token grammar of AI.SCRIPTRUN; returns 0, or -1 having replied. */
-static int parse_scriptrun(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, RunLists *l) {
+/* The token grammar of AI.SCRIPTRUN. */
+static int parse_scriptrun(RedisModuleString **argv, int argc, RunLists *l, AIError *err) {
     enum { BEFORE, INPUTS, OUTPUTS } state = BEFORE;
     int variadic = 0, timeout_seen = 0;
     for (int i = 3; i < argc; i++) {
         if (ai_arg_is(argv[i], "TIMEOUT")) {
-            if (timeout_seen) return RedisModule_ReplyWithError(ctx, AI_MSG_SR_TIMEOUT_TWICE), -1;
+            if (timeout_seen) return ai_fail(err, AI_ERR_SR_TIMEOUT_TWICE);
             if (i + 1 >= argc ||
                 RedisModule_StringToLongLong(argv[i + 1], &l->timeout) != REDISMODULE_OK ||
                 l->timeout <= 0)
-                return RedisModule_ReplyWithError(ctx, AI_MSG_TIMEOUT_INVALID), -1;
+                return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
             timeout_seen = 1;
             i++;
         } else if (ai_arg_is(argv[i], "INPUTS")) {
             if (state != BEFORE)
-                return RedisModule_ReplyWithError(ctx, state == INPUTS ? AI_MSG_SR_INPUTS_KEYWORD
-                                                                       : AI_MSG_SR_INPUTS_SECTION),
-                       -1;
+                return ai_fail(err, state == INPUTS ? AI_ERR_SR_INPUTS_KEYWORD
+                                                    : AI_ERR_SR_INPUTS_SECTION);
             state = INPUTS;
             l->in_at = i + 1;
         } else if (ai_arg_is(argv[i], "OUTPUTS")) {
-            if (state == OUTPUTS)
-                return RedisModule_ReplyWithError(ctx, AI_MSG_SR_OUTPUTS_KEYWORD), -1;
+            if (state == OUTPUTS) return ai_fail(err, AI_ERR_SR_OUTPUTS_KEYWORD);
             state = OUTPUTS;
             l->out_at = i + 1;
         } else if (ai_arg_is(argv[i], "$")) {
-            if (state != INPUTS)
-                return RedisModule_ReplyWithError(ctx, AI_MSG_SR_VARIADIC_OUTSIDE), -1;
-            if (variadic) return RedisModule_ReplyWithError(ctx, AI_MSG_SR_VARIADIC_TWICE), -1;
+            if (state != INPUTS) return ai_fail(err, AI_ERR_SR_VARIADIC_OUTSIDE);
+            if (variadic) return ai_fail(err, AI_ERR_SR_VARIADIC_TWICE);
             variadic = 1;
         } else if (state == BEFORE) {
-            return RedisModule_ReplyWithError(ctx, AI_MSG_SR_UNRECOGNIZED), -1;
+            return ai_fail(err, AI_ERR_SR_UNRECOGNIZED);
         } else if (state == INPUTS) {
             argv[l->in_at + l->nin++] = argv[i]; /* compacts the list over TIMEOUT and `$` */
         } else {
             argv[l->out_at + l->nout++] = argv[i];
         }
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
-int script_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIScriptCall *c) {
-    if (argc < 3) return ai_reply_arity(ctx, argv[0]), -1;
-    if (!(c->script = script_from_key_or_reply(ctx, argv[1]))) return -1;
+int script_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIScriptCall *c,
+                     AIError *err) {
+    if (argc < 3) return ai_fail_arg(err, AI_ERR_ARITY, RedisModule_StringPtrLen(argv[0], NULL));
+    if (!(c->script = script_from_key(ctx, argv[1], err))) return REDISMODULE_ERR;
     c->fn = argv[2];
     /* A private copy of argv: parsing compacts the input and output lists in place. */
     c->owned = RedisModule_Alloc(sizeof(RedisModuleString *) * argc);
     memcpy(c->owned, argv, sizeof(RedisModuleString *) * argc);
     RunLists l = {0};
-    if (parse_scriptrun(ctx, c->owned, argc, &l) != 0) {
+    if (parse_scriptrun(c->owned, argc, &l, err) != REDISMODULE_OK) {
         script_call_clear(c);
-        return -1;
+        return REDISMODULE_ERR;
     }
     c->inputs = c->owned + l.in_at;
     c->nin = l.nin;
     c->outputs = c->owned + l.out_at;
     c->nout = l.nout;
     c->timeout = l.timeout;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 void script_call_clear(AIScriptCall *c) {
@@ -269,10 +266,12 @@ void script_call_clear(AIScriptCall *c) {
 /* AI.SCRIPTRUN key fn [TIMEOUT ms] INPUTS in... [$ in...] OUTPUTS out... (deprecated) */
 static int scriptrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return scriptrun_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return RedisModule_ReplyWithError(ctx, AI_MSG_IN_TRANSACTION);
+    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
     AIScriptCall c = {0};
-    if (script_run_parse(ctx, argv, argc, &c) != 0) return REDISMODULE_OK;
-    return start_call(ctx, &c);
+    AIError err = {0};
+    if (script_run_parse(ctx, argv, argc, &c, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
+    return queue_script_run(ctx, &c);
 }
 
 int script_exec_commands_register(RedisModuleCtx *ctx) {

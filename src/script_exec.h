@@ -1,5 +1,6 @@
 /* Parsing of AI.SCRIPTEXECUTE and AI.SCRIPTRUN, shared with DAG ops. */
 #pragma once
+#include "errors.h"
 #include "redismodule.h"
 #include "script.h"
 
@@ -12,9 +13,11 @@ typedef struct AIScriptCall {
     RedisModuleString **owned; /* SCRIPTRUN's compacted argument copy */
 } AIScriptCall;
 
-/* argv is the whole command. in_dag: KEYS/INPUTS need not come first. 0, or -1 having
- * replied. On success release c with script_call_clear. */
+/* argv is the whole command. in_dag: KEYS/INPUTS need not come first. Looks the script up
+ * and reads TIMEOUT. REDISMODULE_OK (then release c with script_call_clear), or
+ * REDISMODULE_ERR with err set. */
 int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int in_dag,
-                         AIScriptCall *c);
-int script_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIScriptCall *c);
+                         AIScriptCall *c, AIError *err);
+int script_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIScriptCall *c,
+                     AIError *err);
 void script_call_clear(AIScriptCall *c);

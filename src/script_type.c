@@ -8,7 +8,6 @@
 
 #include "argv.h"
 #include "keys.h"
-#include "messages.h"
 #include "model.h"
 #include "rdb_io.h"
 #include "stats.h"
@@ -124,18 +123,22 @@ int script_type_register(RedisModuleCtx *ctx) {
     return AIScriptType ? REDISMODULE_OK : REDISMODULE_ERR;
 }
 
-AIScript *script_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
-    return ai_key_value_or_reply(ctx, keyname, AIScriptType, AI_MSG_SCRIPT_EMPTY);
+AIScript *script_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
+    return ai_key_value(ctx, keyname, AIScriptType, AI_ERR_SCRIPT_EMPTY, err);
+}
+
+int script_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScript **s) {
+    return ai_key_value_or_reply(ctx, keyname, AIScriptType, AI_ERR_SCRIPT_EMPTY, (void **)s);
 }
 
 int script_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScript *s) {
     s->queue = queue_get(s->device);
     if (!s->queue) {
         script_release(s);
-        RedisModule_ReplyWithError(ctx, AI_MSG_NO_QUEUE);
+        ai_reply_code(ctx, AI_ERR_NO_QUEUE);
         return REDISMODULE_ERR;
     }
-    if (!ai_key_accepts_or_reply(ctx, keyname, AIScriptType)) {
+    if (ai_key_accepts_or_reply(ctx, keyname, AIScriptType) != REDISMODULE_OK) {
         script_release(s);
         return REDISMODULE_ERR;
     }

@@ -8,7 +8,10 @@
 extern RedisModuleType *AIScriptType;
 
 int script_type_register(RedisModuleCtx *ctx);
-/* The script at keyname, or replies `script key is empty` / WRONGTYPE and returns NULL. */
-AIScript *script_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname);
-/* Stores s (taking it over) with fresh run statistics, or replies WRONGTYPE. */
+/* The script at keyname, or NULL with err set (`script key is empty` / WRONGTYPE). */
+AIScript *script_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err);
+/* The same into *s, or replies the error: REDISMODULE_OK or REDISMODULE_ERR. */
+int script_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScript **s);
+/* Stores s (taking it over) with fresh run statistics and its device's queue:
+ * REDISMODULE_OK; or replies WRONGTYPE (or that the queue cannot start), REDISMODULE_ERR. */
 int script_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScript *s);

@@ -70,7 +70,7 @@ int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, con
     j->ops = ops;
     j->value = value;
     j->args = args;
-    j->job.run = build_on_loader;
+    j->job.execute = build_on_loader;
     j->dbid = RedisModule_GetSelectedDb(ctx);
     /* Retained, not copied: a 200 MB blob stays where the client's argument put it. */
     j->argv = RedisModule_Alloc(sizeof(*j->argv) * argc);
@@ -81,7 +81,7 @@ int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, con
     j->argc = argc;
     if (!ai_cannot_block(ctx)) j->bc = RedisModule_BlockClient(ctx, on_unblock, NULL, on_free, 0);
     if (j->bc) {
-        queue_push(queue_get(AI_LOADER_QUEUE), &j->job);
+        queue_push(queue_loader(), &j->job);
         return REDISMODULE_OK;
     }
     build(j);

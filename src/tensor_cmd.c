@@ -5,24 +5,24 @@
 
 #include "args.h"
 #include "commands.h"
-#include "errors.h"
 #include "keys.h"
 #include "tensor_cmd.h"
 #include "tensor_type.h"
 
 #define MAX_DIMS 64
 
-/* Reads dims from argv[*i] on until BLOB, VALUES or the end. */
+/* Reads dims from argv[*i] on until BLOB, VALUES or the end: REDISMODULE_OK or _ERR, as
+ * the value readers below (the caller names the error). */
 static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims, int *ndim) {
     for (*ndim = 0; *i < argc; (*i)++) {
         if (ai_arg_is(argv[*i], "BLOB") || ai_arg_is(argv[*i], "VALUES")) break;
         long long d;
         if (*ndim == MAX_DIMS || RedisModule_StringToLongLong(argv[*i], &d) != REDISMODULE_OK ||
             d <= 0)
-            return -1;
+            return REDISMODULE_ERR;
         dims[(*ndim)++] = d;
     }
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* Unsigned values up to UINT64_MAX, as strictly as StringToLongLong reads signed ones:
@@ -32,37 +32,37 @@ static int parse_shape(RedisModuleString **argv, int argc, int *i, int64_t *dims
 static int parse_uint64(RedisModuleString *arg, uint64_t *v) {
     size_t len;
     const char *p = RedisModule_StringPtrLen(arg, &len);
-    if (len == 0 || (p[0] == '0' && len > 1)) return -1;
+    if (len == 0 || (p[0] == '0' && len > 1)) return REDISMODULE_ERR;
     uint64_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if (p[i] < '0' || p[i] > '9' || __builtin_mul_overflow(n, 10, &n) ||
             __builtin_add_overflow(n, (uint64_t)(p[i] - '0'), &n))
-            return -1;
+            return REDISMODULE_ERR;
     }
     *v = n;
-    return 0;
+    return REDISMODULE_OK;
 }
 
 static int set_number(AITensor *t, int64_t i, RedisModuleString *arg) {
     const AIDType *d = t->dtype;
     if (d->code == kDLFloat || d->code == kDLBfloat) {
         double v;
-        if (RedisModule_StringToDouble(arg, &v) != REDISMODULE_OK) return -1;
+        if (RedisModule_StringToDouble(arg, &v) != REDISMODULE_OK) return REDISMODULE_ERR;
         tensor_set_double(t, i, v);
-        return 0;
+        return REDISMODULE_OK;
     }
     if (d->code == kDLInt) {
         long long v;
         if (RedisModule_StringToLongLong(arg, &v) != REDISMODULE_OK || v < ai_dtype_int_min(d) ||
             v > (long long)ai_dtype_int_max(d))
-            return -1;
+            return REDISMODULE_ERR;
         tensor_set_int(t, i, v);
-        return 0;
+        return REDISMODULE_OK;
     }
     uint64_t v; /* UINT* and BOOL */
-    if (parse_uint64(arg, &v) != 0 || v > ai_dtype_int_max(d)) return -1;
+    if (parse_uint64(arg, &v) != REDISMODULE_OK || v > ai_dtype_int_max(d)) return REDISMODULE_ERR;
     tensor_set_uint(t, i, v);
-    return 0;
+    return REDISMODULE_OK;
 }
 
 /* STRING VALUES: each argument is one element; one trailing NUL is allowed. */
@@ -105,7 +105,7 @@ static AITensor *tensor_from_values(const AIDType *dtype, const int64_t *dims, i
     AITensor *t = tensor_new_zeros(dtype, dims, ndim, err);
     if (!t) return NULL;
     for (int64_t i = 0; i < n; i++) {
-        if (set_number(t, i, vals[i]) != 0) {
+        if (set_number(t, i, vals[i]) != REDISMODULE_OK) {
             tensor_release(t);
             ai_error_set(err, AI_ERR_INVALID_VALUE, NULL);
             return NULL;
@@ -114,7 +114,6 @@ static AITensor *tensor_from_values(const AIDType *dtype, const int64_t *dims, i
     return t;
 }
 
-/* Parses everything after the key into a new tensor. */
 /* Redis hands a large argument over without copying it (its query buffer becomes the
  * argument): a tensor can keep it the same way. Below this size a copy is cheaper than
  * keeping the argument object. */
@@ -123,20 +122,9 @@ static AITensor *tensor_from_values(const AIDType *dtype, const int64_t *dims, i
 /* Safe on any thread: once the command is over, the tensor holds the only reference. */
 static void release_arg(void *arg) { RedisModule_FreeString(NULL, arg); }
 
-AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err) {
-    size_t len;
-    const char *name = RedisModule_StringPtrLen(argv[2], &len);
-    const AIDType *dtype = ai_dtype_by_name(name, len);
-    if (!dtype) {
-        ai_error_set(err, AI_ERR_INVALID_DTYPE, NULL);
-        return NULL;
-    }
-    int64_t dims[MAX_DIMS];
-    int ndim, i = 3;
-    if (parse_shape(argv, argc, &i, dims, &ndim) != 0) {
-        ai_error_set(err, AI_ERR_SHAPE, NULL);
-        return NULL;
-    }
+/* The data after the shape at argv[i] (none, VALUES or BLOB) into a new tensor. */
+static AITensor *tensor_from_data(const AIDType *dtype, const int64_t *dims, int ndim,
+                                  RedisModuleString **argv, int argc, int i, AIError *err) {
     if (i == argc) return tensor_new_zeros(dtype, dims, ndim, err);
     if (ai_arg_is(argv[i], "VALUES"))
         return tensor_from_values(dtype, dims, ndim, argv + i + 1, argc - i - 1, err);
@@ -144,6 +132,7 @@ AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err
         ai_error_set(err, AI_ERR_BLOB_ARITY, NULL);
         return NULL;
     }
+    size_t len;
     const char *blob = RedisModule_StringPtrLen(argv[i + 1], &len);
     if (len < AI_BORROW_MIN_BYTES || ai_dtype_is_string(dtype))
         return tensor_new_from_blob(dtype, dims, ndim, blob, len, err);
@@ -153,19 +142,29 @@ AITensor *tensor_parse_set_args(RedisModuleString **argv, int argc, AIError *err
     return t;
 }
 
+int tensor_parse_set_args(RedisModuleString **argv, int argc, AITensor **t, AIError *err) {
+    size_t len;
+    const char *name = RedisModule_StringPtrLen(argv[2], &len);
+    const AIDType *dtype = ai_dtype_by_name(name, len);
+    if (!dtype) return ai_fail(err, AI_ERR_INVALID_DTYPE);
+    int64_t dims[MAX_DIMS];
+    int ndim, i = 3;
+    if (parse_shape(argv, argc, &i, dims, &ndim) != REDISMODULE_OK)
+        return ai_fail(err, AI_ERR_SHAPE);
+    *t = tensor_from_data(dtype, dims, ndim, argv, argc, i, err);
+    return *t ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
 /* AI.TENSORSET <key> <dtype> [<dim> ...] [BLOB <data> | VALUES <v> ...] */
 static int tensorset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 4) return ai_reply_arity(ctx, argv[0]);
     /* The key's type is checked before any argument is parsed (RedisAI's order). */
-    if (!ai_key_accepts_or_reply(ctx, argv[1], AITensorType)) return REDISMODULE_OK;
-
-    AIError err = {0};
-    AITensor *t = tensor_parse_set_args(argv, argc, &err);
-    if (!t) {
-        ai_reply_error(ctx, &err);
-        ai_error_clear(&err);
+    if (ai_key_accepts_or_reply(ctx, argv[1], AITensorType) != REDISMODULE_OK)
         return REDISMODULE_OK;
-    }
+    AIError err = {0};
+    AITensor *t;
+    if (tensor_parse_set_args(argv, argc, &t, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
     if (tensor_store_or_reply(ctx, argv[1], t) != REDISMODULE_OK) return REDISMODULE_OK;
     RedisModule_ReplicateVerbatim(ctx);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
@@ -207,7 +206,7 @@ static void reply_meta(RedisModuleCtx *ctx, const AITensor *t) {
     for (int i = 0; i < t->dl.ndim; i++) RedisModule_ReplyWithLongLong(ctx, t->dl.shape[i]);
 }
 
-int tensor_parse_get_format(RedisModuleString **argv, int argc, int *fmt) {
+int tensor_parse_get_format(RedisModuleString **argv, int argc, int *fmt, AIError *err) {
     *fmt = 0;
     for (int i = 2; i < argc; i++) {
         if (ai_arg_is(argv[i], "META"))
@@ -217,11 +216,11 @@ int tensor_parse_get_format(RedisModuleString **argv, int argc, int *fmt) {
         else if (ai_arg_is(argv[i], "VALUES"))
             *fmt |= FMT_VALUES;
         else
-            return AI_ERR_DATA_FORMAT;
+            return ai_fail(err, AI_ERR_DATA_FORMAT);
     }
-    if ((*fmt & FMT_BLOB) && (*fmt & FMT_VALUES)) return AI_ERR_BLOB_AND_VALUES;
+    if ((*fmt & FMT_BLOB) && (*fmt & FMT_VALUES)) return ai_fail(err, AI_ERR_BLOB_AND_VALUES);
     if (!*fmt) *fmt = FMT_META | FMT_BLOB;
-    return AI_OK;
+    return REDISMODULE_OK;
 }
 
 void tensor_reply_get(RedisModuleCtx *ctx, const AITensor *t, int fmt) {
@@ -240,10 +239,12 @@ void tensor_reply_get(RedisModuleCtx *ctx, const AITensor *t, int fmt) {
 /* AI.TENSORGET <key> [META] [BLOB | VALUES] */
 static int tensorget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 2 || argc > 4) return ai_reply_arity(ctx, argv[0]);
-    AITensor *t = tensor_from_key_or_reply(ctx, argv[1]);
-    if (!t) return REDISMODULE_OK;
-    int fmt, rc = tensor_parse_get_format(argv, argc, &fmt);
-    if (rc != AI_OK) return ai_reply_code(ctx, rc);
+    AITensor *t;
+    if (tensor_from_key_or_reply(ctx, argv[1], &t) != REDISMODULE_OK) return REDISMODULE_OK;
+    AIError err = {0};
+    int fmt;
+    if (tensor_parse_get_format(argv, argc, &fmt, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
     tensor_reply_get(ctx, t, fmt);
     return REDISMODULE_OK;
 }

@@ -148,12 +148,16 @@ int tensor_type_register(RedisModuleCtx *ctx) {
     return AITensorType ? REDISMODULE_OK : REDISMODULE_ERR;
 }
 
-AITensor *tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname) {
-    return ai_key_value_or_reply(ctx, keyname, AITensorType, ai_err_text(AI_ERR_TENSOR_EMPTY));
+AITensor *tensor_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
+    return ai_key_value(ctx, keyname, AITensorType, AI_ERR_TENSOR_EMPTY, err);
+}
+
+int tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor **t) {
+    return ai_key_value_or_reply(ctx, keyname, AITensorType, AI_ERR_TENSOR_EMPTY, (void **)t);
 }
 
 int tensor_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t) {
-    if (!ai_key_accepts_or_reply(ctx, keyname, AITensorType)) {
+    if (ai_key_accepts_or_reply(ctx, keyname, AITensorType) != REDISMODULE_OK) {
         tensor_release(t);
         return REDISMODULE_ERR;
     }
