@@ -34,15 +34,13 @@ cdef extern from "errors.h" nogil:
         AI_OK
         AI_ERR_DETAIL
         AI_ERR_CSTRING_NUL
+        AI_ERR_INVALID_DEVICE
     ctypedef struct AIError:
         AIErrCode code
         char *detail
     const char *ai_err_text(AIErrCode code)
     void ai_error_set(AIError *err, AIErrCode code, const char *detail)
     void ai_error_clear(AIError *err)
-
-cdef extern from "messages.h" nogil:
-    const char *AI_MSG_INVALID_DEVICE
 
 cdef extern from "tensor.h" nogil:
     ctypedef struct AIDType:

@@ -35,21 +35,24 @@ cdef object _c_error(object kind, AIError *err):
     return kind(text)
 
 
-# Backend exception kinds whose reply is the spec's fixed text -> that text, from C.
+# Backend exception kinds whose reply is the spec's fixed text -> its code in errors.h.
 cdef dict _SPEC_REPLIES = {}
 
 
 cdef void _learn_backend_errors(object backends) except *:
     """Called with the backends package before any of its exceptions can reach C."""
     if not _SPEC_REPLIES:
-        _SPEC_REPLIES[backends.InvalidDevice] = <bytes>AI_MSG_INVALID_DEVICE
+        _SPEC_REPLIES[backends.InvalidDevice] = AI_ERR_INVALID_DEVICE
 
 
 cdef void _set_error(AIError *err, BaseException e) noexcept:
-    cdef bytes text = _SPEC_REPLIES.get(type(e))
-    if text is None:
-        try:
-            text = (str(e) or type(e).__name__).encode("utf-8", "replace")
-        except BaseException:  # an exception whose str() fails still fails the call
-            text = type(e).__name__.encode()
+    code = _SPEC_REPLIES.get(type(e))
+    if code is not None:
+        ai_error_set(err, <AIErrCode>code, NULL)
+        return
+    cdef bytes text
+    try:
+        text = (str(e) or type(e).__name__).encode("utf-8", "replace")
+    except BaseException:  # an exception whose str() fails still fails the call
+        text = type(e).__name__.encode()
     ai_error_set(err, AI_ERR_DETAIL, text)
