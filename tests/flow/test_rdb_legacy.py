@@ -12,7 +12,8 @@ scripts with and without entry points. The payloads are built here in RedisAI's 
 
 A loaded value runs, shows the stored TAG, batching and I/O names in META, survives AOF
 replay and replication, and is saved again in version 4. Corrupt or truncated old payloads
-are refused with `Bad data format`, keyspace unchanged, server up."""
+are refused with `Bad data format`, keyspace unchanged, server up. (A corrupt value in an
+RDB file makes Redis itself exit, whatever its type: not tested.)"""
 
 import os
 import struct
@@ -21,12 +22,12 @@ import numpy as np
 from includes import error_text, keyspace, meta_dict, run_checks, wait_replica
 from model_zoo import (
     aof_base_file,
-    rewrite_aof,
     execute,
     get_array,
     model_blob,
     model_meta,
     onnx_blob,
+    rewrite_aof,
     servers,
     set_array,
     torch_blob,
@@ -146,7 +147,8 @@ def model_case(backend, encver):
             inputs=[n.encode() for n in ins],
             outputs=[n.encode() for n in outs],
         )
-    # RedisAI 1.0 kept no names for backends that report their own; later ones saved them.
+    # Backends other than TF report their own names: the saved ones (none in versions 0
+    # and 1 here, the model's in 2 and 3) are not used.
     keep_names = backend == "TF" or encver >= 2
     m["saved_inputs"] = m["inputs"] if keep_names else []
     m["saved_outputs"] = m["outputs"] if keep_names else []
@@ -349,8 +351,8 @@ def check_restore_old_scripts(env):
 
 
 def check_old_batching_meta(env):
-    """Versions 0 and 1 keep MINBATCHSIZE without MINBATCHTIMEOUT; every version keeps a
-    tag made of any bytes but, in version 0, a NUL."""
+    """Versions 0 and 1 keep MINBATCHSIZE without MINBATCHTIMEOUT; tags are any bytes
+    (but NUL in version 0)."""
     con = env.getConnection()
     for encver in range(4):
         m = model_case("TORCH", encver)
@@ -529,7 +531,7 @@ def test_rdb_file_restart(env):
     con.flushall()
     wait_replica(env, con, REPLICA_WAIT_S)
     if env.useAof:
-        rewrite_aof(con)  # the next base holds nothing, the next increment nothing
+        rewrite_aof(con)  # a fresh, empty base (an RDB preamble) and an empty increment
         path = aof_base_file(con)
         env.assertTrue(path.endswith(".rdb"), message=path)
     else:
