@@ -4,7 +4,11 @@
  *
  * RDB layout (encoding version 4, RedisAI's): backend id, device (with its NUL), tag,
  * batchsize, minbatchsize, minbatchtimeout, input names, output names (each with its
- * NUL), total blob length, chunk count, chunks. */
+ * NUL), total blob length, chunk count, chunks. Older RedisAI releases wrote versions 0-3,
+ * which load too: version 0 has the tag with its NUL, no minbatchtimeout and the blob as
+ * one string; version 1 saves the tag as bytes and chunks the blob as version 4 does;
+ * version 2 adds minbatchtimeout; version 3 is version 4's layout (the version changed
+ * for tensors). Saving always writes version 4. */
 #include "model_type.h"
 
 #include <string.h>
@@ -40,7 +44,8 @@ static void rdb_save(RedisModuleIO *io, void *value) {
     }
 }
 
-static char *load_blob(RedisModuleIO *io, size_t *len) {
+/* Versions 1-4: total length, chunk count, chunks. */
+static char *load_blob_chunks(RedisModuleIO *io, size_t *len) {
     uint64_t total = RedisModule_LoadUnsigned(io), n = RedisModule_LoadUnsigned(io);
     if (RedisModule_IsIOError(io) || n == 0 || n > total + 1) return NULL;
     char *blob = RedisModule_TryAlloc(total ? total : 1);
@@ -66,20 +71,31 @@ static char *load_blob(RedisModuleIO *io, size_t *len) {
     return blob;
 }
 
-/* The model as saved, not yet loaded; NULL if the stream is corrupt. */
-static AIModel *load_fields(RedisModuleIO *io, AINames *in, AINames *out) {
+static char *load_blob(RedisModuleIO *io, int encver, size_t *len) {
+    if (encver > 0) return load_blob_chunks(io, len);
+    char *blob = RedisModule_LoadStringBuffer(io, len); /* version 0: one string */
+    return RedisModule_IsIOError(io) ? NULL : blob;
+}
+
+/* The model as saved in encoding version encver, not yet loaded; NULL if the stream is
+ * corrupt. */
+static AIModel *load_fields(RedisModuleIO *io, int encver, AINames *in, AINames *out) {
     uint64_t backend = RedisModule_LoadUnsigned(io);
     if (RedisModule_IsIOError(io) || backend >= AI_BACKEND__COUNT) return NULL;
     char *device = ai_rdb_load_cstring(io);
     if (!device) return NULL;
     size_t taglen, bloblen;
-    char *tag = RedisModule_LoadStringBuffer(io, &taglen);
-    long long batch = RedisModule_LoadUnsigned(io), minbatch = RedisModule_LoadUnsigned(io),
-              mintimeout = RedisModule_LoadUnsigned(io);
+    char *tag = ai_rdb_load_tag(io, encver, &taglen);
+    long long batch = 0, minbatch = 0, mintimeout = 0;
+    if (tag) {
+        batch = RedisModule_LoadUnsigned(io);
+        minbatch = RedisModule_LoadUnsigned(io);
+        if (encver >= 2) mintimeout = RedisModule_LoadUnsigned(io);
+    }
     char *blob = NULL;
-    if (!RedisModule_IsIOError(io) && ai_rdb_load_names(io, in, MAX_NAMES) == 0 &&
+    if (tag && !RedisModule_IsIOError(io) && ai_rdb_load_names(io, in, MAX_NAMES) == 0 &&
         ai_rdb_load_names(io, out, MAX_NAMES) == 0)
-        blob = load_blob(io, &bloblen);
+        blob = load_blob(io, encver, &bloblen);
     AIModel *m = blob ? model_new((int)backend, device, tag, taglen, blob, bloblen) : NULL;
     if (m) {
         m->batchsize = batch;
@@ -98,7 +114,8 @@ static void model_track_key(AIModel *m, const RedisModuleString *keyname) {
 
 static void *rdb_load(RedisModuleIO *io, int encver) {
     AINames in = {0}, out = {0};
-    AIModel *m = encver == AI_MODEL_ENCVER ? load_fields(io, &in, &out) : NULL;
+    AIModel *m =
+        encver >= 0 && encver <= AI_MODEL_ENCVER ? load_fields(io, encver, &in, &out) : NULL;
     AIError err = {0};
     /* Only TF needs the names it was given; the others report their own. */
     int tf = m && m->backend == AI_BACKEND_TF;

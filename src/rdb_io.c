@@ -31,3 +31,13 @@ int ai_rdb_load_names(RedisModuleIO *io, AINames *n, uint64_t max) {
         if (!(n->names[n->count] = ai_rdb_load_cstring(io))) return -1;
     return 0;
 }
+
+char *ai_rdb_load_tag(RedisModuleIO *io, int encver, size_t *len) {
+    if (encver == 0) {
+        char *tag = ai_rdb_load_cstring(io);
+        if (tag) *len = strlen(tag);
+        return tag;
+    }
+    char *tag = RedisModule_LoadStringBuffer(io, len);
+    return RedisModule_IsIOError(io) ? NULL : tag;
+}

@@ -1,7 +1,11 @@
 /* The AI_SCRIPT data type. RDB and AOF use the source kept in C; loading recompiles it.
  *
  * RDB layout (encoding version 4, RedisAI's): device (with its NUL), tag, source (with
- * its NUL), entry point count and names (each with its NUL). */
+ * its NUL), entry point count and names (each with its NUL). Older RedisAI releases wrote
+ * versions 0-3, which load too: version 0 has the tag with its NUL; versions 1 and 2 the
+ * tag as bytes; none of them has entry points (such scripts were stored with
+ * AI.SCRIPTSET and load as if they were); version 3 is version 4's layout. Saving always
+ * writes version 4. */
 #include "script_type.h"
 
 #include <string.h>
@@ -24,13 +28,14 @@ static void rdb_save(RedisModuleIO *io, void *value) {
     ai_rdb_save_names(io, &s->entry_points);
 }
 
-static AIScript *load_fields(RedisModuleIO *io) {
+/* The script as saved in encoding version encver, not yet compiled; NULL if corrupt. */
+static AIScript *load_fields(RedisModuleIO *io, int encver) {
     size_t taglen;
     char *device = ai_rdb_load_cstring(io);
-    char *tag = device ? RedisModule_LoadStringBuffer(io, &taglen) : NULL;
-    char *source = tag && !RedisModule_IsIOError(io) ? ai_rdb_load_cstring(io) : NULL;
+    char *tag = device ? ai_rdb_load_tag(io, encver, &taglen) : NULL;
+    char *source = tag ? ai_rdb_load_cstring(io) : NULL;
     AIScript *s = source ? script_new(device, tag, taglen, source, strlen(source)) : NULL;
-    if (s && ai_rdb_load_names(io, &s->entry_points, MAX_ENTRY_POINTS) != 0) {
+    if (s && encver >= 3 && ai_rdb_load_names(io, &s->entry_points, MAX_ENTRY_POINTS) != 0) {
         script_release(s);
         s = NULL;
     }
@@ -47,7 +52,7 @@ static void track_key(AIScript *s, const RedisModuleString *keyname) {
 }
 
 static void *rdb_load(RedisModuleIO *io, int encver) {
-    AIScript *s = encver == AI_SCRIPT_ENCVER ? load_fields(io) : NULL;
+    AIScript *s = encver >= 0 && encver <= AI_SCRIPT_ENCVER ? load_fields(io, encver) : NULL;
     AIError err = {0};
     if (!s) {
         RedisModule_LogIOError(io, "warning", "corrupt or unsupported AI_SCRIPT value");
