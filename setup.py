@@ -6,6 +6,7 @@ same bridge as an importable extension (build/cyrai_bridge*.so) that allocates w
 """
 
 import glob
+import importlib.util
 import os
 import subprocess
 import sysconfig
@@ -61,6 +62,8 @@ class BuildInto(build_ext):
     linking = None  # the extension being linked, whose output goes to a temporary name
 
     def final_path(self, name):
+        if name.startswith("backends."):  # a backend's extension: beside its module
+            return os.path.join(ROOT, self.get_ext_filename(name))
         filename = "cyrai.so" if name == "cyrai" else self.get_ext_filename(name)
         return os.path.join(ROOT, "build", filename)
 
@@ -80,6 +83,49 @@ class BuildInto(build_ext):
         os.replace(final + ".tmp", final)
 
 
+# Native runners (src/native_runner.h): compiled extensions of the backends, built beside
+# them (backends/_<name>.*.so). A framework missing from the venv only drops its own.
+def _package_dir(name):
+    spec = importlib.util.find_spec(name)  # finds the package without importing it
+    return os.path.dirname(spec.origin) if spec and spec.origin else None
+
+
+def _runner_extension(name, sources, **kwargs):
+    c_flags = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla", "-fvisibility=hidden"]
+    return Extension(
+        name,
+        sources,
+        include_dirs=["src", "deps", *kwargs.pop("include_dirs", [])],
+        extra_compile_args=c_flags,
+        depends=["src/native_runner.h"],
+        **kwargs,
+    )
+
+
+def tf_runner():
+    """The TF runner, linked to the TF C API libraries of the tensorflow wheel."""
+    tf_dir = _package_dir("tensorflow")
+    if not tf_dir:
+        return []
+    libs = [os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")]
+    return [
+        _runner_extension(
+            "backends._tf_native",
+            ["backends/_tf_native.c"],
+            include_dirs=[os.path.join(tf_dir, "include")],
+            extra_objects=libs,
+            runtime_library_dirs=[tf_dir],
+        )
+    ]
+
+
+def onnx_runner():
+    """The ONNX Runtime runner: nothing to link, it gets the OrtApi of the wheel's ORT."""
+    if not _package_dir("onnxruntime"):
+        return []
+    return [_runner_extension("backends._onnx_native", ["backends/_onnx_native.c"])]
+
+
 setup(
     name="cyrai",
     version="0.1.0",
@@ -91,6 +137,8 @@ setup(
         # name (src/onnx_memory.c).
         Extension("cyrai", core + [bridge_c], extra_link_args=["-Wl,-soname,cyrai.so"], **common),
         Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
+        *tf_runner(),
+        *onnx_runner(),
     ],
     cmdclass={"build_ext": BuildInto},
 )

@@ -173,7 +173,24 @@ def _load_saved_model(session, blob, inputs, outputs):
 # --------------------------------------------------------------------------- the model
 
 
+def _native_runner(session, feeds, fetches):
+    """The runner a worker calls without Python (_tf_native.c), or None: GPU models, models
+    with a string input or output and builds without the extension stay on Python."""
+    try:
+        from . import _tf_native
+    except ImportError:
+        return None
+    graph = session.graph
+    ports = [
+        [(t.op._c_op, t.value_index) for t in map(graph.get_tensor_by_name, names)]
+        for names in (feeds, fetches)
+    ]
+    return _tf_native.make_runner(session, *ports)
+
+
 class Model:
+    native_runner = None  # see _native_runner
+
     def __init__(self, session, input_names, output_names, feeds, fetches):
         self._session = session
         self.input_names = list(input_names)
@@ -220,7 +237,10 @@ def load_model(
         with graph.as_default(), graph.device(tf_device):
             load = _load_saved_model if _is_archive(blob) else _import_graph_def
             names = load(session, blob, inputs, outputs)
-        return Model(session, *names)
+        model = Model(session, *names)
+        if tf_device is None:
+            model.native_runner = _native_runner(session, *names[2:])
+        return model
     except BackendError:
         session.close()
         raise
