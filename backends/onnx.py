@@ -85,12 +85,14 @@ def _hold(nbytes, limit):
         if _held + nbytes > limit:
             raise BackendError("Exception during initialization: " + MEMORY_ERR)
         _held += nbytes
+    _native_hold(nbytes)
 
 
 def _release(nbytes):
     global _held
     with _held_lock:
         _held -= nbytes
+    _native_hold(-nbytes)
 
 
 # ----------------------------------------------------------------- counted allocations
@@ -171,6 +173,47 @@ class _Watchdog:
 _watchdog = _Watchdog()
 
 
+# ------------------------------------------------------------------------ native runs
+
+_native = None  # backends/_onnx_native once it has ORT's API; False: not available
+
+
+def _native_module():
+    """The runner extension (_onnx_native.c), registered once with ORT as a custom-op
+    library so that it gets the API of the ORT this package runs; None if unavailable."""
+    global _native
+    if _native is None:
+        _native = False
+        try:
+            from . import _onnx_native
+
+            ort.SessionOptions().register_custom_ops_library(_onnx_native.__file__)
+            if _onnx_native.ready():
+                _native = _onnx_native
+        except (ImportError, _OrtFail):
+            pass
+    return _native or None
+
+
+def _native_hold(nbytes):
+    """Tells the runners the bytes held under BACKEND_MEMORY_LIMIT changed by nbytes."""
+    native = _native_module()
+    if native is not None:
+        native.hold(nbytes)
+
+
+def _native_load(blob, intra_op, inter_op, timeout_ms, limit):
+    """(runner, input names, output names) of a native session of a CPU model, or None: the
+    model then runs through a Python session (strings, non-tensor values, no extension)."""
+    native = _native_module()
+    if native is None:
+        return None
+    try:
+        return native.load(blob, intra_op, inter_op, bool(_counting), timeout_ms, limit)
+    except native.Error:
+        return None  # the Python session fails too, with the same words
+
+
 # ------------------------------------------------------------------------- the model
 
 
@@ -193,12 +236,31 @@ def _from_ort(x):
 
 
 class Model:
-    def __init__(self, session, timeout_ms, limit):
-        self._session = session
+    """native: what _native_load returned. A model with a native runner makes its Python
+    session (a second copy of the weights) only when a Python run needs it."""
+
+    native_runner = None
+
+    def __init__(self, make_session, timeout_ms, limit, native=None):
+        self._make_session = make_session
+        self._python_session = None
+        self._session_lock = threading.Lock()
         self._timeout_ms = timeout_ms
         self._limit = limit  # bytes of BACKEND_MEMORY_LIMIT, 0 if none
+        if native is not None:
+            self.native_runner, self.input_names, self.output_names = native
+            return
+        session = self._session
         self.input_names = [i.name for i in session.get_inputs()]
         self.output_names = [o.name for o in session.get_outputs()]
+
+    @property
+    def _session(self):
+        if self._python_session is None:
+            with self._session_lock:
+                if self._python_session is None:
+                    self._python_session = self._make_session()
+        return self._python_session
 
     def run(self, inputs):
         if len(inputs) != len(self.input_names):
@@ -207,12 +269,16 @@ class Model:
             feed = {name: _as_array(x) for name, x in zip(self.input_names, inputs)}
         except Exception as e:
             raise BackendError(one_line(e)) from e
+        try:
+            session = self._session
+        except Exception as e:
+            raise _error(e) from e
         run_options = key = None
         if self._timeout_ms > 0:
             run_options = ort.RunOptions()
             key = _watchdog.watch(run_options, self._timeout_ms)
         try:
-            outputs = self._session.run(None, feed, run_options)
+            outputs = session.run(None, feed, run_options)
         except Exception as e:
             raise _error(e) from e
         finally:
@@ -256,9 +322,15 @@ def load_model(
     limit = memory_limit_mb * 10**6 if kind == "CPU" else 0
     if limit:
         _hold(len(blob), limit)
+    native = None
+    if kind == "CPU":
+        native = _native_load(blob, intra_op, inter_op, execution_timeout_ms, limit)
     try:
         model = Model(
-            ort.InferenceSession(blob, opts, providers=providers), execution_timeout_ms, limit
+            lambda: ort.InferenceSession(blob, opts, providers=providers),
+            execution_timeout_ms,
+            limit,
+            native,
         )
     except Exception as e:
         if limit:

@@ -10,6 +10,7 @@ Per-call times of both paths on the bench models (opt/bench_zoo.py) are printed.
 
 import ctypes
 import functools
+import gc
 import io
 import os
 import resource
@@ -411,3 +412,248 @@ def test_tf_bench_model_times(harness, capsys):
     t_native = native_time(harness, native, list(case.inputs), 5000)
     t_python = python_time(model, list(case.inputs), 5000)
     print_times(capsys, "TF mul 1x4", t_native, t_python)
+
+
+# ======================================================================== ONNX
+
+
+@functools.cache
+def onnx_modules():
+    try:
+        backend = backends.get("ONNX")
+    except BackendError:
+        pytest.skip("no ONNX Runtime")
+    return backend, pytest.importorskip("onnx")
+
+
+def onnx_blob(nodes, inputs, outputs, initializers=()):
+    _, onnx = onnx_modules()
+    h = onnx.helper
+    graph = h.make_graph(
+        nodes,
+        "g",
+        [h.make_tensor_value_info(n, t, s) for n, t, s in inputs],
+        [h.make_tensor_value_info(n, t, s) for n, t, s in outputs],
+        initializer=[onnx.numpy_helper.from_array(v, k) for k, v in initializers],
+    )
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def load_onnx(blob, **kw):
+    backend, _ = onnx_modules()
+    kw.setdefault("intra_op", 0)
+    kw.setdefault("inter_op", 0)
+    return backend.load_model(blob, device="CPU", **kw)
+
+
+def elem(dtype):
+    _, onnx = onnx_modules()
+    return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def binary_onnx(op, dtype, **attrs):
+    _, onnx = onnx_modules()
+    t = elem(dtype)
+    return onnx_blob(
+        [onnx.helper.make_node(op, ["a", "b"], ["c"], **attrs)],
+        [("a", t, ["N", "M"]), ("b", t, ["N", "M"])],
+        [("c", t, None)],
+    )
+
+
+ONNX_CASES = [
+    ("float32", "Add", {}),
+    ("float64", "Mul", {}),
+    ("int32", "Sub", {}),
+    ("int64", "Add", {}),
+    ("float16", "Concat", {"axis": 0}),
+    ("uint8", "Concat", {"axis": 1}),
+    ("int8", "Concat", {"axis": 0}),
+    ("int16", "Concat", {"axis": 0}),
+    ("uint16", "Concat", {"axis": 0}),
+    ("bool", "And", {}),
+]
+
+
+@pytest.mark.parametrize("dtype,op,attrs", ONNX_CASES, ids=[c[0] for c in ONNX_CASES])
+def test_onnx_native_matches_python(dtype, op, attrs):
+    model = load_onnx(binary_onnx(op, dtype, **attrs))
+    assert model.native_runner is not None and model.input_names == ["a", "b"]
+    native = Native(model)
+    for shape in [(2, 3), (1, 1), (0, 4), (5, 7)]:
+        arrays = [rand(shape, dtype), rand(shape, dtype)]
+        assert_same(native.run(arrays), model.run(arrays))
+
+
+def test_onnx_native_several_outputs():
+    _, onnx = onnx_modules()
+    mk = onnx.helper.make_node
+    f, i64 = elem(np.float32), elem(np.int64)
+    blob = onnx_blob(
+        [
+            mk("Add", ["x", "x"], ["twice"]),
+            mk("Cast", ["x"], ["ints"], to=i64),
+            mk("Shape", ["x"], ["shape"]),
+            mk("ReduceSum", ["x", "axes"], ["total"], keepdims=0),
+        ],
+        [("x", f, ["N", 3])],
+        [("twice", f, None), ("ints", i64, None), ("shape", i64, None), ("total", f, None)],
+        [("axes", np.array([1], np.int64))],
+    )
+    model = load_onnx(blob)
+    native = Native(model)
+    for n in (1, 4, 0):
+        arrays = [rand((n, 3), np.float32) * 10]
+        assert_same(native.run(arrays), model.run(arrays))
+    assert native.deleted == 12
+
+
+def test_onnx_native_mlp_matches_python():
+    from opt import bench_zoo
+
+    model = load_onnx(bench_zoo.ONNX_MLP.blob, intra_op=1, inter_op=1)
+    x = rand((3, 256), np.float32)
+    (native,), (python,) = Native(model).run([x]), model.run([x])
+    assert native.dtype == python.dtype and native.shape == python.shape == (3, 10)
+    np.testing.assert_allclose(native, python, rtol=1e-6)
+
+
+def test_onnx_python_session_is_made_on_first_python_run():
+    model = load_onnx(binary_onnx("Add", np.float32))
+    assert model._python_session is None  # the native session serves the runs
+    a = np.ones((1, 2), np.float32)
+    Native(model).run([a, a])
+    assert model._python_session is None
+    model.run([a, a])
+    assert model._python_session is not None
+
+
+def test_onnx_native_errors_are_the_python_path_errors():
+    model = load_onnx(binary_onnx("Add", np.float32))
+    a = np.ones((2, 3), np.float32)
+    text = same_error(model, [a, np.ones((2, 3, 1), np.float32)])
+    assert text.startswith("Invalid rank for input: b Got: 3 Expected: 2")
+    text = same_error(model, [a, np.ones((2, 3), np.float64)])
+    assert text.startswith("Unexpected input data type.")
+    assert same_error(model, [a]) == "Expected 2 inputs but got 1"
+    text = same_error(model, [a, np.ones((4, 3), np.float32)])  # ORT's broadcast error
+    assert "Add" in text
+    fixed = load_onnx(
+        onnx_blob(
+            [onnx_modules()[1].helper.make_node("Add", ["a", "b"], ["c"])],
+            [("a", elem(np.float32), [2]), ("b", elem(np.float32), [2])],
+            [("c", elem(np.float32), [2])],
+        )
+    )
+    text = same_error(fixed, [np.ones(3, np.float32), np.ones(2, np.float32)])
+    assert text.startswith("Got invalid dimensions for input: a for the following indices")
+
+
+def test_onnx_strings_stay_on_python():
+    _, onnx = onnx_modules()
+    s = onnx.TensorProto.STRING
+    blob = onnx_blob(
+        [onnx.helper.make_node("Identity", ["s"], ["o"])], [("s", s, [None])], [("o", s, [None])]
+    )
+    assert load_onnx(blob).native_runner is None
+
+
+def slow_chain(n=512, depth=120):
+    _, onnx = onnx_modules()
+    nodes = [
+        onnx.helper.make_node("MatMul", ["x" if i == 0 else f"y{i - 1}", "w"], [f"y{i}"])
+        for i in range(depth)
+    ]
+    f = elem(np.float32)
+    return onnx_blob(
+        nodes,
+        [("x", f, [n, n])],
+        [(f"y{depth - 1}", f, [n, n])],
+        [("w", np.eye(n, dtype=np.float32))],
+    )
+
+
+def test_onnx_native_execution_timeout(harness):
+    slow = load_onnx(slow_chain(), execution_timeout_ms=50)
+    native = Native(slow)
+    started = time.monotonic()
+    with pytest.raises(NativeError) as err:
+        native.run([np.eye(512, dtype=np.float32)])
+    assert str(err.value) == "Exiting due to terminate flag being set to true."
+    assert time.monotonic() - started < 5
+    # Runs within their deadline, on several threads at once, are not affected.
+    quick = load_onnx(binary_onnx("Add", np.float32), execution_timeout_ms=1000)
+    a = np.ones((1, 2), np.float32)
+    failures, firsts = run_threads(harness, Native(quick), [a, a], 3, 500)
+    assert failures == 0 and firsts == [2.0] * 3
+
+
+def test_onnx_native_memory_limit():
+    err = "Onnxruntime memory limit exceeded, memory allocation failed."
+    backend, _ = onnx_modules()
+
+    def matmul(n, batch):
+        f = elem(np.float32)
+        nodes = [onnx_modules()[1].helper.make_node("MatMul", ["x", "w"], ["y"])]
+        w = [("w", np.ones((n, n), np.float32))]
+        return onnx_blob(nodes, [("x", f, [batch, n])], [("y", f, [batch, n])], w)
+
+    small = load_onnx(matmul(100, 1), memory_limit_mb=1)
+    wide = load_onnx(matmul(100, 4000), memory_limit_mb=1)
+    (out,) = Native(small).run([np.ones((1, 100), np.float32)])
+    np.testing.assert_array_equal(out, np.full((1, 100), 100, np.float32))
+    x = np.ones((4000, 100), np.float32)  # 1.6 MB of output
+    assert same_error(wide, [x]) == err
+    del small, wide
+    gc.collect()  # the tracebacks same_error kept
+    assert backend._held == 0
+
+
+def test_onnx_native_concurrent_and_no_leak(harness):
+    model = load_onnx(binary_onnx("Add", np.float32))
+    native = Native(model)
+    a, b = np.full((1, 4096), 2, np.float32), np.full((1, 4096), 3, np.float32)
+    failures, firsts = run_threads(harness, native, [a, b], 4, 300)
+    assert failures == 0 and firsts == [5.0] * 4
+    native_time(harness, native, [a, b], 2000)
+    before = rss_mb()
+    native_time(harness, native, [a, b], 20000)  # 16 KB out each: 320 MB if never freed
+    assert rss_mb() - before < 40
+
+
+@pytest.mark.parametrize("name", ["ONNX_ADD", "ONNX_MLP"])
+def test_onnx_bench_model_times(harness, capsys, name):
+    from opt import bench_zoo
+
+    case = getattr(bench_zoo, name)
+    model = load_onnx(case.blob, intra_op=1, inter_op=1)
+    native = Native(model)
+    inputs = list(case.inputs)
+    np.testing.assert_allclose(native.run(inputs)[0], model.run(inputs)[0], rtol=1e-6)
+    t_native = native_time(harness, native, inputs, 5000)
+    t_python = python_time(model, inputs, 5000)
+    print_times(capsys, name, t_native, t_python)
+
+
+def test_onnx_memory_one_session(capsys):
+    """A model with a runner holds one session until a Python run needs the other."""
+    n = 2048  # 16 MB of weights
+    f = elem(np.float32)
+    nodes = [onnx_modules()[1].helper.make_node("MatMul", ["x", "w"], ["y"])]
+    w = [("w", np.random.default_rng(0).standard_normal((n, n)).astype(np.float32))]
+    blob = onnx_blob(nodes, [("x", f, [1, n])], [("y", f, [1, n])], w)
+    x = np.ones((1, n), np.float32)
+    base = rss_mb()
+    model = load_onnx(blob)
+    Native(model).run([x])
+    native_only = rss_mb() - base
+    model.run([x])
+    both = rss_mb() - base
+    with capsys.disabled():
+        print(
+            f"\nONNX {len(blob) / 2**20:.0f} MB model: RSS +{native_only:.0f} MB with the native"
+            f" session (and the blob kept), +{both:.0f} MB once the Python session is made"
+        )
+    assert both - native_only > 8  # the Python session is a second copy of the weights
