@@ -62,8 +62,6 @@ class BuildInto(build_ext):
     linking = None  # the extension being linked, whose output goes to a temporary name
 
     def final_path(self, name):
-        if name.startswith("backends."):  # a backend's extension: beside its module
-            return os.path.join(ROOT, self.get_ext_filename(name))
         filename = "cyrai.so" if name == "cyrai" else self.get_ext_filename(name)
         return os.path.join(ROOT, "build", filename)
 
@@ -83,8 +81,9 @@ class BuildInto(build_ext):
         os.replace(final + ".tmp", final)
 
 
-# Native runners (src/native_runner.h): compiled extensions of the backends, built beside
-# them (backends/_<name>.*.so). A framework missing from the venv only drops its own.
+# The TF and ONNX native runners (src/native_runner.h): C extensions of their backends,
+# built into build/ (backends/_native.py loads them). A framework missing from the venv
+# only drops its own.
 def _package_dir(name):
     spec = importlib.util.find_spec(name)  # finds the package without importing it
     return os.path.dirname(spec.origin) if spec and spec.origin else None
@@ -110,7 +109,7 @@ def tf_runner():
     libs = [os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")]
     return [
         _runner_extension(
-            "backends._tf_native",
+            "_tf_native",
             ["backends/_tf_native.c"],
             include_dirs=[os.path.join(tf_dir, "include")],
             extra_objects=libs,
@@ -123,7 +122,7 @@ def onnx_runner():
     """The ONNX Runtime runner: nothing to link, it gets the OrtApi of the wheel's ORT."""
     if not _package_dir("onnxruntime"):
         return []
-    return [_runner_extension("backends._onnx_native", ["backends/_onnx_native.c"])]
+    return [_runner_extension("_onnx_native", ["backends/_onnx_native.c"])]
 
 
 setup(

@@ -184,13 +184,15 @@ def _native_module():
     global _native
     if _native is None:
         _native = False
-        try:
-            from . import _onnx_native
+        from . import _native as loader
 
-            ort.SessionOptions().register_custom_ops_library(_onnx_native.__file__)
-            if _onnx_native.ready():
-                _native = _onnx_native
-        except (ImportError, _OrtFail):
+        extension = loader.load("_onnx_native")
+        try:
+            if extension is not None:
+                ort.SessionOptions().register_custom_ops_library(extension.__file__)
+                if extension.ready():
+                    _native = extension
+        except _OrtFail:
             pass
     return _native or None
 

@@ -176,16 +176,17 @@ def _load_saved_model(session, blob, inputs, outputs):
 def _native_runner(session, feeds, fetches):
     """The runner a worker calls without Python (_tf_native.c), or None: GPU models, models
     with a string input or output and builds without the extension stay on Python."""
-    try:
-        from . import _tf_native
-    except ImportError:
+    from . import _native
+
+    extension = _native.load("_tf_native")
+    if extension is None:
         return None
     graph = session.graph
     ports = [
         [(t.op._c_op, t.value_index) for t in map(graph.get_tensor_by_name, names)]
         for names in (feeds, fetches)
     ]
-    return _tf_native.make_runner(session, *ports)
+    return extension.make_runner(session, *ports)
 
 
 class Model:
