@@ -487,6 +487,20 @@ def test_onnx_native_matches_python(dtype, op, attrs):
         assert_same(native.run(arrays), model.run(arrays))
 
 
+def test_onnx_native_any_rank():
+    _, onnx = onnx_modules()
+    f = elem(np.float32)
+    blob = onnx_blob(
+        [onnx.helper.make_node("Mul", ["a", "b"], ["c"])],
+        [("a", f, None), ("b", f, None)],
+        [("c", f, None)],
+    )
+    model = load_onnx(blob)
+    for shape in [(), (3,), (2, 1, 2, 1, 2)]:
+        arrays = [rand(shape, np.float32), rand(shape, np.float32)]
+        assert_same(Native(model).run(arrays), model.run(arrays))
+
+
 def test_onnx_native_several_outputs():
     _, onnx = onnx_modules()
     mk = onnx.helper.make_node
