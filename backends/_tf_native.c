@@ -134,8 +134,13 @@ static int adopt_outputs(TF_Tensor **values, int n, DLManagedTensor **outputs, c
         if (!outputs[i]) break;
     }
     if (i == n) return 0;
-    for (int j = 0; j < i; j++) outputs[j]->deleter(outputs[j]);
-    for (int j = i + 1; j < n; j++) TF_DeleteTensor(values[j]);
+    for (int j = 0; j < n; j++) {
+        if (j < i)
+            outputs[j]->deleter(outputs[j]);
+        else if (j > i)
+            TF_DeleteTensor(values[j]);
+        outputs[j] = NULL;
+    }
     return -1;
 }
 
@@ -191,7 +196,7 @@ static void runner_free(PyObject *capsule) {
 
 /* ------------------------------------------------- from Python objects to C pointers */
 
-/* The pybind11 ABI ids of the bindings loaded (a tuple of bytes), read from the keys
+/* The pybind11 ABI ids of the bindings loaded (a list of bytes), read from the keys
  * "__pybind11_internals_v<N><abi id>__" pybind11 keeps in builtins. */
 static PyObject *pybind11_abi_ids(void) {
     PyObject *ids = PyList_New(0);
