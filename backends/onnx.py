@@ -16,6 +16,11 @@ Inside the server, CPU sessions allocate through the module's counting allocator
 ai_onnxruntime_memory and ai_onnxruntime_memory_access_num, src/onnx_memory.c): the module
 is registered once as a custom-op library, which puts the allocator in ORT's environment,
 and each CPU session uses the environment's allocator instead of an arena of its own.
+
+Native runs: a CPU model whose inputs and outputs are numeric tensors also gets a session
+of its own in _onnx_native.c, which workers run without Python (model.native_runner). Its
+Python session is then made on the first Python run only (NATIVE_RUNS no, string inputs),
+so that a model served natively holds its weights once.
 """
 
 import itertools

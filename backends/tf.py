@@ -20,6 +20,10 @@ or tar), or one that cannot be read, is answered as RedisAI answers every blob t
 a GraphDef: "Invalid GraphDef". Its member names are read before anything is extracted.
 
 Both formats are graphs and tensors, never Python objects (design rule 7).
+
+Native runs: a CPU model whose feeds and fetches are all numeric also carries a runner
+(model.native_runner, _tf_native.c) that calls TF_SessionRun on this same session, without
+Python.
 """
 
 import io
