@@ -671,3 +671,28 @@ def test_onnx_memory_one_session(capsys):
             f" session (and the blob kept), +{both:.0f} MB once the Python session is made"
         )
     assert both - native_only > 8  # the Python session is a second copy of the weights
+
+
+def test_runners_release_their_sessions():
+    """A dropped model takes its runner's session with it."""
+    import weakref
+
+    _, tf_ = tf()
+    model = load_tf(frozen(binary(TF_CASES[0][1], tf_.float32)), ["a", "b"], ["c"])
+    session = weakref.ref(model._session)
+    Native(model).run([np.ones(2, np.float32)] * 2)
+    del model
+    gc.collect()
+    assert session() is None
+
+    n = 1024  # 4 MB of weights, loaded 20 times: 80 MB if the sessions stayed
+    f = elem(np.float32)
+    nodes = [onnx_modules()[1].helper.make_node("MatMul", ["x", "w"], ["y"])]
+    w = [("w", np.ones((n, n), np.float32))]
+    blob = onnx_blob(nodes, [("x", f, [1, n])], [("y", f, [1, n])], w)
+    Native(load_onnx(blob)).run([np.ones((1, n), np.float32)])
+    before = rss_mb()
+    for _ in range(20):
+        Native(load_onnx(blob)).run([np.ones((1, n), np.float32)])
+    gc.collect()
+    assert rss_mb() - before < 30
