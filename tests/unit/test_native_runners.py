@@ -597,6 +597,9 @@ def test_onnx_native_execution_timeout(harness):
         native.run([np.eye(512, dtype=np.float32)])
     assert str(err.value) == "Exiting due to terminate flag being set to true."
     assert time.monotonic() - started < 5
+    # Runs past their deadline on several threads at once are each terminated.
+    failures, _ = run_threads(harness, native, [np.eye(512, dtype=np.float32)], 3, 2)
+    assert failures == 6
     # Runs within their deadline, on several threads at once, are not affected.
     quick = load_onnx(binary_onnx("Add", np.float32), execution_timeout_ms=1000)
     a = np.ones((1, 2), np.float32)
