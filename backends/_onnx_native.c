@@ -324,7 +324,8 @@ static int onnx_run(void *ctx, const DLTensor *const *inputs, int ninputs,
         if (ninputs != r->nin)
             snprintf(text, sizeof(text), "Expected %d inputs but got %d", r->nin, ninputs);
         else
-            snprintf(text, sizeof(text), "Expected %d outputs but got %d", r->nout, noutputs);
+            snprintf(text, sizeof(text), "model returned %d outputs, expected %d", r->nout,
+                     noutputs); /* the bridge's words */
         set_error(err, errlen, text);
         return -1;
     }

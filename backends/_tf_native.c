@@ -152,7 +152,8 @@ static int tf_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManag
         if (ninputs != r->nin)
             snprintf(text, sizeof(text), "Expected %d inputs but got %d", r->nin, ninputs);
         else
-            snprintf(text, sizeof(text), "Expected %d outputs but got %d", r->nout, noutputs);
+            snprintf(text, sizeof(text), "model returned %d outputs, expected %d", r->nout,
+                     noutputs); /* the bridge's words */
         set_error(err, errlen, text);
         return -1;
     }

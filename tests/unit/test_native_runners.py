@@ -376,7 +376,7 @@ def test_tf_native_errors_are_the_python_path_errors():
         Native(model).run(wrong)
     with pytest.raises(BackendError, match=r"^Type mismatch: actual int32 vs\. expect float"):
         model.run(wrong)
-    with pytest.raises(NativeError, match="Expected 1 outputs but got 2"):
+    with pytest.raises(NativeError, match="^model returned 1 outputs, expected 2$"):
         Native(model).run([f, f], noutputs=2)
 
 
