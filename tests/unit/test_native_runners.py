@@ -95,6 +95,12 @@ DTYPES = {
         (np.bool_, (6, 8)),
     ]
 }
+try:  # BFLOAT16 as TF gives it to NumPy
+    import ml_dtypes
+
+    DTYPES[np.dtype(ml_dtypes.bfloat16)] = (4, 16)
+except ImportError:
+    pass
 NUMPY = {v: k for k, v in DTYPES.items()}
 _capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
 _capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
@@ -254,7 +260,7 @@ def rand(shape, dtype):
         return RNG.integers(0, 2, shape).astype(bool)
     if dtype.kind in "iu":
         return RNG.integers(0, 100, shape).astype(dtype)
-    return RNG.standard_normal(shape).astype(dtype)
+    return RNG.standard_normal(shape).astype(np.float32).astype(dtype)
 
 
 # ========================================================================== TF
@@ -293,6 +299,7 @@ TF_CASES = [  # (dtype, op) on inputs a, b of shape (2, 3) -> c
     ("float32", lambda tf_, a, b: tf_.multiply(a, b, name="c")),
     ("float64", lambda tf_, a, b: tf_.add(a, b, name="c")),
     ("float16", lambda tf_, a, b: tf_.multiply(a, b, name="c")),
+    ("bfloat16", lambda tf_, a, b: tf_.multiply(a, b, name="c")),
     ("int32", lambda tf_, a, b: tf_.multiply(a, b, name="c")),
     ("int64", lambda tf_, a, b: tf_.subtract(a, b, name="c")),
     ("uint8", lambda tf_, a, b: tf_.add(a, b, name="c")),
@@ -485,6 +492,15 @@ def test_onnx_native_matches_python(dtype, op, attrs):
     for shape in [(2, 3), (1, 1), (0, 4), (5, 7)]:
         arrays = [rand(shape, dtype), rand(shape, dtype)]
         assert_same(native.run(arrays), model.run(arrays))
+
+
+def test_onnx_native_bfloat16():
+    """ORT's Python binding takes no BFLOAT16 arrays; the runner does."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    model = load_onnx(binary_onnx("Concat", ml_dtypes.bfloat16, axis=1))
+    a, b = rand((2, 3), ml_dtypes.bfloat16), rand((2, 1), ml_dtypes.bfloat16)
+    (out,) = Native(model).run([a, b])
+    assert out.dtype == a.dtype and out.tobytes() == np.concatenate([a, b], axis=1).tobytes()
 
 
 def test_onnx_native_any_rank():
