@@ -197,25 +197,37 @@ static void runner_free(PyObject *capsule) {
 
 /* ------------------------------------------------- from Python objects to C pointers */
 
-/* The pybind11 ABI ids of the bindings loaded (a list of bytes), read from the keys
- * "__pybind11_internals_v<N><abi id>__" pybind11 keeps in builtins. */
-static PyObject *pybind11_abi_ids(void) {
-    PyObject *ids = PyList_New(0);
-    PyObject *builtins = PyEval_GetBuiltins(); /* borrowed */
+/* Appends to ids the pybind11 ABI id in each key "__pybind11_internals_v<N><id>__" of dict
+ * (both with and without the id's leading '_', which pybind11 3 drops); -1 on error. */
+static int add_abi_ids(PyObject *ids, PyObject *dict) {
+    static const char prefix[] = "__pybind11_internals_v";
     PyObject *key, *value;
     Py_ssize_t pos = 0;
-    static const char prefix[] = "__pybind11_internals_v";
-    while (ids && builtins && PyDict_Next(builtins, &pos, &key, &value)) {
+    while (dict && PyDict_Next(dict, &pos, &key, &value)) {
         const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
         if (!k || strncmp(k, prefix, sizeof(prefix) - 1)) continue;
         const char *id = k + sizeof(prefix) - 1;
         while (*id >= '0' && *id <= '9') id++; /* the internals version */
         size_t len = strlen(id);
-        if (len <= 2 || strcmp(id + len - 2, "__")) continue;
-        PyObject *b = PyBytes_FromStringAndSize(id, (Py_ssize_t)(len - 2));
-        if (!b || PyList_Append(ids, b)) Py_CLEAR(ids);
-        Py_XDECREF(b);
+        if (len <= 3 || strcmp(id + len - 2, "__")) continue;
+        for (int skip = 0; skip <= (id[0] == '_'); skip++) {
+            PyObject *b = PyBytes_FromStringAndSize(id + skip, (Py_ssize_t)(len - 2 - skip));
+            int rc = b ? PyList_Append(ids, b) : -1;
+            Py_XDECREF(b);
+            if (rc) return -1;
+        }
     }
+    return 0;
+}
+
+/* The pybind11 ABI ids of the bindings loaded (a list of bytes), read from the keys
+ * pybind11 keeps its internals under: in builtins up to pybind11 2, in the interpreter's
+ * state dict from pybind11 3. */
+static PyObject *pybind11_abi_ids(void) {
+    PyObject *ids = PyList_New(0);
+    if (ids && (add_abi_ids(ids, PyEval_GetBuiltins()) ||
+                add_abi_ids(ids, PyInterpreterState_GetDict(PyInterpreterState_Get()))))
+        Py_CLEAR(ids);
     PyErr_Clear();
     return ids;
 }
