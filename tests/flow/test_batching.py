@@ -280,7 +280,7 @@ def check_racing_batches(seen, rows, batchsize):
     whose total is the sum of their rows; a request that already had BATCHSIZE rows ran
     alone, as did any batch's first request."""
     batches = {}
-    for i, (total, head) in enumerate(seen):
+    for i, (_total, head) in enumerate(seen):
         batches.setdefault(head, []).append(i)
     for head, members in batches.items():
         assert head in members, (head, members)

@@ -118,7 +118,10 @@ def check_format_tokens(env):
     con.execute_command("AI.TENSORSET", "t", "INT32", 2, 2, "VALUES", 1, 2, 3, 4)
     blob = np.array([1, 2, 3, 4], dtype=np.int32).tobytes()
     meta = [b"dtype", b"INT32", b"shape", [2, 2]]
-    get = lambda *fmt: con.execute_command("AI.TENSORGET", "t", *fmt)
+
+    def get(*fmt):
+        return con.execute_command("AI.TENSORGET", "t", *fmt)
+
     env.assertEqual(get("META", "META"), meta)
     env.assertEqual(get("meta"), meta)
     env.assertEqual(get("BLOB", "BLOB"), blob)

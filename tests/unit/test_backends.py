@@ -15,17 +15,15 @@ import time
 import numpy as np
 import pytest
 
+import backends
+from backends import BackendError
+
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper
+TensorProto, helper, numpy_helper = onnx.TensorProto, onnx.helper, onnx.numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import backends
-from backends import BackendError
 
 # torch.jit.* is deprecated in favour of torch.export; TorchScript is what RedisAI stores.
 pytestmark = pytest.mark.filterwarnings(

@@ -14,15 +14,13 @@ import threading
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 import backends
 from backends import BackendError, script_ops
-from backends import torch_script as ts
+
+torch = pytest.importorskip("torch")
+ts = pytest.importorskip("backends.torch_script")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning",
@@ -401,15 +399,19 @@ def ints(tensors: List[Tensor], keys: List[str], args: List[int]):
 def bar(a, b):
     return a + b
 """
-    store = lambda *eps: ts.compile_script(source, device="CPU", entry_points=list(eps))
+
+    def store(*eps):
+        return ts.compile_script(source, device="CPU", entry_points=list(eps))
+
     assert store("good").entry_points == ["good"]
     assert error_of(store, "good", "bar1") == "Function bar1 does not exist in the given script."
     assert error_of(store, "two") == "Wrong number of inputs in function two. Expected 3 but was 2"
     assert (
         error_of(store, "four") == "Wrong number of inputs in function four. Expected 3 but was 4"
     )
-    sig = "Expected signature similar to: def {0}(tensors: List[Tensor], keys: List[str], args: List[str])"
-    assert error_of(store, "ints") == "Wrong inputs type in function ints. " + sig.format("ints")
+    assert error_of(store, "ints") == (
+        "Wrong inputs type in function ints. Expected signature similar to: def ints" + SIG
+    )
     # SCRIPTSET: no entry points, nothing validated.
     assert ts.compile_script(source, device="CPU", entry_points=None).entry_points == []
     assert ts.compile_script(source, device="CPU", entry_points=[]).entry_points == []

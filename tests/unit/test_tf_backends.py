@@ -19,15 +19,13 @@ import threading
 import numpy as np
 import pytest
 
+import backends
+from backends import BackendError, _tensorflow
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import backends
-from backends import BackendError, _tensorflow
 
 TF = backends.get("TF")
 TFLITE = backends.get("tflite")
