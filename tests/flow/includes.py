@@ -1,10 +1,20 @@
 """Helpers shared by the flow tests."""
 
+import contextlib
+import os
+import select
 import socket
+import sys
 import time
+
+# The server launcher is shared with the client tests and the benchmarks: it lives in opt/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "opt"))
 
 import numpy as np
 import redis
+from redis_launcher import RedisServer
+
+MODULE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "build", "cyrai.so"))
 
 # The server gives AI.* and other errors as ResponseError; tests compare exact texts.
 
@@ -163,6 +173,45 @@ def digests(con, keys):
     return con.execute_command("DEBUG", "DIGEST-VALUE", *keys)
 
 
+def wait_until(env, condition, timeout_s=20, message="condition", interval_s=0.005):
+    """Polls condition() until it holds; fails the test if the deadline passes first."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            env.assertTrue(False, message=f"timed out after {timeout_s} s waiting for {message}")
+            return False
+        time.sleep(interval_s)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Servers of their own, beside the env's
+
+
+@contextlib.contextmanager
+def own_server(env, *module_args):
+    """A redis-server of its own with the module loaded with module_args; yields a redis-py
+    connection to it once it answers, and checks that SIGTERM then stops it cleanly."""
+    server = RedisServer(MODULE, module_args)
+    server.start()  # ServerError, with the server's log, if it does not come up
+    try:
+        yield redis.Redis(host=server.host, port=server.port)
+        env.assertEqual(server.terminate(), 0)
+    finally:
+        server.stop()
+
+
+def refused_load(*module_args):
+    """Starts a server whose module is expected to refuse module_args; returns its exit
+    status and log once it exited by itself."""
+    server = RedisServer(MODULE, module_args)
+    try:
+        server.launch()
+        return server.wait_exit(30), server.log()
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------------------------
 # Replication
 
@@ -250,6 +299,12 @@ class RawConnection:
         if kind == ":":
             return (kind, int(rest))
         return (kind, rest)  # + - , ( # _
+
+
+def replied(raw, timeout_s=0.0):
+    """Whether a reply is waiting on a RawConnection (without reading it), waiting up to
+    timeout_s for one."""
+    return bool(raw.file.peek(1) if select.select([raw.sock], [], [], timeout_s)[0] else b"")
 
 
 def run_checks(env, *checks):

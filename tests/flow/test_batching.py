@@ -7,7 +7,6 @@ order and the batches it forms can be predicted. The probe models return, beside
 result, the batch each row ran in: its total number of rows and the first element of its
 first row (every client puts its own id there)."""
 
-import select
 import threading
 import time
 
@@ -15,7 +14,7 @@ import numpy as np
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from includes import RawConnection, meta_dict
+from includes import RawConnection, meta_dict, replied
 from model_zoo import (
     MLP,
     connect,
@@ -108,11 +107,6 @@ def wait_until(condition, timeout=20):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.002)
-
-
-def replied(raw, timeout=0.0):
-    """Whether a reply is waiting on a raw connection (without reading it)."""
-    return bool(raw.file.peek(1) if select.select([raw.sock], [], [], timeout)[0] else b"")
 
 
 class Hold:
@@ -433,7 +427,7 @@ def test_minbatchsize_waits_for_a_mate(env):
         set_array(con, f"x{i}", x)
     first = send(con, *run_probe("p", 0, "y"))
     wait_until(lambda: blocked_clients(con) == 1)
-    env.assertFalse(replied(first, timeout=0.2))
+    env.assertFalse(replied(first, timeout_s=0.2))
     env.assertEqual(blocked_clients(con), 1)
     env.assertEqual(queue_depth(con), 1)
     second = send(con, *run_probe("p", 1, "y"))

@@ -8,9 +8,16 @@ import re
 import time
 
 import numpy as np
-import redis
 import torch
-from includes import RawConnection, error_text, meta_dict, wait_replica
+from includes import (
+    RawConnection,
+    error_text,
+    meta_dict,
+    own_server,
+    replied,
+    wait_replica,
+    wait_until,
+)
 from model_zoo import (
     aof_base_file,
     connect,
@@ -27,7 +34,6 @@ from model_zoo import (
     torch_bytes,
     torch_run,
 )
-from test_module_load import SCRATCH, start_server, wait_ready
 
 NO_RUN_INFO = "cannot find run info for key"
 ARITY = "wrong number of arguments for '%s' command"
@@ -246,7 +252,10 @@ def test_no_run_info(env):
         "modeldel": lambda k: con.execute_command("AI.MODELDEL", k),
         "del": con.delete,
         "set": lambda k: con.set(k, "a string now"),
-        "expired": lambda k: (con.pexpire(k, 1), time.sleep(0.01), con.exists(k)),
+        "expired": lambda k: (
+            con.pexpire(k, 1),
+            wait_until(env, lambda: not con.exists(k), message=f"{k} to expire"),
+        ),
         "flushall": lambda k: con.flushall(),
     }
     for name, remove in gone.items():
@@ -703,11 +712,14 @@ def test_info_queue_depth(env):
         first.sock.sendall(
             resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y1")
         )
-        deadline = time.monotonic() + 10
-        while section(con, "ai_queues")["ai_queue_CPU_depth"] != "1":
-            env.assertLess(time.monotonic(), deadline)
-            time.sleep(0.005)
-        time.sleep(0.05)
+        wait_until(
+            env,
+            lambda: section(con, "ai_queues")["ai_queue_CPU_depth"] == "1",
+            timeout_s=10,
+            message="the request to be queued",
+        )
+        # It stays queued: no reply comes while it waits for a second request.
+        env.assertFalse(replied(first, timeout_s=0.05))
         env.assertEqual(section(con, "ai_queues")["ai_queue_CPU_depth"], "1")
         second.sock.sendall(
             resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y2")
@@ -722,29 +734,13 @@ def test_info_queue_depth(env):
 # Load-time arguments, on servers of their own
 
 
-def server_with(env, *args):
-    """A redis-server of its own loaded with args; returns (process, connection)."""
-    proc, port, log = start_server(SCRATCH, *args)
-    if not wait_ready(port):
-        proc.kill()
-        with open(log) as f:
-            env.assertTrue(False, message=f.read()[-2000:])
-        return proc, None
-    return proc, redis.Redis(port=port)
-
-
-def stop(env, proc):
-    proc.terminate()
-    env.assertEqual(proc.wait(timeout=20), 0)
-
-
 def test_load_time_configs(env):
     """The load-time arguments show in ai_load_time_configs (names in any case), one CPU
     worker per THREADS_PER_QUEUE in ai_cpu, MODEL_CHUNK_SIZE and BACKENDSPATH in
     AI.CONFIG GET; a backend named at load time is loaded before any model."""
     if env.useSlaves or env.useAof:
         env.skip()  # servers of their own: the env's kind changes nothing
-    proc, con = server_with(
+    with own_server(
         env,
         "THREADS_PER_QUEUE",
         "2",
@@ -762,8 +758,7 @@ def test_load_time_configs(env):
         "redisai_torch/redisai_torch.so",
         "BACKENDSPATH",
         "/opt/redisai/backends",
-    )
-    try:
+    ) as con:
         got = dict(modules_info(con))
         env.assertEqual([name for name, _ in modules_info(con)], SECTIONS)
         env.assertEqual(
@@ -783,9 +778,7 @@ def test_load_time_configs(env):
             len(con.execute_command("AI.MODELGET", "m", "BLOB")), len(torch_blob("mlp")) // 1024 + 1
         )
         env.assertEqual(run_mlp(con, "m", 2), b"OK")
-    finally:
-        stop(env, proc)
-    proc, con = server_with(
+    with own_server(
         env,
         "threads_per_queue",
         "3",
@@ -793,13 +786,10 @@ def test_load_time_configs(env):
         "1000",
         "backend_memory_limit",
         "7",
-    )
-    try:
+    ) as con:
         got = dict(modules_info(con))
         env.assertEqual(
             got["ai_load_time_configs"], list(zip(LOAD_TIME_FIELDS, ["3", "0", "0", "1000", "7"]))
         )
         env.assertEqual(len(got["ai_cpu"]), 6 + 3)
         env.assertEqual(got["ai_backends_info"], [])
-    finally:
-        stop(env, proc)

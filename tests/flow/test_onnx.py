@@ -233,9 +233,9 @@ def test_debug_reload_and_restart(env):
 def test_replication(env):
     """The replica builds the models from the replicated MODELSTORE and receives the
     outputs; a replaced or deleted model follows."""
-    con = connect(env)
     if not env.useSlaves:
         env.skip()
+    con = connect(env)
     replica = env.getSlaveConnection()
     keys = store_models(con)
     expected = run_models(env, con, np.random.default_rng(5), "r")
