@@ -36,7 +36,6 @@ from tf_zoo import (
 )
 
 
-
 def store_all(con):
     """One model or two of every backend; half of them on the CPU:1 queue."""
     store(con, "tf:mul", "TF", tf_blob("mul"), "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul")

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import torch
+from error_texts import BATCH_SIZE_ERROR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from includes import RawConnection, meta_dict, replied
@@ -27,7 +28,6 @@ from model_zoo import (
     torch_bytes,
 )
 
-BATCH_SIZE_ERROR = "Model did not generate the expected batch size"
 HOLD_MS = 300  # how long the run that occupies the worker lasts
 
 

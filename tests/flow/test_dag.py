@@ -13,6 +13,14 @@ import time
 
 import numpy as np
 import torch
+from error_texts import (
+    INPUT_UNKNOWN,
+    MISSING_FUNCTION,
+    PERSIST_RO,
+    READONLY,
+    TRANSACTION,
+    WRONGTYPE,
+)
 from includes import (
     RawConnection,
     error_text,
@@ -34,13 +42,7 @@ from model_zoo import (
 )
 
 DAG, DAG_RO, DAGRUN, DAGRUN_RO = "AI.DAGEXECUTE", "AI.DAGEXECUTE_RO", "AI.DAGRUN", "AI.DAGRUN_RO"
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-TRANSACTION = "Cannot run RedisAI command within a transaction or a LUA script"
-INPUT_UNKNOWN = "INPUT key cannot be found in DAG"
-PERSIST_RO = "PERSIST cannot be specified in a read-only DAG"
 SCRIPT_RO = "AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
-READONLY = "You can't write against a read only replica."
-MISSING_FUNCTION = "Function does not exist: %s"
 SLOW_MS = 500  # how long the run that occupies the CPU queue lasts
 
 SOURCE = """\

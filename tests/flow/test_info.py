@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import torch
+from error_texts import ARITY, NO_RUN_INFO
 from includes import (
     RawConnection,
     error_text,
@@ -35,8 +36,6 @@ from model_zoo import (
     torch_run,
 )
 
-NO_RUN_INFO = "cannot find run info for key"
-ARITY = "wrong number of arguments for '%s' command"
 DEFAULT_CHUNK = 511 * 1024 * 1024
 INFO_NAMES = ["key", "type", "backend", "device", "tag", "duration", "samples", "calls", "errors"]
 SECTIONS = [

@@ -7,6 +7,44 @@ as it was and the server answering."""
 import numpy as np
 import redis
 import torch
+from error_texts import (
+    ARITY,
+    BATCHSIZE,
+    EXEC_INPUT_ARGS,
+    EXEC_OUTPUT_ARGS,
+    EXPECTED_BLOB,
+    INPUTS_MISMATCH,
+    INPUT_COUNT,
+    INPUT_POSITIVE,
+    INVALID_DEVICE,
+    MINBATCHSIZE,
+    MINBATCHTIMEOUT,
+    MINBATCH_NO_BATCH,
+    MINTIMEOUT_NO_BATCH,
+    MINTIMEOUT_NO_MINBATCH,
+    MISSING_BLOB,
+    MODEL_EMPTY,
+    NOT_FOR_BACKEND,
+    NO_INPUTS,
+    NO_OUTPUTS,
+    OUTPUTS_MISMATCH,
+    OUTPUT_COUNT,
+    OUTPUT_POSITIVE,
+    TENSOR_EMPTY,
+    TFLITE_BATCHING,
+    TF_INPUTS_ARGS,
+    TF_NO_INPUTS,
+    TF_NO_IO,
+    TF_NO_OUTPUTS,
+    TF_OUTPUTS_ARGS,
+    TIMEOUT_INVALID,
+    TIMEOUT_MISSING,
+    TORCH_GPU,
+    TRANSACTION,
+    UNSUPPORTED_BACKEND,
+    UNSUPPORTED_DEVICE,
+    WRONGTYPE,
+)
 from includes import RawConnection, error_text, keyspace, meta_dict, wait_replica
 from model_zoo import (
     connect,
@@ -21,46 +59,6 @@ from model_zoo import (
 )
 from RLTest import Env
 
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-ARITY = "wrong number of arguments for '%s' command"
-BACKEND = "unsupported backend"
-DEVICE = "Invalid DEVICE"
-UNSUPPORTED_DEVICE = "unsupported device"
-BATCHSIZE = "Invalid argument for BATCHSIZE"
-MINBATCHSIZE = "Invalid argument for MINBATCHSIZE"
-MINBATCHTIMEOUT = "Invalid argument for MINBATCHTIMEOUT"
-MINBATCH_NO_BATCH = "MINBATCHSIZE specified without BATCHSIZE"
-MINTIMEOUT_NO_BATCH = "MINBATCHTIMEOUT specified without BATCHSIZE"
-MINTIMEOUT_NO_MINBATCH = "MINBATCHTIMEOUT specified without MINBATCHSIZE"
-TFLITE_BATCHING = "Auto-batching not supported by the TFLITE backend"
-MISSING_BLOB = "Insufficient arguments, missing model BLOB"
-EXPECTED_BLOB = "Invalid argument, expected BLOB"
-NOT_FOR_BACKEND = "INPUTS argument should not be specified for this backend"
-TF_NO_INPUTS = "INPUTS not specified for TF"
-TF_NO_OUTPUTS = "OUTPUTS not specified for TF"
-TF_NO_IO = "Insufficient arguments, INPUTS and OUTPUTS not specified"
-INPUT_COUNT = "Invalid argument for input_count"
-OUTPUT_COUNT = "Invalid argument for output_count"
-TF_INPUTS_ARGS = "number of model inputs does not match the number of given arguments"
-TF_OUTPUTS_ARGS = "number of model outputs does not match the number of given arguments"
-EMPTY = "model key is empty"
-TENSOR_EMPTY = "tensor key is empty or in a different shard"
-NO_INPUTS = "INPUTS not specified"
-NO_OUTPUTS = "OUTPUTS not specified"
-INPUT_POSITIVE = "Input count must be a positive integer"
-OUTPUT_POSITIVE = "Output count must be a positive integer"
-INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
-OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
-EXEC_INPUT_ARGS = (
-    "number of input keys to AI.MODELEXECUTE command does not match the number of given arguments"
-)
-EXEC_OUTPUT_ARGS = (
-    "number of output keys to AI.MODELEXECUTE command does not match the number of given arguments"
-)
-TIMEOUT_MISSING = "No value provided for TIMEOUT"
-TIMEOUT_INVALID = "Invalid value for TIMEOUT"
-TRANSACTION = "Cannot run RedisAI command within a transaction or a LUA script"
-TORCH_GPU = "GPU requested but Torch couldn't find CUDA"
 # RedisAI sends these without the ERR prefix.
 NO_ERR_PREFIX = {INPUTS_MISMATCH, OUTPUTS_MISMATCH}
 
@@ -84,19 +82,19 @@ MALFORMED = [
     ((STORE, "new", "TORCH", "CPU", "BLOB"), ARITY % STORE),
     ((STORE, "m", "TORCH", "BLOB", B), ARITY % STORE),
     (("ai.modelstore", "new"), ARITY % "ai.modelstore"),
-    ((STORE, "new", "PYTORCH", "CPU", "BLOB", B), BACKEND),
-    ((STORE, "new", "", "CPU", "BLOB", B), BACKEND),
-    ((STORE, "new", "TORCH2", "bad_device", "BLOB", B), BACKEND),
-    ((STORE, "new", "TORCH", "bad_device", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "CPU::", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "CPU:1.8", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "CPU:123456", "BLOB", B), DEVICE),
-    ((STORE, "new", "ONNX", "GPU:123456", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "CPU:-1", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "CPU0", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "TPU", "BLOB", B), DEVICE),
-    ((STORE, "new", "TORCH", "", "BLOB", B), DEVICE),
-    ((STORE, "m", "TORCH", "CPU:1.8", "BATCHSIZE", "x", "BLOB", B), DEVICE),
+    ((STORE, "new", "PYTORCH", "CPU", "BLOB", B), UNSUPPORTED_BACKEND),
+    ((STORE, "new", "", "CPU", "BLOB", B), UNSUPPORTED_BACKEND),
+    ((STORE, "new", "TORCH2", "bad_device", "BLOB", B), UNSUPPORTED_BACKEND),
+    ((STORE, "new", "TORCH", "bad_device", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "CPU::", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "CPU:1.8", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "CPU:123456", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "ONNX", "GPU:123456", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "CPU:-1", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "CPU0", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "TPU", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "new", "TORCH", "", "BLOB", B), INVALID_DEVICE),
+    ((STORE, "m", "TORCH", "CPU:1.8", "BATCHSIZE", "x", "BLOB", B), INVALID_DEVICE),
     # options: values
     ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", "x", "BLOB", B), BATCHSIZE),
     ((STORE, "new", "TORCH", "CPU", "BATCHSIZE", -1, "BLOB", B), BATCHSIZE),
@@ -211,11 +209,11 @@ MALFORMED = [
     ((STORE, "new", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 1, "y", "BLOB"), MISSING_BLOB),
     # AI.MODELSET (deprecated): its own device and option checks
     ((MSET, "new", "TORCH"), ARITY % MSET),
-    ((MSET, "new", "CAFFE", "CPU", "BLOB", B), BACKEND),
-    ((MSET, "new", "TORCH", "CPU:1234567", "BLOB", B), DEVICE),
-    ((MSET, "new", "TORCH", "BLOB", B), DEVICE),
-    ((MSET, "new", "TORCH", "tag", "x", "BLOB", B), DEVICE),
-    ((MSET, "new", "TORCH", "MINBATCHSIZE", "BLOB", B), DEVICE),
+    ((MSET, "new", "CAFFE", "CPU", "BLOB", B), UNSUPPORTED_BACKEND),
+    ((MSET, "new", "TORCH", "CPU:1234567", "BLOB", B), INVALID_DEVICE),
+    ((MSET, "new", "TORCH", "BLOB", B), INVALID_DEVICE),
+    ((MSET, "new", "TORCH", "tag", "x", "BLOB", B), INVALID_DEVICE),
+    ((MSET, "new", "TORCH", "MINBATCHSIZE", "BLOB", B), INVALID_DEVICE),
     ((MSET, "new", "TORCH", "bad_device", "BLOB", B), UNSUPPORTED_DEVICE),
     ((MSET, "new", "TORCH", "CPU:1.8", "BLOB", B), UNSUPPORTED_DEVICE),
     ((MSET, "new", "TFLITE", "CPU", "BATCHSIZE", 2, "BLOB", B), TFLITE_BATCHING),
@@ -239,13 +237,13 @@ MALFORMED = [
     ((GET,), ARITY % GET),
     ((GET, "m", "META", "BLOB", "META"), ARITY % GET),
     (("ai.modelget",), ARITY % "ai.modelget"),
-    ((GET, "missing"), EMPTY),
-    ((GET, "missing", "META"), EMPTY),
+    ((GET, "missing"), MODEL_EMPTY),
+    ((GET, "missing", "META"), MODEL_EMPTY),
     ((GET, "str", "META"), WRONGTYPE),
     ((GET, "a", "BLOB"), WRONGTYPE),
     ((DEL,), ARITY % DEL),
     ((DEL, "m", "m5"), ARITY % DEL),
-    ((DEL, "missing"), EMPTY),
+    ((DEL, "missing"), MODEL_EMPTY),
     ((DEL, "str"), WRONGTYPE),
     ((DEL, "a"), WRONGTYPE),
     (("AI._MODELSCAN", "x"), ARITY % "AI._MODELSCAN"),
@@ -259,8 +257,8 @@ MALFORMED = [
     # AI.MODELEXECUTE, in the order of its checks
     ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS"), ARITY % EXEC),
     (("ai.modelexecute", "m"), ARITY % "ai.modelexecute"),
-    ((EXEC, "missing", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), EMPTY),
-    ((EXEC, "missing", "X", "Y", "Z", "W", "V", "U"), EMPTY),
+    ((EXEC, "missing", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), MODEL_EMPTY),
+    ((EXEC, "missing", "X", "Y", "Z", "W", "V", "U"), MODEL_EMPTY),
     ((EXEC, "str", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), WRONGTYPE),
     ((EXEC, "a", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), WRONGTYPE),
     ((EXEC, "m", "TIMEOUT", 5, "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), NO_INPUTS),
@@ -310,7 +308,7 @@ MALFORMED = [
     # AI.MODELRUN (deprecated)
     ((RUN, "m", "INPUTS", "a", "OUTPUTS"), ARITY % RUN),
     (("ai.modelrun",), ARITY % "ai.modelrun"),
-    ((RUN, "missing", "INPUTS", "a", "b", "OUTPUTS", "c"), EMPTY),
+    ((RUN, "missing", "INPUTS", "a", "b", "OUTPUTS", "c"), MODEL_EMPTY),
     ((RUN, "str", "INPUTS", "a", "b", "OUTPUTS", "c"), WRONGTYPE),
     ((RUN, "m", "TIMEOUT", "x", "INPUTS", "a", "b", "OUTPUTS", "c"), TIMEOUT_INVALID),
     ((RUN, "m", "TIMEOUT", 0, "INPUTS", "a", "b", "OUTPUTS", "c"), TIMEOUT_INVALID),
@@ -565,8 +563,8 @@ def test_modeldel_and_modelscan(env):
     env.assertEqual(con.execute_command("AI._MODELSCAN"), [[b"pt_model", b"new"], [b"m", b"v1.2"]])
     env.assertEqual(con.execute_command(DEL, "m"), b"OK")
     env.assertEqual(con.exists("m"), 0)
-    env.assertEqual(error_text(env, GET, "m"), EMPTY)
-    env.assertEqual(error_text(env, DEL, "m"), EMPTY)
+    env.assertEqual(error_text(env, GET, "m"), MODEL_EMPTY)
+    env.assertEqual(error_text(env, DEL, "m"), MODEL_EMPTY)
     env.assertEqual(con.execute_command("AI._MODELSCAN"), [[b"pt_model", b"new"]])
     env.assertEqual(con.delete("pt_model"), 1)
     env.assertEqual(con.execute_command("AI._MODELSCAN"), [])

@@ -6,6 +6,7 @@ replication."""
 import numpy as np
 import onnx
 import onnxruntime as ort
+from error_texts import EXTERNAL, ONNX_GPU
 from includes import RawConnection, error_text, keyspace, wait_replica
 from model_zoo import (
     connect,
@@ -22,9 +23,6 @@ from model_zoo import (
     torch_blob,
 )
 from onnx import TensorProto
-
-ONNX_GPU = "GPU requested but ONNX couldn't find CUDA"
-EXTERNAL = "Initializer tensors with external data is not allowed."
 
 
 def store_models(con):

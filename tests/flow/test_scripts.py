@@ -8,6 +8,48 @@ The deprecated calling convention is in test_scripts_legacy.py."""
 import numpy as np
 import redis
 import torch
+from error_texts import (
+    AFTER_TIMEOUT,
+    ARGS_ARGS,
+    ARGS_COUNT,
+    ARITY,
+    CALL_ERROR,
+    ENTRY_POINTS_NUMBER,
+    INPUTS_ARGS,
+    INPUTS_COUNT,
+    INVALID_ARGS,
+    KEYS_ARGS,
+    KEYS_COUNT,
+    KEYS_MISSING,
+    MISSING_ENTRY_POINTS,
+    MISSING_FUNCTION,
+    MISSING_SOURCE,
+    NON_TENSOR,
+    NO_FUNCTION,
+    OUTPUTS_ARGS,
+    OUTPUTS_COUNT,
+    OUTPUT_NUMBER,
+    PARAM_COUNT,
+    PARAM_TYPES,
+    SCOPE_FIRST,
+    SCOPE_TWICE,
+    SCRIPT_EMPTY,
+    SCRIPT_TIMEOUT_MISSING,
+    SCRIPT_UNEXPECTED,
+    SR_INPUTS_KEYWORD,
+    SR_INPUTS_SECTION,
+    SR_OUTPUTS_KEYWORD,
+    SR_TIMEOUT_TWICE,
+    SR_UNRECOGNIZED,
+    SR_VARIADIC_OUTSIDE,
+    SR_VARIADIC_TWICE,
+    TENSOR_EMPTY,
+    TIMEOUT_INVALID,
+    TORCH_GPU,
+    TRANSACTION,
+    UNSUPPORTED_DEVICE,
+    WRONGTYPE,
+)
 from includes import (
     RawConnection,
     error_text,
@@ -28,60 +70,6 @@ from model_zoo import (
     torch_blob,
     torch_run,
 )
-
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-ARITY = "wrong number of arguments for '%s' command"
-EMPTY = "script key is empty"
-TENSOR_EMPTY = "tensor key is empty or in a different shard"
-MISSING_ENTRY_POINTS = "Insufficient arguments, missing script entry points"
-ENTRY_POINTS_NUMBER = "Non numeric entry points number provided to AI.SCRIPTSTORE command"
-MISSING_SOURCE = "Insufficient arguments, missing script SOURCE"
-UNSUPPORTED_DEVICE = "unsupported device"
-SCOPE_FIRST = "KEYS or INPUTS scope must be provided first for AI.SCRIPTEXECUTE command"
-KEYS_MISSING = "Missing arguments after KEYS keyword"
-KEYS_COUNT = "Invalid or negative value found in number of KEYS"
-KEYS_ARGS = (
-    "Number of pre declared KEYS to be used in the command does not match the number "
-    "of given arguments"
-)
-INVALID_ARGS = "Invalid arguments provided to AI.SCRIPTEXECUTE"
-INPUTS_COUNT = "Invalid argument for inputs count in AI.SCRIPTEXECUTE"
-INPUTS_ARGS = (
-    "number of inputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"
-)
-ARGS_COUNT = "Invalid argument for keys count in AI.SCRIPTEXECUTE"  # sic "keys"
-ARGS_ARGS = (
-    "number of args to AI.SCRIPTEXECUTE command does not match the number of given arguments"
-)
-OUTPUTS_COUNT = "Invalid argument for outputs count in AI.SCRIPTEXECUTE"
-OUTPUTS_ARGS = (
-    "number of outputs to AI.SCRIPTEXECUTE command does not match the number of given arguments"
-)
-ALREADY = "Already Encountered %s scope in AI.SCRIPTEXECUTE command"
-TIMEOUT_MISSING = "No value provided for TIMEOUT in AI.SCRIPTEXECUTE"
-TIMEOUT_INVALID = "Invalid value for TIMEOUT"
-AFTER_TIMEOUT = "Encountered problem parsing AI.SCRIPTEXECUTE"
-UNEXPECTED = "Invalid AI.SCRIPTEXECUTE command. Unexpected argument: %s"
-SR_TIMEOUT_TWICE = "Already encountered an TIMEOUT section in SCRIPTRUN"
-SR_INPUTS_KEYWORD = "Already encountered an INPUTS keyword in SCRIPTRUN"
-SR_INPUTS_SECTION = "Already encountered an INPUTS section in SCRIPTRUN"
-SR_OUTPUTS_KEYWORD = "Already encountered an OUTPUTS keyword in SCRIPTRUN"
-SR_VARIADIC_OUTSIDE = "Encountered a variable size list of tensors outside of input section"
-SR_VARIADIC_TWICE = "Already encountered a variable size list of tensors"
-SR_UNRECOGNIZED = "Unrecongnized parameter to SCRIPTRUN"  # sic
-TRANSACTION = "Cannot run RedisAI command within a transaction or a LUA script"
-TORCH_GPU = "GPU requested but Torch couldn't find CUDA"
-# Sent without the ERR prefix (entry point validation and run-time errors).
-NO_FUNCTION = "Function %s does not exist in the given script."
-PARAM_COUNT = "Wrong number of inputs in function %s. Expected 3 but was %d"
-PARAM_TYPES = (
-    "Wrong inputs type in function {0}. Expected signature similar to: "
-    "def {0}(tensors: List[Tensor], keys: List[str], args: List[str])"
-)
-MISSING_FUNCTION = "Function does not exist: %s"
-OUTPUT_NUMBER = "Function returned unexpected number of outputs - %s"
-NON_TENSOR = "Function returned non-tensor values%s"  # sic, no space
-CALL_ERROR = "Redis command returned an error: "
 
 STORE, SSET, GET, DEL = "AI.SCRIPTSTORE", "AI.SCRIPTSET", "AI.SCRIPTGET", "AI.SCRIPTDEL"
 EXEC, RUN, SCAN = "AI.SCRIPTEXECUTE", "AI.SCRIPTRUN", "AI._SCRIPTSCAN"
@@ -248,15 +236,15 @@ MALFORMED = [
     ((GET,), ARITY % GET),
     ((GET, "s", "META", "SOURCE", "META"), ARITY % GET),
     (("ai.scriptget",), ARITY % "ai.scriptget"),
-    ((GET, "missing"), EMPTY),
-    ((GET, "missing", "META"), EMPTY),
-    ((GET, "missing", "SOURCE"), EMPTY),
+    ((GET, "missing"), SCRIPT_EMPTY),
+    ((GET, "missing", "META"), SCRIPT_EMPTY),
+    ((GET, "missing", "SOURCE"), SCRIPT_EMPTY),
     ((GET, "str"), WRONGTYPE),
     ((GET, "a", "META"), WRONGTYPE),
     ((GET, "m", "SOURCE"), WRONGTYPE),
     ((DEL,), ARITY % DEL),
     ((DEL, "s", "s"), ARITY % DEL),
-    ((DEL, "missing"), EMPTY),
+    ((DEL, "missing"), SCRIPT_EMPTY),
     ((DEL, "str"), WRONGTYPE),
     ((DEL, "m"), WRONGTYPE),
     ((SCAN, "x"), ARITY % SCAN),
@@ -268,9 +256,9 @@ MALFORMED = [
     # AI.SCRIPTEXECUTE, in the order of its checks
     ((EXEC, "s"), ARITY % EXEC),
     ((EXEC,), ARITY % EXEC),
-    ((EXEC, "missing", "bar"), EMPTY),
-    ((EXEC, "missing", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), EMPTY),
-    ((EXEC, "missing", "bar", "X", "Y"), EMPTY),
+    ((EXEC, "missing", "bar"), SCRIPT_EMPTY),
+    ((EXEC, "missing", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"), SCRIPT_EMPTY),
+    ((EXEC, "missing", "bar", "X", "Y"), SCRIPT_EMPTY),
     ((EXEC, "str", "bar", "INPUTS", 2, "a", "b"), WRONGTYPE),
     ((EXEC, "a", "bar", "INPUTS", 2, "a", "b"), WRONGTYPE),
     ((EXEC, "m", "bar", "INPUTS", 2, "a", "b"), WRONGTYPE),
@@ -306,21 +294,21 @@ MALFORMED = [
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", "x", "c"), OUTPUTS_COUNT),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 2, "c"), OUTPUTS_ARGS),
     # each scope at most once, named in capitals whatever the client typed
-    ((EXEC, "s", "bar", "KEYS", 1, "k", "KEYS", 1, "k"), ALREADY % "KEYS"),
-    ((EXEC, "s", "bar", "KEYS", 1, "k", "INPUTS", 0, "keys", 1, "k"), ALREADY % "KEYS"),
-    ((EXEC, "s", "bar", "INPUTS", 1, "a", "INPUTS", 1, "b"), ALREADY % "INPUTS"),
-    ((EXEC, "s", "bar", "inputs", 1, "a", "inputs", 1, "b"), ALREADY % "INPUTS"),
-    ((EXEC, "s", "bar", "INPUTS", 1, "a", "ARGS", 1, "x", "ARGS", 1, "y"), ALREADY % "ARGS"),
+    ((EXEC, "s", "bar", "KEYS", 1, "k", "KEYS", 1, "k"), SCOPE_TWICE % "KEYS"),
+    ((EXEC, "s", "bar", "KEYS", 1, "k", "INPUTS", 0, "keys", 1, "k"), SCOPE_TWICE % "KEYS"),
+    ((EXEC, "s", "bar", "INPUTS", 1, "a", "INPUTS", 1, "b"), SCOPE_TWICE % "INPUTS"),
+    ((EXEC, "s", "bar", "inputs", 1, "a", "inputs", 1, "b"), SCOPE_TWICE % "INPUTS"),
+    ((EXEC, "s", "bar", "INPUTS", 1, "a", "ARGS", 1, "x", "ARGS", 1, "y"), SCOPE_TWICE % "ARGS"),
     (
         (EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "OUTPUTS", 1, "d"),
-        ALREADY % "OUTPUTS",
+        SCOPE_TWICE % "OUTPUTS",
     ),
     (
         (EXEC, "s", "bar", "INPUTS", 2, "a", "b", "outputs", 1, "c", "Outputs", 1, "d"),
-        ALREADY % "OUTPUTS",
+        SCOPE_TWICE % "OUTPUTS",
     ),
     # TIMEOUT comes last
-    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT"), TIMEOUT_MISSING),
+    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT"), SCRIPT_TIMEOUT_MISSING),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT", "x"), TIMEOUT_INVALID),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT", 0), TIMEOUT_INVALID),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT", -5), TIMEOUT_INVALID),
@@ -328,10 +316,10 @@ MALFORMED = [
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT", 5, "OUTPUTS", 1, "c"), AFTER_TIMEOUT),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "TIMEOUT", 5, 6), AFTER_TIMEOUT),
     # anything else
-    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "foo"), UNEXPECTED % "foo"),
-    ((EXEC, "s", "bar", "INPUTS", 1, "a", "b"), UNEXPECTED % "b"),
-    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "d"), UNEXPECTED % "d"),
-    ((EXEC, "s", "bar", "KEYS", 1, "k", "LIST_INPUTS", 1, "a"), UNEXPECTED % "LIST_INPUTS"),
+    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "foo"), SCRIPT_UNEXPECTED % "foo"),
+    ((EXEC, "s", "bar", "INPUTS", 1, "a", "b"), SCRIPT_UNEXPECTED % "b"),
+    ((EXEC, "s", "bar", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c", "d"), SCRIPT_UNEXPECTED % "d"),
+    ((EXEC, "s", "bar", "KEYS", 1, "k", "LIST_INPUTS", 1, "a"), SCRIPT_UNEXPECTED % "LIST_INPUTS"),
     # input tensors are read last (a bad TIMEOUT wins over a missing input)
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "missing", "TIMEOUT", 0), TIMEOUT_INVALID),
     ((EXEC, "s", "bar", "INPUTS", 2, "a", "missing", "OUTPUTS", 1, "c"), TENSOR_EMPTY),
@@ -353,7 +341,7 @@ MALFORMED = [
     ((SSET, "a", "CPU", "TAG", "t", "SOURCE", S), WRONGTYPE),
     # AI.SCRIPTRUN (deprecated)
     ((RUN, "s"), ARITY % RUN),
-    ((RUN, "missing", "bar", "INPUTS", "a", "b", "OUTPUTS", "c"), EMPTY),
+    ((RUN, "missing", "bar", "INPUTS", "a", "b", "OUTPUTS", "c"), SCRIPT_EMPTY),
     ((RUN, "str", "bar", "INPUTS", "a", "b", "OUTPUTS", "c"), WRONGTYPE),
     (
         (RUN, "s", "bar", "TIMEOUT", 5, "TIMEOUT", 5, "INPUTS", "a", "b", "OUTPUTS", "c"),
@@ -491,9 +479,9 @@ def check_store_get_del_scan(env):
     # SCRIPTDEL and DEL delete; the key can be stored again.
     env.assertEqual(con.execute_command(DEL, "m"), b"OK")
     env.assertEqual(con.exists("m"), 0)
-    env.assertEqual(error_text(env, GET, "m"), EMPTY)
-    env.assertEqual(error_text(env, DEL, "m"), EMPTY)
-    env.assertEqual(error_text(env, EXEC, "m", "bar", "INPUTS", 0), EMPTY)
+    env.assertEqual(error_text(env, GET, "m"), SCRIPT_EMPTY)
+    env.assertEqual(error_text(env, DEL, "m"), SCRIPT_EMPTY)
+    env.assertEqual(error_text(env, EXEC, "m", "bar", "INPUTS", 0), SCRIPT_EMPTY)
     env.assertEqual(con.execute_command(SCAN), [[b"pt_model", b"new"]])
     env.assertEqual(con.delete("pt_model"), 1)
     env.assertEqual(con.execute_command(SCAN), [])

@@ -6,6 +6,7 @@ across DEBUG RELOAD, restarts, AOF rewrite and replication. The tests share one 
 replica): every process that loads TF spends seconds importing it."""
 
 import numpy as np
+from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TF_INCOMPATIBLE
 from includes import (
     RawConnection,
     error_text,
@@ -39,9 +40,6 @@ from tf_zoo import (
 )
 
 STORE, MSET = "AI.MODELSTORE", "AI.MODELSET"
-INCOMPATIBLE = "Incompatible shapes: [2] vs. [2,2,3] \t [[{{node mul}}]]"
-INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
-OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
 
 
 def store_tf(con, key, name, inputs=None, outputs=None, *options, device="CPU", blob=None):
@@ -761,7 +759,7 @@ class TestTF:
                 error_text(
                     env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "a2", "b223", "OUTPUTS", 1, out
                 ),
-                INCOMPATIBLE,
+                TF_INCOMPATIBLE,
             )
             text = error_text(
                 env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "d", "a2", "OUTPUTS", 1, out

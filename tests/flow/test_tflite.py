@@ -7,6 +7,7 @@ restarts, AOF rewrite and replication."""
 import threading
 
 import numpy as np
+from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TFLITE_BATCHING, TFLITE_DTYPE
 from includes import RawConnection, error_text, keyspace, meta_dict, wait_replica
 from model_zoo import (
     aof_base_file,
@@ -32,10 +33,6 @@ from tf_zoo import (
     tflite_run,
 )
 
-DTYPE_ERR = "Input tensor type doesn't match the type expected by the model definition"
-BATCHING_ERR = "Auto-batching not supported by the TFLITE backend"
-INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
-OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
 MODELS = {"tflite:dense": "dense", "tflite:quant": "quant"}
 
 
@@ -203,14 +200,14 @@ class TestTFLite:
                         len(outs),
                         *outs,
                     ),
-                    DTYPE_ERR,
+                    TFLITE_DTYPE,
                     message=(model, ins),
                 )
                 reply = raw.call(
                     "AI.MODELEXECUTE", model, "INPUTS", len(ins), *ins, "OUTPUTS", len(outs), *outs
                 )
                 env.assertEqual(reply[0], "-")
-                env.assertTrue(reply[1].endswith(DTYPE_ERR.encode()), message=reply)
+                env.assertTrue(reply[1].endswith(TFLITE_DTYPE.encode()), message=reply)
                 env.assertEqual(keyspace(con), snapshot)
         env.assertEqual(
             error_text(
@@ -268,13 +265,13 @@ class TestTFLite:
             for key in ("new", "tflite:dense"):
                 env.assertEqual(
                     error_text(env, "AI.MODELSET", key, "TFLITE", "CPU", *args, "BLOB", blob),
-                    BATCHING_ERR,
+                    TFLITE_BATCHING,
                     message=args,
                 )
         with RawConnection(con) as raw:
             env.assertEqual(
                 raw.call("AI.MODELSET", "new", "TFLITE", "CPU", "BATCHSIZE", 2, "BLOB", blob),
-                ("-", b"ERR " + BATCHING_ERR.encode()),
+                ("-", b"ERR " + TFLITE_BATCHING.encode()),
             )
         env.assertEqual(keyspace(con), snapshot)
         wait_replica(env, con)

@@ -1,6 +1,7 @@
 """The unit tests import two things that are not installed:
 
-- the backends package, from the repository root (`import backends`);
+- the backends package, from the repository root (`import backends`), and from there the
+  error texts the flow tests define (`from tests.flow.error_texts import WRONGTYPE`);
 - the bridge as a plain extension, build/cyrai_bridge*.so: the same Cython code as in the
   Redis module but allocating with libc (`make build` makes it).
 

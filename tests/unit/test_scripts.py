@@ -16,6 +16,7 @@ import pytest
 
 import backends
 from backends import BackendError, script_ops
+from tests.flow.error_texts import CALL_ERROR, WRONGTYPE
 
 torch = pytest.importorskip("torch")
 ts = pytest.importorskip("backends.torch_script")
@@ -28,7 +29,6 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 SIG = "(tensors: List[Tensor], keys: List[str], args: List[str])"
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 # Spec 4.5, verbatim.
 EXAMPLES = f"""
@@ -79,7 +79,7 @@ class FakeRedis:
     def _typed(self, key, kind):
         value = self.data.get(key)
         if value is not None and not isinstance(value, kind):
-            raise BackendError("Redis command returned an error: " + WRONGTYPE)
+            raise BackendError(CALL_ERROR + WRONGTYPE)
         return value
 
     def cmd_ping(self, *args):
@@ -302,9 +302,7 @@ def test_redis_error_replies_fail_the_script_with_their_text(redis):
     fake, _ = redis
     fake.data["h"] = {"f": "1"}
     script = ops_script()
-    assert error_of(script.run, "describe", [], ["h"], ["GET"]) == (
-        "Redis command returned an error: " + WRONGTYPE
-    )
+    assert error_of(script.run, "describe", [], ["h"], ["GET"]) == (CALL_ERROR + WRONGTYPE)
     assert error_of(script.run, "describe", [], ["k"], ["NOSUCHCMD"]) == (
         "Redis command returned an error: No such file or directory"
     )
