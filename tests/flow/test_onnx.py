@@ -6,7 +6,7 @@ replication."""
 import numpy as np
 import onnx
 import onnxruntime as ort
-from error_texts import EXTERNAL, ONNX_GPU
+from error_texts import EXTERNAL, ONNX_GPU, err
 from includes import RawConnection, error_text, keyspace, wait_replica
 from model_zoo import (
     connect,
@@ -97,8 +97,8 @@ def test_outputs_match_onnxruntime(env):
 
 def test_bad_models(env):
     """Bytes ORT cannot load give its own text (a protobuf without a graph, garbage, a
-    TorchScript archive), a model with external data is refused before ORT reads it, GPU
-    is unavailable: every one an error that leaves no key and keeps an existing model."""
+    TorchScript archive), a model with external data is refused before ORT reads it: every
+    one an error that leaves no key and keeps an existing model."""
     con = connect(env)
     store(con, "m", "ONNX", onnx_blob("add"))
     snapshot = keyspace(con)
@@ -135,12 +135,21 @@ def test_bad_models(env):
             ("-", EXTERNAL.encode()),
         )
         env.assertEqual(keyspace(con), snapshot)
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            env.skip()  # the GPU case needs a host without CUDA
+    env.assertTrue(con.ping())
+
+
+def test_gpu_without_cuda(env):
+    """A model for a GPU on a host without CUDA is refused and leaves no key."""
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        env.skip()  # needs a host without CUDA
+    con = connect(env)
+    store(con, "m", "ONNX", onnx_blob("add"))
+    snapshot = keyspace(con)
+    with RawConnection(con) as raw:
         for device in ("GPU", "gpu:0", "GPU:"):
             env.assertEqual(
                 raw.call("AI.MODELSTORE", "new", "ONNX", device, "BLOB", onnx_blob("add")),
-                ("-", b"ERR " + ONNX_GPU.encode()),
+                ("-", err(ONNX_GPU).encode()),
             )
             env.assertEqual(keyspace(con), snapshot)
     env.assertTrue(con.ping())
