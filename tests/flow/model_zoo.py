@@ -377,3 +377,50 @@ def resp_command(*args):
     """A command as RESP bytes, as the AOF holds it."""
     parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+# ---------------------------------------------------------------------------------------
+# A backend's round trip: its models stored and run against the framework in process, then
+# found intact, outputs included, after a reload, a restart or a sync. Each backend's test
+# file gives its own store_models(con) -> keys and run_models(env, con, rng, prefix) ->
+# {output key: expected array}.
+
+
+class RoundTrip:
+    def __init__(self, store_models, run_models, tolerance=0.0):
+        self.store_models = store_models
+        self.run_models = run_models
+        self.tolerance = tolerance  # 0: outputs bit-identical to the framework's
+
+    def check_outputs(self, env, con, expected):
+        for key, want in expected.items():
+            got = get_array(con, key)
+            env.assertEqual(got.dtype, want.dtype, message=key)
+            if self.tolerance:
+                tol = self.tolerance
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=key)
+            else:
+                np.testing.assert_array_equal(got, want, err_msg=key)
+
+    def start(self, env, con, seed):
+        """Stores the models and runs them once: (keys, expected outputs, model state)."""
+        keys = self.store_models(con)
+        expected = self.run_models(env, con, np.random.default_rng(seed), "r")
+        return keys, expected, model_state(con, keys)
+
+    def check_replicas(self, env, con, expected, keys=()):
+        """The replica, if any, once in sync: the same models (keys) and outputs."""
+        wait_replica(env, con)
+        for c in servers(env)[1:]:
+            if keys:
+                env.assertEqual(model_state(c, keys), model_state(con, keys))
+            self.check_outputs(env, c, expected)
+
+    def check_everywhere(self, env, state, expected):
+        """Every server has the models (META and bytes as before) and their earlier
+        outputs; the models run again with the framework's results."""
+        con = connect(env)
+        for c in servers(env):
+            env.assertEqual(model_state(c, list(state)), state)
+            self.check_outputs(env, c, expected)
+        self.run_models(env, con, np.random.default_rng(99), "again")

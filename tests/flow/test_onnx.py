@@ -9,6 +9,7 @@ import onnxruntime as ort
 from error_texts import EXTERNAL, ONNX_GPU, err
 from includes import RawConnection, error_text, keyspace, wait_replica
 from model_zoo import (
+    RoundTrip,
     connect,
     execute,
     get_array,
@@ -49,15 +50,11 @@ def run_models(env, con, rng, prefix):
     y, label = onnx_run("mlp", x=x)
     expected[prefix + ":y"] = y
     expected[prefix + ":label"] = label
-    check_outputs(env, con, expected)
+    ONNX_MODELS.check_outputs(env, con, expected)
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        got = get_array(con, key)
-        env.assertEqual(got.dtype, want.dtype, message=key)
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=key)
+ONNX_MODELS = RoundTrip(store_models, run_models, tolerance=1e-6)
 
 
 def test_outputs_match_onnxruntime(env):
@@ -90,9 +87,7 @@ def test_outputs_match_onnxruntime(env):
     np.testing.assert_allclose(get_array(con, "y1"), onnx_run("mlp", x=x)[0], rtol=1e-6)
     for key in ("onnx:add", "onnx:mlp"):
         env.assertEqual(con.execute_command("AI.MODELGET", key, "BLOB"), onnx_blob(key[5:]))
-    wait_replica(env, con)
-    for c in servers(env)[1:]:
-        check_outputs(env, c, expected)
+    ONNX_MODELS.check_replicas(env, con, expected)
 
 
 def test_bad_models(env):
@@ -212,29 +207,19 @@ def test_bad_inputs_write_nothing(env):
         env.assertEqual(get_array(c, "old").tolist(), [0, 1, 2])
 
 
-def check_everywhere(env, state, expected):
-    con = connect(env)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
-
-
 def test_debug_reload_and_restart(env):
     """DEBUG RELOAD (master and replica), SAVE + restart, and a restart after
     BGREWRITEAOF keep the models byte-identical and runnable."""
     con = connect(env)
-    keys = store_models(con)
-    expected = run_models(env, con, np.random.default_rng(4), "r")
-    state = model_state(con, keys)
+    keys, expected, state = ONNX_MODELS.start(env, con, 4)
     env.dumpAndReload()
-    check_everywhere(env, state, expected)
+    ONNX_MODELS.check_everywhere(env, state, expected)
     env.assertTrue(con.save())
     env.stop()
     env.start()
-    check_everywhere(env, state, expected)
+    ONNX_MODELS.check_everywhere(env, state, expected)
     env.restartAndReload()
-    check_everywhere(env, state, expected)
+    ONNX_MODELS.check_everywhere(env, state, expected)
 
 
 def test_replication(env):

@@ -16,6 +16,7 @@ from includes import (
     wait_replica,
 )
 from model_zoo import (
+    RoundTrip,
     aof_base_file,
     execute,
     get_array,
@@ -121,9 +122,7 @@ def run_models(env, con, rng, prefix):
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        np.testing.assert_array_equal(get_array(con, key), want, err_msg=key)
+TF_MODELS = RoundTrip(store_models, run_models)
 
 
 # Spec 3.2 step 9 and 10-11 for TF: (arguments after the key, error without "ERR ").
@@ -207,17 +206,6 @@ MODELSET_ERRORS = [
         "Insufficient arguments, missing model BLOB",
     ),
 ]
-
-
-def check_everywhere(env, state, expected):
-    """Every server has the models (META and bytes as before) and the earlier outputs; the
-    models run again with TF's results."""
-    con = env.getConnection()
-    wait_replica(env, con)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
 
 
 class TestTF:
@@ -375,10 +363,7 @@ class TestTF:
             OUTPUTS_MISMATCH,
         )
         env.assertEqual(con.exists("p", "q"), 0)
-        wait_replica(env, con)
-        for c in servers(env)[1:]:
-            env.assertEqual(model_state(c, keys), model_state(con, keys))
-            check_outputs(env, c, expected)
+        TF_MODELS.check_replicas(env, con, expected, keys)
 
     def test_dtypes(self):
         """Outputs keep the dtype TF produced (INT64, BOOL, INT32, UINT8, INT8, INT16,
@@ -780,11 +765,9 @@ class TestTF:
     def test_debug_reload(self):
         env = self.env
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(5), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TF_MODELS.start(env, con, 5)
         env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
-        check_everywhere(env, state, expected)
+        TF_MODELS.check_everywhere(env, state, expected)
         payload = con.dump("tf:saved")
         env.assertTrue(con.restore("copy", 0, payload))
         env.assertEqual(model_state(con, ["copy"])["copy"], state["tf:saved"])
@@ -796,15 +779,13 @@ class TestTF:
         """SAVE, stop, start (the AOF env replays its AOF): TF models survive and run."""
         env = self.env
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(6), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TF_MODELS.start(env, con, 6)
         wait_replica(env, con)
         env.assertTrue(con.save())
         env.stop()
         env.start()
         start_replica_sync(env)
-        check_everywhere(env, state, expected)
+        TF_MODELS.check_everywhere(env, state, expected)
 
     def test_aof_rewrite(self):
         """The rewritten AOF re-emits TF models with INPUTS/OUTPUTS before BLOB; replaying it

@@ -10,6 +10,7 @@ import numpy as np
 from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TFLITE_BATCHING, TFLITE_DTYPE
 from includes import RawConnection, error_text, keyspace, meta_dict, wait_replica
 from model_zoo import (
+    RoundTrip,
     aof_base_file,
     execute,
     get_array,
@@ -81,18 +82,7 @@ def run_models(env, con, rng, prefix):
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        np.testing.assert_array_equal(get_array(con, key), want, err_msg=key)
-
-
-def check_everywhere(env, state, expected):
-    con = env.getConnection()
-    wait_replica(env, con)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
+TFLITE_MODELS = RoundTrip(store_models, run_models)
 
 
 class TestTFLite:
@@ -157,10 +147,7 @@ class TestTFLite:
             con.execute_command("AI.TENSORGET", "qrun", "BLOB"),
             con.execute_command("AI.TENSORGET", "qe2", "BLOB"),
         )
-        wait_replica(env, con)
-        for c in servers(env)[1:]:
-            env.assertEqual(model_state(c, keys), model_state(con, keys))
-            check_outputs(env, c, expected)
+        TFLITE_MODELS.check_replicas(env, con, expected, keys)
 
     def test_errors(self):
         """Wrong input dtype: the TFLite text, nothing written, the model still runs; wrong
@@ -325,11 +312,9 @@ class TestTFLite:
     def test_debug_reload(self):
         env = self.env
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(5), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TFLITE_MODELS.start(env, con, 5)
         env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
-        check_everywhere(env, state, expected)
+        TFLITE_MODELS.check_everywhere(env, state, expected)
         env.assertTrue(con.restore("copy", 0, con.dump("tflite:quant")))
         env.assertEqual(model_state(con, ["copy"])["copy"], state["tflite:quant"])
         run_quant(env, con, "copy", np.random.default_rng(8), "copy")
@@ -342,15 +327,13 @@ class TestTFLite:
         if env.useSlaves:
             env.skip()
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(6), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TFLITE_MODELS.start(env, con, 6)
         wait_replica(env, con)
         env.assertTrue(con.save())
         env.stop()
         env.start()
         start_replica_sync(env)
-        check_everywhere(env, state, expected)
+        TFLITE_MODELS.check_everywhere(env, state, expected)
 
     def test_aof_rewrite(self):
         """The rewritten AOF holds one AI.MODELSTORE per model with every option and no

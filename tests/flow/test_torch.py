@@ -5,6 +5,7 @@ nothing, and models across DEBUG RELOAD, restarts, AOF rewrite and replication."
 import numpy as np
 from includes import NUMERIC_DTYPES, error_text, keyspace, tensor_data, wait_replica
 from model_zoo import (
+    RoundTrip,
     aof_base_file,
     connect,
     execute,
@@ -58,9 +59,7 @@ def run_models(env, con, rng, prefix):
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        np.testing.assert_allclose(get_array(con, key), want, rtol=1e-6, atol=1e-6, err_msg=key)
+TORCH_MODELS = RoundTrip(store_models, run_models, tolerance=1e-6)
 
 
 def test_outputs_match_torch(env):
@@ -87,9 +86,7 @@ def test_outputs_match_torch(env):
         con.execute_command("AI.MODELRUN", "torch:mlp", "INPUTS", "x", "OUTPUTS", "y"), b"OK"
     )
     np.testing.assert_allclose(get_array(con, "y"), torch_run("mlp", x)[0], rtol=1e-6, atol=1e-6)
-    wait_replica(env, con)
-    for c in servers(env)[1:]:
-        check_outputs(env, c, expected)
+    TORCH_MODELS.check_replicas(env, con, expected)
     # Output dtypes follow the inputs through torch's add, scalars included.
     store(con, "m", "TORCH", torch_blob("add"))
     rng = np.random.default_rng(3)
@@ -156,16 +153,6 @@ def test_backend_errors_write_nothing(env):
         env.assertEqual(get_array(c, "old").tolist(), [0, 1, 2])
 
 
-def check_everywhere(env, state, expected):
-    """Every server has the models (META and bytes as before), their earlier outputs, and
-    runs them again with the same results."""
-    con = connect(env)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
-
-
 def test_reload_and_restart(env):
     """DEBUG RELOAD (master and replica), DUMP/RESTORE, SAVE + stop + start (the AOF env
     replays the commands it appended), and in the AOF env a restart from a rewritten AOF
@@ -190,9 +177,9 @@ def test_reload_and_restart(env):
     expected = run_models(env, con, np.random.default_rng(5), "r")
     state = model_state(con, keys)
     env.dumpAndReload()
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
     env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
     payload = con.dump("torch:mlp")
     env.assertTrue(con.restore("copy", 0, payload))
     env.assertEqual(model_state(con, ["copy"])["copy"], state["torch:mlp"])
@@ -206,7 +193,7 @@ def test_reload_and_restart(env):
     env.assertTrue(con.save())
     env.stop()
     env.start()
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
     if env.useAof:
         check_rewritten_aof(env, state, expected)
 
@@ -260,7 +247,7 @@ def check_rewritten_aof(env, state, expected):
     )
     env.stop()
     env.start()
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
 
 
 def test_replication(env):
