@@ -5,6 +5,7 @@ import os
 import select
 import socket
 import sys
+import threading
 import time
 
 # The server launcher is shared with the client tests and the benchmarks: it lives in opt/.
@@ -185,6 +186,52 @@ def wait_until(env, condition, timeout_s=20, message="condition", interval_s=0.0
 
 
 # ---------------------------------------------------------------------------------------
+# Blocking commands, sent from threads
+
+
+class Call(threading.Thread):
+    """One command on its own connection in a thread: .result is the reply, or the
+    exception; .done is set once it returned."""
+
+    def __init__(self, env, *args, raw=False):
+        super().__init__(daemon=True)
+        self.con = env.getConnection()
+        self.args = args
+        self.raw = raw
+        self.result = None
+        self.done = threading.Event()
+        self.start()
+
+    def run(self):
+        try:
+            if self.raw:
+                with RawConnection(self.con) as raw:
+                    self.result = raw.call(*self.args)
+            else:
+                self.result = self.con.execute_command(*self.args)
+        except Exception as e:  # noqa: BLE001 - the test asserts on it
+            self.result = e
+        self.con.close()
+        self.done.set()
+
+    def wait(self, timeout=60):
+        self.join(timeout)
+        return self.result
+
+
+def blocked_clients(con):
+    return con.info("clients")["blocked_clients"]
+
+
+def wait_blocked(env, con, n, timeout=20):
+    """Waits until exactly n clients are blocked (their commands parsed and queued)."""
+    deadline = time.monotonic() + timeout
+    while blocked_clients(con) != n and time.monotonic() < deadline:
+        time.sleep(0.002)
+    env.assertEqual(blocked_clients(con), n)
+
+
+# ---------------------------------------------------------------------------------------
 # Servers of their own, beside the env's
 
 
@@ -210,6 +257,51 @@ def refused_load(*module_args):
         return server.wait_exit(30), server.log()
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# AOF files (Redis 7 multi-part AOF)
+
+
+def aof_base_file(con):
+    """The path of the current base file of the AOF."""
+    directory = con.config_get("dir")["dir"]
+    aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
+    manifest = os.path.join(
+        aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest"
+    )
+    with open(manifest) as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("type") + 1] == "b":
+                return os.path.join(aofdir, fields[fields.index("file") + 1])
+    return None
+
+
+def _aof_rewrite_done(con):
+    info = con.info("persistence")
+    return not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]
+
+
+def rewrite_aof(con, timeout_s=60):
+    """BGREWRITEAOF, waiting for any rewrite before and for this one to end; returns the
+    new base file's bytes."""
+    for start in (False, True):
+        if start:
+            con.bgrewriteaof()
+        deadline = time.monotonic() + timeout_s
+        while not _aof_rewrite_done(con):
+            if time.monotonic() > deadline:
+                raise AssertionError("AOF rewrite did not finish")
+            time.sleep(0.01)
+    with open(aof_base_file(con), "rb") as f:
+        return f.read()
+
+
+def resp_command(*args):
+    """A command as RESP bytes, as the AOF holds it."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
 # ---------------------------------------------------------------------------------------
@@ -305,6 +397,24 @@ def replied(raw, timeout_s=0.0):
     """Whether a reply is waiting on a RawConnection (without reading it), waiting up to
     timeout_s for one."""
     return bool(raw.file.peek(1) if select.select([raw.sock], [], [], timeout_s)[0] else b"")
+
+
+def check_refused(env, con, table, wire_error=None):
+    """Every (command, error text) of table fails with that text (and, given wire_error,
+    that reply on the wire), changes nothing and leaves the server answering; the replica,
+    if any, ends with the same keyspace."""
+    snapshot = keyspace(con)
+    with RawConnection(con) as raw:
+        for args, expected in table:
+            message = repr(args)[:120]
+            env.assertEqual(error_text(env, *args), expected, message=message)
+            if wire_error is not None:
+                env.assertEqual(raw.call(*args), ("-", wire_error(expected)), message=message)
+            env.assertEqual(keyspace(con), snapshot, message=message)
+            env.assertTrue(con.ping())
+    if env.useSlaves:
+        wait_replica(env, con)
+        env.assertEqual(keyspace(env.getSlaveConnection()), snapshot)
 
 
 def run_checks(env, *checks):

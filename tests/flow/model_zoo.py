@@ -5,9 +5,7 @@ plus helpers to move numpy arrays in and out of tensor keys.
 Kept apart from includes.py so that the tensor tests never import a framework."""
 
 import io
-import os
 import re
-import time
 
 import numpy as np
 import onnx
@@ -340,43 +338,6 @@ def servers(env):
     if env.useSlaves:
         cons.append(env.getSlaveConnection())
     return cons
-
-
-# ---------------------------------------------------------------------------------------
-# AOF files (Redis 7 multi-part AOF)
-
-
-def aof_base_file(con):
-    """The path of the current base file of the AOF."""
-    directory = con.config_get("dir")["dir"]
-    aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
-    manifest = os.path.join(
-        aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest"
-    )
-    with open(manifest) as f:
-        for line in f:
-            fields = line.split()
-            if fields[fields.index("type") + 1] == "b":
-                return os.path.join(aofdir, fields[fields.index("file") + 1])
-    return None
-
-
-def rewrite_aof(con):
-    """BGREWRITEAOF, waiting for any rewrite before and for this one to end."""
-    for start in (False, True):
-        if start:
-            con.bgrewriteaof()
-        while True:
-            info = con.info("persistence")
-            if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-                break
-            time.sleep(0.01)
-
-
-def resp_command(*args):
-    """A command as RESP bytes, as the AOF holds it."""
-    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
 # ---------------------------------------------------------------------------------------

@@ -15,13 +15,12 @@ import torch
 from error_texts import BATCH_SIZE_ERROR
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from includes import RawConnection, meta_dict, replied
+from includes import RawConnection, meta_dict, replied, blocked_clients, resp_command
 from model_zoo import (
     MLP,
     connect,
     execute,
     get_array,
-    resp_command,
     set_array,
     store,
     torch_blob,
@@ -91,10 +90,6 @@ def client_rows(i, rows):
     x = np.random.default_rng(1000 + i).standard_normal((rows, 4)).astype(np.float32)
     x[:, 0] = i + 1
     return x
-
-
-def blocked_clients(con):
-    return con.info("clients")["blocked_clients"]
 
 
 def queue_depth(con):

@@ -8,7 +8,15 @@ import threading
 import time
 
 import numpy as np
-from includes import RawConnection, wait_replica, wait_until
+from includes import (
+    RawConnection,
+    wait_replica,
+    wait_until,
+    Call,
+    blocked_clients,
+    wait_blocked,
+    resp_command,
+)
 from model_zoo import (
     big_onnx_chunks,
     connect,
@@ -17,7 +25,6 @@ from model_zoo import (
     model_blob,
     onnx_blob,
     onnx_run,
-    resp_command,
     servers,
     set_array,
     store,
@@ -26,48 +33,6 @@ from model_zoo import (
 )
 
 SLOW_MS = 400  # how long the runs that occupy the queue should take
-
-
-class Call(threading.Thread):
-    """One command on its own connection in a thread: .result is the reply, or the
-    exception; .done is set once it returned."""
-
-    def __init__(self, env, *args, raw=False):
-        super().__init__(daemon=True)
-        self.con = env.getConnection()
-        self.args = args
-        self.raw = raw
-        self.result = None
-        self.done = threading.Event()
-        self.start()
-
-    def run(self):
-        try:
-            if self.raw:
-                with RawConnection(self.con) as raw:
-                    self.result = raw.call(*self.args)
-            else:
-                self.result = self.con.execute_command(*self.args)
-        except Exception as e:  # noqa: BLE001 - the test asserts on it
-            self.result = e
-        self.con.close()
-        self.done.set()
-
-    def wait(self, timeout=60):
-        self.join(timeout)
-        return self.result
-
-
-def blocked_clients(con):
-    return con.info("clients")["blocked_clients"]
-
-
-def wait_blocked(env, con, n, timeout=20):
-    """Waits until exactly n clients are blocked (their commands parsed and queued)."""
-    deadline = time.monotonic() + timeout
-    while blocked_clients(con) != n and time.monotonic() < deadline:
-        time.sleep(0.002)
-    env.assertEqual(blocked_clients(con), n)
 
 
 def setup_slow(env, con, key="slow", scale=1):

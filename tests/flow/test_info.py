@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from error_texts import ARITY, NO_RUN_INFO
 from includes import (
+    rewrite_aof,
+    resp_command,
     RawConnection,
     error_text,
     meta_dict,
@@ -20,14 +22,11 @@ from includes import (
     wait_until,
 )
 from model_zoo import (
-    aof_base_file,
     connect,
     execute,
     get_array,
     model_blob,
     onnx_blob,
-    resp_command,
-    rewrite_aof,
     set_array,
     store,
     torch_blob,
@@ -571,9 +570,7 @@ def test_model_chunk_size_persistence(env):
     env.assertEqual(con.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"), 450)
     if env.useAof:
         con.config_set("aof-use-rdb-preamble", "no")
-        rewrite_aof(con)
-        with open(aof_base_file(con), "rb") as f:
-            base = f.read()
+        base = rewrite_aof(con)
         for key, blob in models.items():
             env.assertContains(
                 resp_command(

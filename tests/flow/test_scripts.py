@@ -14,6 +14,9 @@ from error_texts import (
     WRONGTYPE,
 )
 from includes import (
+    aof_base_file,
+    rewrite_aof,
+    resp_command,
     RawConnection,
     error_text,
     keyspace,
@@ -22,11 +25,8 @@ from includes import (
     wait_replica,
 )
 from model_zoo import (
-    aof_base_file,
     connect,
     get_array,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
     store,

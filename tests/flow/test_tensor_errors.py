@@ -20,7 +20,7 @@ from error_texts import (
     VALUES_COUNT,
     WRONGTYPE,
 )
-from includes import RawConnection, connection, error_text, keyspace, wait_replica
+from includes import RawConnection, check_refused, connection, error_text
 
 
 SET = "AI.TENSORSET"
@@ -193,15 +193,7 @@ def test_malformed_commands_table(env):
     con = connection(env)
     setup_keys(con)
     env.assertGreaterEqual(len(MALFORMED), 50)
-    snapshot = keyspace(con)
-    for args, expected in MALFORMED:
-        env.assertEqual(error_text(env, *args), expected, message=repr(args)[:120])
-        env.assertEqual(keyspace(con), snapshot, message=repr(args)[:120])
-        env.assertTrue(con.ping())
-    if env.useSlaves:
-        wait_replica(env, con)
-        replica = env.getSlaveConnection()
-        env.assertEqual(keyspace(replica), snapshot)
+    check_refused(env, con, MALFORMED)
 
 
 def test_error_prefixes(env):

@@ -8,6 +8,8 @@ replica): every process that loads TF spends seconds importing it."""
 import numpy as np
 from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TF_INCOMPATIBLE
 from includes import (
+    rewrite_aof,
+    resp_command,
     RawConnection,
     error_text,
     keyspace,
@@ -17,14 +19,11 @@ from includes import (
 )
 from model_zoo import (
     RoundTrip,
-    aof_base_file,
     execute,
     get_array,
     model_blob,
     model_meta,
     model_state,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
 )
@@ -801,9 +800,7 @@ class TestTF:
         )
         state = model_state(con, ["m", "s"])
         con.config_set("aof-use-rdb-preamble", "no")
-        rewrite_aof(con)
-        with open(aof_base_file(con), "rb") as f:
-            base = f.read()
+        base = rewrite_aof(con)
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
         env.assertContains(
             resp_command(

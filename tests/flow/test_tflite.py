@@ -8,17 +8,22 @@ import threading
 
 import numpy as np
 from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TFLITE_BATCHING, TFLITE_DTYPE
-from includes import RawConnection, error_text, keyspace, meta_dict, wait_replica
+from includes import (
+    RawConnection,
+    error_text,
+    keyspace,
+    meta_dict,
+    wait_replica,
+    rewrite_aof,
+    resp_command,
+)
 from model_zoo import (
     RoundTrip,
-    aof_base_file,
     execute,
     get_array,
     model_blob,
     model_meta,
     model_state,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
     store,
@@ -347,9 +352,7 @@ class TestTFLite:
         con.execute_command("AI.MODELSET", "q", "TFLITE", "CPU", "BLOB", quant)
         state = model_state(con, ["d", "q"])
         con.config_set("aof-use-rdb-preamble", "no")
-        rewrite_aof(con)
-        with open(aof_base_file(con), "rb") as f:
-            base = f.read()
+        base = rewrite_aof(con)
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
         env.assertContains(
             resp_command(

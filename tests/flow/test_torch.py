@@ -3,17 +3,22 @@ module run in process, input/output names, output dtypes, backend errors that wr
 nothing, and models across DEBUG RELOAD, restarts, AOF rewrite and replication."""
 
 import numpy as np
-from includes import NUMERIC_DTYPES, error_text, keyspace, tensor_data, wait_replica
+from includes import (
+    NUMERIC_DTYPES,
+    error_text,
+    keyspace,
+    tensor_data,
+    wait_replica,
+    rewrite_aof,
+    resp_command,
+)
 from model_zoo import (
     RoundTrip,
-    aof_base_file,
     connect,
     execute,
     get_array,
     model_meta,
     model_state,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
     store,
@@ -203,9 +208,7 @@ def check_rewritten_aof(env, state, expected):
     option; a restart replays them."""
     con = connect(env)
     con.config_set("aof-use-rdb-preamble", "no")
-    rewrite_aof(con)
-    with open(aof_base_file(con), "rb") as f:
-        base = f.read()
+    base = rewrite_aof(con)
     env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), len(state))
     env.assertContains(
         resp_command(
