@@ -16,7 +16,14 @@ import pytest
 
 import backends
 from backends import BackendError, script_ops
-from tests.flow.error_texts import CALL_ERROR, WRONGTYPE
+from tests.flow.error_texts import (
+    CALL_ERROR,
+    MODEL_EMPTY,
+    TORCH_GPU,
+    UNSUPPORTED_DEVICE,
+    WRONGTYPE,
+    err,
+)
 
 torch = pytest.importorskip("torch")
 ts = pytest.importorskip("backends.torch_script")
@@ -130,7 +137,7 @@ class FakeModels:
     def __call__(self, key, inputs, num_outputs):
         self.seen.append((key, inputs, num_outputs, torch.is_grad_enabled()))
         if key not in self.models:
-            raise BackendError("ERR model key is empty")
+            raise BackendError(err(MODEL_EMPTY))
         return self.models[key](*inputs)[:num_outputs]
 
 
@@ -314,7 +321,7 @@ def test_redis_error_replies_fail_the_script_with_their_text(redis):
 def test_model_execute_errors(redis):
     script = compile_entry(EXAMPLES, "chain")
     x = np.ones(2, np.float32)
-    assert error_of(script.run, "chain", [x, x], ["nomodel"], []) == "ERR model key is empty"
+    assert error_of(script.run, "chain", [x, x], ["nomodel"], []) == err(MODEL_EMPTY)
 
 
 def test_ops_without_hooks():
@@ -344,7 +351,7 @@ def test_op_error_text_is_per_thread(redis):
         t.start()
     for t in threads:
         t.join()
-    assert set(errors) == {"ERR model key is empty"}
+    assert set(errors) == {err(MODEL_EMPTY)}
     assert results == [[2.0, 2.0]] * 100
 
 
@@ -422,16 +429,14 @@ def test_cpu_devices(device):
 
 @pytest.mark.parametrize("device", ["TPU", "", "GP", "cuda"])
 def test_unsupported_devices(device):
-    assert error_of(ts.compile_script, "", device=device) == "ERR unsupported device"
+    assert error_of(ts.compile_script, "", device=device) == err(UNSUPPORTED_DEVICE)
 
 
 @pytest.mark.parametrize("device", ["GPU", "gpu:0", "GPU:1"])
 def test_gpu_devices(device):
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here: GPU scripts compile")
-    assert error_of(ts.compile_script, "", device=device) == (
-        "GPU requested but Torch couldn't find CUDA"
-    )
+    assert error_of(ts.compile_script, "", device=device) == TORCH_GPU
 
 
 def test_compile_script_reachable_from_the_torch_backend():
