@@ -30,7 +30,9 @@ import tempfile
 import time
 
 # The server launcher is shared with the flow tests and the benchmarks: it lives in opt/.
+# The error texts are every test's: tests/flow/error_texts.py, imported from the root.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "opt"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
 import pytest
 import redis

@@ -147,7 +147,8 @@ ROUTING_MISSING = "Missing ROUTING value"
 SCRIPT_RO = "AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
 TIMEOUT_IN_OP = "TIMEOUT not allowed within a DAG command"
 
-# Run statistics
+# Run statistics and configuration
+LOAD_BACKEND = "error loading backend"
 NO_RUN_INFO = "cannot find run info for key"
 
 # Redis itself

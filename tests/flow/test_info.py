@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import torch
-from error_texts import ARITY, NO_RUN_INFO
+from error_texts import ARITY, LOAD_BACKEND, NO_RUN_INFO
 from includes import (
     rewrite_aof,
     resp_command,
@@ -476,12 +476,10 @@ def test_config_loadbackend(env):
     env.assertEqual(list(section(con, "ai_backends_info")), ["ai_Torch_version"])
     for name in ("TORCH", "Torch"):
         env.assertEqual(
-            error_text(env, "AI.CONFIG", "LOADBACKEND", name, "/abs/x.so"), "error loading backend"
+            error_text(env, "AI.CONFIG", "LOADBACKEND", name, "/abs/x.so"), LOAD_BACKEND
         )
     store(con, "o", "ONNX", onnx_blob("add"))  # loads ONNX on first use
-    env.assertEqual(
-        error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"), "error loading backend"
-    )
+    env.assertEqual(error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"), LOAD_BACKEND)
     backends = section(con, "ai_backends_info")
     env.assertEqual(
         list(backends),
