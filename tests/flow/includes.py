@@ -304,6 +304,27 @@ def resp_command(*args):
     return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
 
 
+def aof_modelstore(
+    key,
+    backend,
+    device,
+    blob,
+    inputs=None,
+    outputs=None,
+    tag="",
+    batchsize=0,
+    minbatchsize=0,
+    minbatchtimeout=0,
+):
+    """AI.MODELSTORE as an AOF rewrite writes it (RESP): every option, then INPUTS and
+    OUTPUTS with their counts (TF only), then BLOB; blob is bytes or a list of chunks."""
+    args = ["AI.MODELSTORE", key, backend, device, "TAG", tag, "BATCHSIZE", batchsize]
+    args += ["MINBATCHSIZE", minbatchsize, "MINBATCHTIMEOUT", minbatchtimeout]
+    if inputs is not None:
+        args += ["INPUTS", len(inputs), *inputs, "OUTPUTS", len(outputs), *outputs]
+    return resp_command(*args, "BLOB", *([blob] if isinstance(blob, bytes) else blob))
+
+
 # ---------------------------------------------------------------------------------------
 # Replication
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from error_texts import ARITY, LOAD_BACKEND, NO_RUN_INFO
 from includes import (
+    aof_modelstore,
     rewrite_aof,
     resp_command,
     RawConnection,
@@ -571,22 +572,7 @@ def test_model_chunk_size_persistence(env):
         base = rewrite_aof(con)
         for key, blob in models.items():
             env.assertContains(
-                resp_command(
-                    "AI.MODELSTORE",
-                    key,
-                    "TORCH",
-                    "CPU",
-                    "TAG",
-                    "",
-                    "BATCHSIZE",
-                    0,
-                    "MINBATCHSIZE",
-                    0,
-                    "MINBATCHTIMEOUT",
-                    0,
-                    "BLOB",
-                    *chunks_of(blob, 450),
-                ),
+                aof_modelstore(key, "TORCH", "CPU", chunks_of(blob, 450)),
                 base,
                 message=key,
             )

@@ -8,8 +8,8 @@ replica): every process that loads TF spends seconds importing it."""
 import numpy as np
 from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TF_INCOMPATIBLE
 from includes import (
+    aof_modelstore,
     rewrite_aof,
-    resp_command,
     RawConnection,
     error_text,
     keyspace,
@@ -803,56 +803,13 @@ class TestTF:
         base = rewrite_aof(con)
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
         env.assertContains(
-            resp_command(
-                STORE,
-                "m",
-                "TF",
-                "cpu",
-                "TAG",
-                "t1",
-                "BATCHSIZE",
-                0,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "INPUTS",
-                2,
-                "a",
-                "b",
-                "OUTPUTS",
-                2,
-                "mul",
-                "add",
-                "BLOB",
-                blob,
+            aof_modelstore(
+                "m", "TF", "cpu", blob, inputs=["a", "b"], outputs=["mul", "add"], tag="t1"
             ),
             base,
         )
         env.assertContains(
-            resp_command(
-                STORE,
-                "s",
-                "TF",
-                "CPU",
-                "TAG",
-                "",
-                "BATCHSIZE",
-                0,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "INPUTS",
-                2,
-                "b",
-                "a",
-                "OUTPUTS",
-                1,
-                "sum",
-                "BLOB",
-                saved,
-            ),
+            aof_modelstore("s", "TF", "CPU", saved, inputs=["b", "a"], outputs=["sum"]),
             base,
         )
         env.stop()

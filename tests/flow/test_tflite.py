@@ -9,13 +9,13 @@ import threading
 import numpy as np
 from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TFLITE_BATCHING, TFLITE_DTYPE
 from includes import (
+    aof_modelstore,
     RawConnection,
     error_text,
     keyspace,
     meta_dict,
     wait_replica,
     rewrite_aof,
-    resp_command,
 )
 from model_zoo import (
     RoundTrip,
@@ -355,41 +355,11 @@ class TestTFLite:
         base = rewrite_aof(con)
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
         env.assertContains(
-            resp_command(
-                "AI.MODELSTORE",
-                "d",
-                "TFLITE",
-                "cpu",
-                "TAG",
-                "t1",
-                "BATCHSIZE",
-                4,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "BLOB",
-                dense,
-            ),
+            aof_modelstore("d", "TFLITE", "cpu", dense, tag="t1", batchsize=4),
             base,
         )
         env.assertContains(
-            resp_command(
-                "AI.MODELSTORE",
-                "q",
-                "TFLITE",
-                "CPU",
-                "TAG",
-                "",
-                "BATCHSIZE",
-                0,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "BLOB",
-                quant,
-            ),
+            aof_modelstore("q", "TFLITE", "CPU", quant),
             base,
         )
         env.stop()

@@ -4,13 +4,13 @@ nothing, and models across DEBUG RELOAD, restarts, AOF rewrite and replication."
 
 import numpy as np
 from includes import (
+    aof_modelstore,
     NUMERIC_DTYPES,
     error_text,
     keyspace,
     tensor_data,
     wait_replica,
     rewrite_aof,
-    resp_command,
 )
 from model_zoo import (
     RoundTrip,
@@ -211,41 +211,13 @@ def check_rewritten_aof(env, state, expected):
     base = rewrite_aof(con)
     env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), len(state))
     env.assertContains(
-        resp_command(
-            "AI.MODELSTORE",
-            "opts",
-            "TORCH",
-            "cpu",
-            "TAG",
-            "t1",
-            "BATCHSIZE",
-            4,
-            "MINBATCHSIZE",
-            2,
-            "MINBATCHTIMEOUT",
-            0,
-            "BLOB",
-            torch_blob("add"),
+        aof_modelstore(
+            "opts", "TORCH", "cpu", torch_blob("add"), tag="t1", batchsize=4, minbatchsize=2
         ),
         base,
     )
     env.assertContains(
-        resp_command(
-            "AI.MODELSTORE",
-            "copy",
-            "TORCH",
-            "CPU",
-            "TAG",
-            "tag:mlp",
-            "BATCHSIZE",
-            0,
-            "MINBATCHSIZE",
-            0,
-            "MINBATCHTIMEOUT",
-            0,
-            "BLOB",
-            torch_blob("mlp"),
-        ),
+        aof_modelstore("copy", "TORCH", "CPU", torch_blob("mlp"), tag="tag:mlp"),
         base,
     )
     env.stop()
