@@ -225,10 +225,7 @@ def blocked_clients(con):
 
 def wait_blocked(env, con, n, timeout=20):
     """Waits until exactly n clients are blocked (their commands parsed and queued)."""
-    deadline = time.monotonic() + timeout
-    while blocked_clients(con) != n and time.monotonic() < deadline:
-        time.sleep(0.002)
-    env.assertEqual(blocked_clients(con), n)
+    wait_until(env, lambda: blocked_clients(con) == n, timeout, f"{n} blocked clients", 0.002)
 
 
 # ---------------------------------------------------------------------------------------

@@ -377,6 +377,19 @@ class RoundTrip:
                 env.assertEqual(model_state(c, keys), model_state(con, keys))
             self.check_outputs(env, c, expected)
 
+    def check_replica_copies(self, env, con, keys, outputs, fmt=("BLOB",)):
+        """Once in sync, the replica has the same models (keys) and output tensors (AI.TENSORGET
+        key *fmt) as con's server."""
+        wait_replica(env, con)
+        replica = env.getSlaveConnection()
+        env.assertEqual(model_state(replica, keys), model_state(con, keys))
+        for key in outputs:
+            env.assertEqual(
+                replica.execute_command("AI.TENSORGET", key, *fmt),
+                con.execute_command("AI.TENSORGET", key, *fmt),
+                message=key,
+            )
+
     def check_everywhere(self, env, state, expected):
         """Every server has the models (META and bytes as before) and their earlier
         outputs; the models run again with the framework's results."""

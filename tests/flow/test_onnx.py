@@ -14,7 +14,6 @@ from model_zoo import (
     execute,
     get_array,
     model_meta,
-    model_state,
     onnx_blob,
     onnx_error_text,
     onnx_run,
@@ -231,14 +230,7 @@ def test_replication(env):
     replica = env.getSlaveConnection()
     keys = store_models(con)
     expected = run_models(env, con, np.random.default_rng(5), "r")
-    wait_replica(env, con)
-    env.assertEqual(model_state(replica, keys), model_state(con, keys))
-    for key in expected:
-        env.assertEqual(
-            replica.execute_command("AI.TENSORGET", key, "BLOB"),
-            con.execute_command("AI.TENSORGET", key, "BLOB"),
-            message=key,
-        )
+    ONNX_MODELS.check_replica_copies(env, con, keys, expected)
     store(con, "onnx:add", "ONNX", onnx_blob("mlp"), "TAG", "replaced")
     env.assertEqual(con.execute_command("AI.MODELDEL", "onnx:mlp"), b"OK")
     wait_replica(env, con)

@@ -840,14 +840,7 @@ class TestTF:
         env.assertEqual(execute(con, "s", ["in"], ["out"]), b"OK")
         expected = run_models(env, con, np.random.default_rng(7), "r")
         env.assertEqual(con.execute_command("WAIT", 1, 10000), 1)
-        wait_replica(env, con)
-        env.assertEqual(model_state(replica, keys), model_state(con, keys))
-        for key in [*expected, "out"]:
-            env.assertEqual(
-                replica.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                con.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                message=key,
-            )
+        TF_MODELS.check_replica_copies(env, con, keys, [*expected, "out"], ("META", "BLOB"))
         stats = replica.info("commandstats")
         env.assertContains("cmdstat_ai.modelstore", stats)
         env.assertNotContains("cmdstat_ai.modelexecute", stats)

@@ -13,7 +13,6 @@ from includes import (
     RawConnection,
     error_text,
     keyspace,
-    meta_dict,
     wait_replica,
     rewrite_aof,
 )
@@ -384,14 +383,7 @@ class TestTFLite:
         expected = run_models(env, con, np.random.default_rng(7), "r")
         expected.update(run_quant(env, con, "ms", np.random.default_rng(7), "ms"))
         env.assertEqual(con.execute_command("WAIT", 1, 10000), 1)
-        wait_replica(env, con)
-        env.assertEqual(model_state(replica, [*keys, "ms"]), model_state(con, [*keys, "ms"]))
-        for key in expected:
-            env.assertEqual(
-                meta_dict(replica.execute_command("AI.TENSORGET", key, "META", "BLOB")),
-                meta_dict(con.execute_command("AI.TENSORGET", key, "META", "BLOB")),
-                message=key,
-            )
+        TFLITE_MODELS.check_replica_copies(env, con, [*keys, "ms"], expected, ("META", "BLOB"))
         stats = replica.info("commandstats")
         env.assertContains("cmdstat_ai.modelstore", stats)
         env.assertContains("cmdstat_ai.modelset", stats)

@@ -235,14 +235,7 @@ def test_replication(env):
     replica = env.getSlaveConnection()
     keys = store_models(con)
     expected = run_models(env, con, np.random.default_rng(7), "r")
-    wait_replica(env, con)
-    env.assertEqual(model_state(replica, keys), model_state(con, keys))
-    for key in expected:
-        env.assertEqual(
-            replica.execute_command("AI.TENSORGET", key, "BLOB"),
-            con.execute_command("AI.TENSORGET", key, "BLOB"),
-            message=key,
-        )
+    TORCH_MODELS.check_replica_copies(env, con, keys, expected)
     stats = replica.info("commandstats")
     env.assertContains("cmdstat_ai.modelstore", stats)
     env.assertContains("cmdstat_ai.tensorset", stats)
