@@ -25,6 +25,7 @@ UNSUPPORTED_DEVICE = "unsupported device"
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 # Tensors
+BAD_DATA_FORMAT = "Bad data format"  # Redis' RESTORE of a payload the module refuses
 BLOB_AND_VALUES = "both BLOB and VALUES specified"
 BLOB_ARITY = "a single binary string should come after the BLOB argument in 'AI.TENSORSET' command"
 BOOL_BLOB = "BOOL tensor elements must be 0 or 1"
@@ -39,6 +40,11 @@ TENSOR_TOO_LARGE = "tensor is too large"
 VALUES_COUNT = "wrong number of values was given in 'AI.TENSORSET' command"
 
 # Models and their backends
+NO_GRAPH = "No graph was found in the protobuf."
+TF_GPU = "GPU requested but TF couldn't find CUDA"
+TF_INVALID_GRAPH = "Invalid GraphDef"
+TF_NO_INPUT_NODE = 'Input node named "%s" not found in TF graph.'
+TF_NO_OUTPUT_NODE = 'Output node named "%s" not found in TF graph'  # no full stop (sic)
 BATCHSIZE = "Invalid argument for BATCHSIZE"
 BATCH_SIZE_ERROR = "Model did not generate the expected batch size"
 EXEC_INPUT_ARGS = (
@@ -152,4 +158,9 @@ LOAD_BACKEND = "error loading backend"
 NO_RUN_INFO = "cannot find run info for key"
 
 # Redis itself
+BUSYKEY = "BUSYKEY Target key name already exists."
+MODULE_KEY_COPY = "not supported for this module key"
+NOPERM_COMMAND = "NOPERM this user has no permissions to run the '%s' command"
+NOPERM_KEYS = "NOPERM this user has no permissions to access one of the keys used as arguments"
+OOM = "command not allowed when used memory > 'maxmemory'."
 READONLY = "You can't write against a read only replica."

@@ -18,6 +18,7 @@ from error_texts import (
     MISSING_FUNCTION,
     PERSIST_RO,
     READONLY,
+    SCRIPT_RO,
     TRANSACTION,
     WRONGTYPE,
 )
@@ -44,7 +45,6 @@ from model_zoo import (
 )
 
 DAG, DAG_RO, DAGRUN, DAGRUN_RO = "AI.DAGEXECUTE", "AI.DAGEXECUTE_RO", "AI.DAGRUN", "AI.DAGRUN_RO"
-SCRIPT_RO = "AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
 SLOW_MS = 500  # how long the run that occupies the CPU queue lasts
 
 SOURCE = """\

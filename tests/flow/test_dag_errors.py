@@ -13,6 +13,7 @@ from error_texts import (
     DEPRECATED_OP,
     INPUTS_MISMATCH,
     INPUT_UNKNOWN,
+    INVALID_DTYPE,
     LOAD_ARGS,
     LOAD_COUNT,
     LOAD_MISSING,
@@ -20,6 +21,7 @@ from error_texts import (
     MODEL_EMPTY,
     NEEDS_KEYWORD,
     NEW_OP_IN_OLD,
+    NO_INPUTS,
     OUTPUTS_MISMATCH,
     PERSIST_ARGS,
     PERSIST_COUNT,
@@ -30,11 +32,14 @@ from error_texts import (
     ROUTING_MISSING,
     SCRIPT_EMPTY,
     SCRIPT_RO,
+    SR_UNRECOGNIZED,
     TENSOR_EMPTY,
+    TENSOR_FORMAT,
     TIMEOUT_INVALID,
     TIMEOUT_IN_OP,
     TIMEOUT_MISSING,
     TRANSACTION,
+    VALUES_COUNT,
     WRONGTYPE,
     err,
 )
@@ -199,12 +204,12 @@ ERRORS = [
     (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT")), ARITY % "AI.TENSORSET"),
     (d(DAG, LOAD_A, ("AI.TENSORSET",)), ARITY % "AI.TENSORSET"),
     # the ops' own rules
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "INT128", 1)), "ERR invalid data type"),
+    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "INT128", 1)), err(INVALID_DTYPE)),
     (
         d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT", 2, "VALUES", 1)),
-        "ERR wrong number of values was given in 'AI.TENSORSET' command",
+        err(VALUES_COUNT),
     ),
-    (d(DAG, ["ROUTING", "a"], TS, ("AI.TENSORGET", "n", "BADFMT")), "ERR unsupported data format"),
+    (d(DAG, ["ROUTING", "a"], TS, ("AI.TENSORGET", "n", "BADFMT")), err(TENSOR_FORMAT)),
     (
         d(DAG, LOAD_A, ("AI.MODELEXECUTE", "missing", "INPUTS", 1, "a", "OUTPUTS", 1, "c")),
         err(MODEL_EMPTY),
@@ -221,7 +226,7 @@ ERRORS = [
     ),
     (
         d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "OUTPUTS", 1, "c", "INPUTS", 2, "a", "a")),
-        "ERR INPUTS not specified",
+        err(NO_INPUTS),
     ),
     (
         d(DAGRUN, LOAD_A, ("AI.MODELRUN", "missing", "INPUTS", "a", "OUTPUTS", "c")),
@@ -242,7 +247,7 @@ ERRORS = [
     ),
     (
         d(DAGRUN, LOAD_A, ("AI.SCRIPTRUN", "s", "add", "BAD", "INPUTS", "a")),
-        "ERR Unrecongnized parameter to SCRIPTRUN",
+        err(SR_UNRECOGNIZED),
     ),
     # names: nothing is read from the keyspace but LOAD; a name must be produced earlier
     (d(DAG, ["ROUTING", "a"], TG), err(INPUT_UNKNOWN)),
@@ -284,7 +289,7 @@ ERRORS = [
             ME,
             ("AI.TENSORSET", "e", "FLOAT", 2, "VALUES", 1),
         ),
-        "ERR wrong number of values was given in 'AI.TENSORSET' command",
+        err(VALUES_COUNT),
     ),
     (d(DAG, ["LOAD", 1, "a", "PERSIST", 1, "c"], ME, SE, NOCMD), DAG_UNSUPPORTED),
 ]

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import torch
-from error_texts import ARITY, LOAD_BACKEND, NO_RUN_INFO
+from error_texts import ARITY, LOAD_BACKEND, NO_RUN_INFO, READONLY, UNSUPPORTED_BACKEND
 from includes import (
     aof_modelstore,
     rewrite_aof,
@@ -425,7 +425,7 @@ def test_config_get_and_set(env):
         replica = env.getSlaveConnection()
         env.assertEqual(
             error_text(env, "AI.CONFIG", "GET", "MODEL_CHUNK_SIZE", conn=replica),
-            "You can't write against a read only replica.",
+            READONLY,
         )
         replica.config_set("replica-read-only", "no")
         env.assertEqual(
@@ -447,8 +447,8 @@ def test_config_errors(env):
         (("AI.CONFIG", "GET"), ARITY % "AI.CONFIG"),
         (("AI.CONFIG", "LOADBACKEND"), ARITY % "AI.CONFIG"),
         (("AI.CONFIG", "LOADBACKEND", "TORCH"), ARITY % "AI.CONFIG"),
-        (("AI.CONFIG", "LOADBACKEND", "NOSUCH", "x.so"), "unsupported backend"),
-        (("AI.CONFIG", "LOADBACKEND", "TORCHX", "x.so"), "unsupported backend"),
+        (("AI.CONFIG", "LOADBACKEND", "NOSUCH", "x.so"), UNSUPPORTED_BACKEND),
+        (("AI.CONFIG", "LOADBACKEND", "TORCHX", "x.so"), UNSUPPORTED_BACKEND),
         (("AI.CONFIG", "BACKENDSPATH"), "BACKENDSPATH: missing path argument"),
         (("AI.CONFIG", "MODEL_CHUNK_SIZE"), "MODEL_CHUNK_SIZE: missing chunk size"),
     ]

@@ -22,6 +22,7 @@ from error_texts import (
     MINTIMEOUT_NO_MINBATCH,
     MISSING_BLOB,
     MODEL_EMPTY,
+    MODULE_KEY_COPY,
     NOT_FOR_BACKEND,
     NO_INPUTS,
     NO_OUTPUTS,
@@ -245,7 +246,7 @@ MALFORMED = [
     (("GET", "m"), WRONGTYPE),
     (("LPUSH", "m", "x"), WRONGTYPE),
     (("HSET", "m", "f", "v"), WRONGTYPE),
-    (("COPY", "m", "new"), "not supported for this module key"),  # no copy callback
+    (("COPY", "m", "new"), MODULE_KEY_COPY),  # no copy callback
     # AI.MODELEXECUTE, in the order of its checks
     ((EXEC, "m", "INPUTS", 2, "a", "b", "OUTPUTS"), ARITY % EXEC),
     (("ai.modelexecute", "m"), ARITY % "ai.modelexecute"),

@@ -6,7 +6,7 @@ replication."""
 import numpy as np
 import onnx
 import onnxruntime as ort
-from error_texts import EXTERNAL, ONNX_GPU, err
+from error_texts import EXTERNAL, NO_GRAPH, ONNX_GPU, err
 from includes import RawConnection, error_text, keyspace, wait_replica
 from model_zoo import (
     RoundTrip,
@@ -113,7 +113,7 @@ def test_bad_models(env):
             env.assertEqual(keyspace(con), snapshot)
     env.assertEqual(
         error_text(env, "AI.MODELSTORE", "new", "ONNX", "CPU", "BLOB", no_graph),
-        "No graph was found in the protobuf.",
+        NO_GRAPH,
     )
     # An initializer whose data lives in a file.
     model = onnx.ModelProto()

@@ -8,10 +8,15 @@ import numpy as np
 import redis
 from error_texts import (
     CALL_ERROR,
+    MODEL_EMPTY,
     NO_FUNCTION,
+    NOPERM_COMMAND,
+    NOPERM_KEYS,
+    NO_RUN_INFO,
     SCRIPT_EMPTY,
     TRANSACTION,
     WRONGTYPE,
+    err,
 )
 from includes import (
     aof_base_file,
@@ -320,7 +325,7 @@ def check_redis_calls(env):
             CALL_ERROR + "ERR value is not an integer or out of range",
         ),
         (("hash_tensor", [], ["str"], ["1"]), CALL_ERROR + WRONGTYPE),
-        (("call_model", ["x", "y"], ["missing"], []), "ERR model key is empty"),
+        (("call_model", ["x", "y"], ["missing"], []), err(MODEL_EMPTY)),
         (("call_model", ["x", "y"], ["str"], []), WRONGTYPE),
         (("call_model", ["x", "y"], ["x"], []), WRONGTYPE),
     ]
@@ -380,30 +385,18 @@ def check_acl(env):
     nokey = user_connection(con, "nokey", "pw")
     env.assertEqual(nocmd.execute_command("ACL", "WHOAMI"), b"nocmd")
 
+    def command(*args):
+        """The script's call of redis.execute(*args); the key it declares is allowed."""
+        scopes = ("KEYS", 1, "allowed:k", "INPUTS", 1, "allowed:x", "ARGS", len(args), *args)
+        return (EXEC, "allowed:s", "command", *scopes)
+
     def run(c, *args):
-        """The script runs redis.execute(*args); the key it declares is allowed."""
-        return c.execute_command(
-            EXEC,
-            "allowed:s",
-            "command",
-            "KEYS",
-            1,
-            "allowed:k",
-            "INPUTS",
-            1,
-            "allowed:x",
-            "ARGS",
-            len(args),
-            *args,
-        )
+        return c.execute_command(*command(*args))
 
     snapshot = keyspace(con)
     # Redis' own NOPERM texts (the command in lower case, as Redis names it).
-    no_command = CALL_ERROR + "NOPERM this user has no permissions to run the 'incrby' command"
-    no_key = (
-        CALL_ERROR + "NOPERM this user has no permissions to access one of the keys "
-        "used as arguments"
-    )
+    no_command = CALL_ERROR + NOPERM_COMMAND % "incrby"
+    no_key = CALL_ERROR + NOPERM_KEYS
     forbidden = [
         (nocmd, ("INCRBY", "allowed:n", "5"), no_command),
         (nocmd, ("incrby", "allowed:n", "5"), no_command),
@@ -412,26 +405,7 @@ def check_acl(env):
         (nokey, ("APPEND", "secret", "v"), no_key),
     ]
     for c, args, want in forbidden:
-        env.assertEqual(
-            error_text(
-                env,
-                "AI.SCRIPTEXECUTE",
-                "allowed:s",
-                "command",
-                "KEYS",
-                1,
-                "allowed:k",
-                "INPUTS",
-                1,
-                "allowed:x",
-                "ARGS",
-                len(args),
-                *args,
-                conn=c,
-            ),
-            want,
-            message=args,
-        )
+        env.assertEqual(error_text(env, *command(*args), conn=c), want, message=args)
         env.assertEqual(keyspace(con), snapshot, message=args)
     # The restricted users may write the keys they are allowed.
     env.assertEqual(run(nocmd, "SET", "allowed:s2", "v"), b"OK")
@@ -564,7 +538,7 @@ def check_info(env):
     info = script_info(con, "s")
     env.assertEqual((info["tag"], info["calls"], info["device"]), (b"t2", 0, b"CPU"))
     con.execute_command(DEL, "s")
-    env.assertEqual(error_text(env, "AI.INFO", "s"), "cannot find run info for key")
+    env.assertEqual(error_text(env, "AI.INFO", "s"), NO_RUN_INFO)
     if env.useSlaves:  # statistics are per server
         wait_replica(env, con)
         scriptstore(con, "r", SIMPLE, ["bar"])

@@ -5,6 +5,7 @@ import struct
 import time
 
 import numpy as np
+from error_texts import BAD_DATA_FORMAT, BUSYKEY, READONLY
 from includes import (
     rewrite_aof,
     check_tensors,
@@ -117,7 +118,7 @@ def test_dump_restore(env):
     payload = con.dump("{t}:FLOAT")
     env.assertEqual(
         error_text(env, "RESTORE", "{t}:DOUBLE", 0, payload),
-        "BUSYKEY Target key name already exists.",
+        BUSYKEY,
     )
     env.assertTrue(con.restore("{t}:DOUBLE", 0, payload, replace=True))
     env.assertEqual(
@@ -233,7 +234,7 @@ def check_restore_corrupt_payloads(env):
     for name, payload in cases:
         env.assertEqual(
             error_text(env, "RESTORE", "bad", 0, payload),
-            "Bad data format",
+            BAD_DATA_FORMAT,
             message=name,
         )
         env.assertEqual(keyspace(con), snapshot, message=name)
@@ -289,7 +290,7 @@ def check_replication(env):
     env.assertGreater(replica.pttl("z"), 0)
     env.assertEqual(
         error_text(env, "AI.TENSORSET", "r", "FLOAT", 1, conn=replica),
-        "You can't write against a read only replica.",
+        READONLY,
     )
     env.assertEqual(replica.exists("r"), 0)
     env.assertEqual(
@@ -377,7 +378,7 @@ def check_restore_older_encodings(env):
     }.items():
         env.assertEqual(
             error_text(env, "RESTORE", "bad", 0, tensor_payload(template, fields, 3)),
-            "Bad data format",
+            BAD_DATA_FORMAT,
             message=name,
         )
     env.assertEqual(keyspace(con), snapshot)

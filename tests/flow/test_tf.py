@@ -6,7 +6,27 @@ across DEBUG RELOAD, restarts, AOF rewrite and replication. The tests share one 
 replica): every process that loads TF spends seconds importing it."""
 
 import numpy as np
-from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TF_INCOMPATIBLE
+from error_texts import (
+    EXPECTED_BLOB,
+    INPUTS_MISMATCH,
+    INPUT_COUNT,
+    MISSING_BLOB,
+    NO_INPUTS,
+    NO_OUTPUTS,
+    OUTPUTS_MISMATCH,
+    OUTPUT_COUNT,
+    TF_GPU,
+    TF_INCOMPATIBLE,
+    TF_INPUTS_ARGS,
+    TF_INVALID_GRAPH,
+    TF_NO_INPUTS,
+    TF_NO_INPUT_NODE,
+    TF_NO_OUTPUT_NODE,
+    TF_NO_IO,
+    TF_NO_OUTPUTS,
+    TF_OUTPUTS_ARGS,
+    WRONGTYPE,
+)
 from includes import (
     aof_modelstore,
     rewrite_aof,
@@ -127,82 +147,82 @@ TF_MODELS = RoundTrip(store_models, run_models)
 # Spec 3.2 step 9 and 10-11 for TF: (arguments after the key, error without "ERR ").
 B = b"<blob>"  # never looked at: parsing fails first
 TF_PARSE_ERRORS = [
-    (("TF", "CPU", "BLOB", B), "INPUTS not specified for TF"),
-    (("TF", "CPU", "TAG", "t", "BLOB", B), "INPUTS not specified for TF"),
-    (("TF", "CPU", "OUTPUTS", 1, "mul", "BLOB", B), "INPUTS not specified for TF"),
-    (("TF", "CPU", "INPUTS", "two", "a", "b", "BLOB", B), "Invalid argument for input_count"),
+    (("TF", "CPU", "BLOB", B), TF_NO_INPUTS),
+    (("TF", "CPU", "TAG", "t", "BLOB", B), TF_NO_INPUTS),
+    (("TF", "CPU", "OUTPUTS", 1, "mul", "BLOB", B), TF_NO_INPUTS),
+    (("TF", "CPU", "INPUTS", "two", "a", "b", "BLOB", B), INPUT_COUNT),
     (
         ("TF", "CPU", "INPUTS", 0, "OUTPUTS", 1, "mul", "BLOB", B),
-        "Invalid argument for input_count",
+        INPUT_COUNT,
     ),
     (
         ("TF", "CPU", "INPUTS", -1, "a", "OUTPUTS", 1, "mul", "BLOB", B),
-        "Invalid argument for input_count",
+        INPUT_COUNT,
     ),
     (
         ("TF", "CPU", "INPUTS", 3, "a", "b"),
-        "number of model inputs does not match the number of given arguments",
+        TF_INPUTS_ARGS,
     ),
     (
         ("TF", "CPU", "TAG", "t", "BATCHSIZE", 2, "INPUTS", 9, "a", "b", "OUTPUTS", 1, "mul"),
-        "number of model inputs does not match the number of given arguments",
+        TF_INPUTS_ARGS,
     ),
-    (("TF", "CPU", "INPUTS", 2, "a", "b"), "OUTPUTS not specified for TF"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "BLOB", B), "OUTPUTS not specified for TF"),
+    (("TF", "CPU", "INPUTS", 2, "a", "b"), TF_NO_OUTPUTS),
+    (("TF", "CPU", "INPUTS", 2, "a", "b", "BLOB", B), TF_NO_OUTPUTS),
     # The count is trusted: "OUTPUTS" is taken as the second input name here.
     (
         ("TF", "CPU", "INPUTS", 2, "a", "OUTPUTS", 1, "mul", "BLOB", B),
-        "OUTPUTS not specified for TF",
+        TF_NO_OUTPUTS,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 0, "mul", "BLOB", B),
-        "Invalid argument for output_count",
+        OUTPUT_COUNT,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", "one", "mul", "BLOB", B),
-        "Invalid argument for output_count",
+        OUTPUT_COUNT,
     ),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS"), "Invalid argument for output_count"),
+    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS"), OUTPUT_COUNT),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 4, "mul", "BLOB"),
-        "number of model outputs does not match the number of given arguments",
+        TF_OUTPUTS_ARGS,
     ),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul"), "Invalid argument, expected BLOB"),
+    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul"), EXPECTED_BLOB),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "NOTBLOB", B),
-        "Invalid argument, expected BLOB",
+        EXPECTED_BLOB,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "mul2", "BLOB", B),
-        "Invalid argument, expected BLOB",
+        EXPECTED_BLOB,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB"),
-        "Insufficient arguments, missing model BLOB",
+        MISSING_BLOB,
     ),
     # Options after INPUTS/OUTPUTS are out of order: they fall through to the BLOB check.
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "TAG", "t", "BLOB", B),
-        "Invalid argument, expected BLOB",
+        EXPECTED_BLOB,
     ),
 ]
 # AI.MODELSET's TF form (spec 3.6): names without counts.
 MODELSET_ERRORS = [
-    (("TF", "CPU", "BLOB", B), "Insufficient arguments, INPUTS and OUTPUTS not specified"),
+    (("TF", "CPU", "BLOB", B), TF_NO_IO),
     (
         ("TF", "CPU", "TAG", "t", "BLOB", B),
-        "Insufficient arguments, INPUTS and OUTPUTS not specified",
+        TF_NO_IO,
     ),
-    (("TF", "CPU", "a", "b", "OUTPUTS", "mul", "BLOB", B), "INPUTS not specified"),
-    (("TF", "CPU", "OUTPUTS", "mul", "BLOB", B), "INPUTS not specified"),
-    (("TF", "CPU", "INPUTS", "a", "b", "BLOB", B), "OUTPUTS not specified"),
+    (("TF", "CPU", "a", "b", "OUTPUTS", "mul", "BLOB", B), NO_INPUTS),
+    (("TF", "CPU", "OUTPUTS", "mul", "BLOB", B), NO_INPUTS),
+    (("TF", "CPU", "INPUTS", "a", "b", "BLOB", B), NO_OUTPUTS),
     (
         ("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul"),
-        "Insufficient arguments, missing model BLOB",
+        MISSING_BLOB,
     ),
     (
         ("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul", "BLOB"),
-        "Insufficient arguments, missing model BLOB",
+        MISSING_BLOB,
     ),
 ]
 
@@ -590,13 +610,13 @@ class TestTF:
                 "BLOB",
                 blob,
             ),
-            'Input node named "bad_input" not found in TF graph.',
+            TF_NO_INPUT_NODE % "bad_input",
         )
         env.assertEqual(
             error_text(
                 env, MSET, "x", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mult", "BLOB", blob
             ),
-            'Output node named "mult" not found in TF graph',
+            TF_NO_OUTPUT_NODE % "mult",
         )
         env.assertEqual(
             error_text(
@@ -613,7 +633,7 @@ class TestTF:
                 "BLOB",
                 b"garbage",
             ),
-            "Invalid GraphDef",
+            TF_INVALID_GRAPH,
         )
         env.assertEqual(keyspace(con), snapshot)
         wait_replica(env, con)
@@ -636,34 +656,34 @@ class TestTF:
         con.set("str", "x")
         snapshot = keyspace(con)
         cases = [
-            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"garbage"), "Invalid GraphDef"),
+            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"garbage"), TF_INVALID_GRAPH),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"\x08\xff\xff not a graph"),
-                "Invalid GraphDef",
+                TF_INVALID_GRAPH,
             ),
             (
                 ("INPUTS", 2, "bad_input", "b", "OUTPUTS", 1, "mul", "BLOB", blob),
-                'Input node named "bad_input" not found in TF graph.',
+                TF_NO_INPUT_NODE % "bad_input",
             ),
             (
                 ("INPUTS", 2, "a", "mul", "OUTPUTS", 1, "mul", "BLOB", blob),  # not a Placeholder
-                'Input node named "mul" not found in TF graph.',
+                TF_NO_INPUT_NODE % "mul",
             ),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mult", "BLOB", blob),
-                'Output node named "mult" not found in TF graph',
+                TF_NO_OUTPUT_NODE % "mult",
             ),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul:0", "BLOB", blob),  # a tensor's name
-                'Output node named "mul:0" not found in TF graph',
+                TF_NO_OUTPUT_NODE % "mul:0",
             ),
             (
                 ("INPUTS", 2, "a", "c", "OUTPUTS", 1, "sum", "BLOB", saved_model_zip()),
-                'Input node named "c" not found in TF graph.',
+                TF_NO_INPUT_NODE % "c",
             ),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mean", "BLOB", saved_model_zip()),
-                'Output node named "mean" not found in TF graph',
+                TF_NO_OUTPUT_NODE % "mean",
             ),
         ]
         with RawConnection(con) as raw:
@@ -714,7 +734,7 @@ class TestTF:
                 "BLOB",
                 blob,
             ),
-            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            WRONGTYPE,
         )
         if not tf.config.list_physical_devices("GPU"):
             env.assertEqual(
@@ -734,7 +754,7 @@ class TestTF:
                     "BLOB",
                     blob,
                 ),
-                "GPU requested but TF couldn't find CUDA",
+                TF_GPU,
             )
         env.assertEqual(keyspace(con), snapshot)
         # Runs TF rejects: the C API's one-line message; nothing written.

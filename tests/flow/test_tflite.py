@@ -7,7 +7,14 @@ restarts, AOF rewrite and replication."""
 import threading
 
 import numpy as np
-from error_texts import INPUTS_MISMATCH, OUTPUTS_MISMATCH, TFLITE_BATCHING, TFLITE_DTYPE
+from error_texts import (
+    INPUTS_MISMATCH,
+    NOT_FOR_BACKEND,
+    OUTPUTS_MISMATCH,
+    TFLITE_BATCHING,
+    TFLITE_DTYPE,
+    WRONGTYPE,
+)
 from includes import (
     aof_modelstore,
     RawConnection,
@@ -238,13 +245,13 @@ class TestTFLite:
                 )
         env.assertEqual(
             error_text(env, "AI.MODELSTORE", "str", "TFLITE", "CPU", "BLOB", blob),
-            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            WRONGTYPE,
         )
         env.assertEqual(
             error_text(
                 env, "AI.MODELSTORE", "new", "TFLITE", "CPU", "INPUTS", 1, "x", "BLOB", blob
             ),
-            "INPUTS argument should not be specified for this backend",
+            NOT_FOR_BACKEND,
         )
         # AI.MODELSET: no auto-batching for TFLITE, whatever precedes BATCHSIZE.
         for args in (
