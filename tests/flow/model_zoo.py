@@ -292,18 +292,22 @@ def store(con, key, backend, blob, *options, device="CPU"):
     return con.execute_command("AI.MODELSTORE", key, backend, device, *options, "BLOB", blob)
 
 
+def modelexecute(model, inputs, outputs, *tail):
+    """The arguments of AI.MODELEXECUTE model INPUTS n ... OUTPUTS m ... *tail."""
+    scopes = ("INPUTS", len(inputs), *inputs, "OUTPUTS", len(outputs), *outputs)
+    return ("AI.MODELEXECUTE", model, *scopes, *tail)
+
+
 def execute(con, model, inputs, outputs, *tail):
-    return con.execute_command(
-        "AI.MODELEXECUTE",
-        model,
-        "INPUTS",
-        len(inputs),
-        *inputs,
-        "OUTPUTS",
-        len(outputs),
-        *outputs,
-        *tail,
-    )
+    return con.execute_command(*modelexecute(model, inputs, outputs, *tail))
+
+
+def set_operands(con):
+    """The keys the error tables name: a and b (FLOAT 2x2), str (a string), lst (a list)."""
+    set_array(con, "a", np.arange(4, dtype=np.float32).reshape(2, 2))
+    set_array(con, "b", np.ones((2, 2), dtype=np.float32))
+    con.set("str", "value")
+    con.rpush("lst", "x", "y")
 
 
 def model_meta(con, key):

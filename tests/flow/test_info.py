@@ -23,6 +23,7 @@ from includes import (
     wait_until,
 )
 from model_zoo import (
+    modelexecute,
     connect,
     execute,
     get_array,
@@ -185,7 +186,7 @@ def test_errors_and_parse_errors(env):
     env.assertEqual(run_mlp(con, "m", 2), b"OK")
     before = counters(con, "m")
     set_array(con, "bad", np.ones((2, 5), np.float32))  # the MLP wants 4 columns
-    err = error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 1, "bad", "OUTPUTS", 1, "y")
+    err = error_text(env, *modelexecute("m", ["bad"], ["y"]))
     env.assertContains("mat1 and mat2 shapes cannot be multiplied", err)
     env.assertEqual(counters(con, "m"), (before[0], before[1], before[2] + 1, 1))
     before = counters(con, "m")
@@ -216,7 +217,7 @@ def test_resetstat(env):
     store(con, "m", "TORCH", torch_blob("mlp"), "TAG", "t")
     run_mlp(con, "m", 2)
     set_array(con, "bad", np.ones((1, 3), np.float32))
-    error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 1, "bad", "OUTPUTS", 1, "y")
+    error_text(env, *modelexecute("m", ["bad"], ["y"]))
     env.assertEqual(counters(con, "m")[1:], (2, 2, 1))
     env.assertEqual(latency(con, "m")["calls"], 2)
     with RawConnection(con) as raw:
@@ -635,7 +636,7 @@ def test_info_modules_sections(env):
     for rows in (1, 2, 3):
         run_mlp(con, "m", rows)
     set_array(con, "bad", np.ones((1, 3), np.float32))
-    error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 1, "bad", "OUTPUTS", 1, "y")
+    error_text(env, *modelexecute("m", ["bad"], ["y"]))
     lat = latency(con, "m")
     env.assertEqual((lat["type"], lat["calls"], lat["errors"]), ("MODEL", 4, 1))
     env.assertGreater(lat["p50_us"], 0)

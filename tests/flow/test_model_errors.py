@@ -45,6 +45,7 @@ from error_texts import (
 )
 from includes import RawConnection, check_refused, error_text, keyspace, wait_replica
 from model_zoo import (
+    set_operands,
     connect,
     onnx_blob,
     set_array,
@@ -323,10 +324,7 @@ def setup_keys(con):
     store(con, "m", "TORCH", torch_blob("add"), "TAG", "v1")
     store(con, "m5", "TORCH", torch_blob("sum5"))
     store(con, "tup", "TORCH", torch_blob("addmul"))
-    set_array(con, "a", np.arange(4, dtype=np.float32).reshape(2, 2))
-    set_array(con, "b", np.ones((2, 2), dtype=np.float32))
-    con.set("str", "value")
-    con.rpush("lst", "x", "y")
+    set_operands(con)
 
 
 def test_malformed_commands_table(env):

@@ -9,6 +9,7 @@ import onnxruntime as ort
 from error_texts import EXTERNAL, NO_GRAPH, ONNX_GPU, err
 from includes import RawConnection, error_text, keyspace, wait_replica
 from model_zoo import (
+    modelexecute,
     RoundTrip,
     connect,
     execute,
@@ -195,9 +196,7 @@ def test_bad_inputs_write_nothing(env):
         env.assertEqual(keyspace(con), snapshot)
     env.assertContains(
         "Got invalid dimensions for input: a for the following indices",
-        error_text(
-            env, "AI.MODELEXECUTE", "onnx:add", "INPUTS", 2, "a3", "a2", "OUTPUTS", 1, "out"
-        ),
+        error_text(env, *modelexecute("onnx:add", ["a3", "a2"], ["out"])),
     )
     run_models(env, con, np.random.default_rng(3), "after")
     wait_replica(env, con)

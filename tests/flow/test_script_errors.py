@@ -54,6 +54,7 @@ from includes import (
     wait_replica,
 )
 from model_zoo import (
+    set_operands,
     connect,
     get_array,
     set_array,
@@ -257,10 +258,7 @@ MALFORMED = [
 def setup_keys(con):
     scriptstore(con, "s", SIMPLE, ["bar"], "TAG", "v1")
     store(con, "m", "TORCH", torch_blob("add"))
-    set_array(con, "a", np.arange(4, dtype=np.float32).reshape(2, 2))
-    set_array(con, "b", np.ones((2, 2), dtype=np.float32))
-    con.set("str", "value")
-    con.rpush("lst", "x", "y")
+    set_operands(con)
 
 
 def check_malformed_commands_table(env):

@@ -38,6 +38,7 @@ from includes import (
     wait_replica,
 )
 from model_zoo import (
+    modelexecute,
     RoundTrip,
     execute,
     get_array,
@@ -364,21 +365,15 @@ class TestTF:
         env.assertEqual(get_array(con, "o").tolist(), [30, 120])  # a * b * 3
         # Counts checked against the stored names (no-ERR texts).
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 1, "x", "OUTPUTS", 2, "p", "q"
-            ),
+            error_text(env, *modelexecute("tf:addmul", ["x"], ["p", "q"])),
             INPUTS_MISMATCH,
         )
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 2, "x", "y", "OUTPUTS", 1, "p"
-            ),
+            error_text(env, *modelexecute("tf:addmul", ["x", "y"], ["p"])),
             OUTPUTS_MISMATCH,
         )
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "only_add", "INPUTS", 2, "x", "y", "OUTPUTS", 2, "p", "q"
-            ),
+            error_text(env, *modelexecute("only_add", ["x", "y"], ["p", "q"])),
             OUTPUTS_MISMATCH,
         )
         env.assertEqual(con.exists("p", "q"), 0)

@@ -24,6 +24,7 @@ from includes import (
     rewrite_aof,
 )
 from model_zoo import (
+    modelexecute,
     RoundTrip,
     execute,
     get_array,
@@ -208,21 +209,15 @@ class TestTFLite:
                 env.assertTrue(reply[1].endswith(TFLITE_DTYPE.encode()), message=reply)
                 env.assertEqual(keyspace(con), snapshot)
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 1, "f13", "OUTPUTS", 2, "p", "q"
-            ),
+            error_text(env, *modelexecute("tflite:dense", ["f13"], ["p", "q"])),
             INPUTS_MISMATCH,
         )
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 2, "f13", "f13", "OUTPUTS", 1, "p"
-            ),
+            error_text(env, *modelexecute("tflite:dense", ["f13", "f13"], ["p"])),
             OUTPUTS_MISMATCH,
         )
         # Shapes the model cannot take: an error on one line, nothing written.
-        text = error_text(
-            env, "AI.MODELEXECUTE", "tflite:quant", "INPUTS", 1, "old", "OUTPUTS", 1, "new"
-        )
+        text = error_text(env, *modelexecute("tflite:quant", ["old"], ["new"]))
         env.assertTrue(text and "\n" not in text, message=text)
         env.assertEqual(keyspace(con), snapshot)
         # Both models still run.
