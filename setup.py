@@ -82,47 +82,51 @@ class BuildInto(build_ext):
 
 
 # The TF and ONNX native runners (src/native_runner.h): C extensions of their backends,
-# built into build/ (backends/_native.py loads them). A framework missing from the venv
-# only drops its own.
+# built into build/ (backends/_native.py loads them) when their framework is installed.
 def _package_dir(name):
     spec = importlib.util.find_spec(name)  # finds the package without importing it
     return os.path.dirname(spec.origin) if spec and spec.origin else None
 
 
-def _runner_extension(name, sources, **kwargs):
-    c_flags = ["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla", "-fvisibility=hidden"]
-    return Extension(
-        name,
-        sources,
-        include_dirs=["src", "deps", *kwargs.pop("include_dirs", [])],
-        extra_compile_args=c_flags,
-        depends=["src/native_runner.h"],
-        **kwargs,
-    )
-
-
-def tf_runner():
-    """The TF runner, linked to the TF C API libraries of the tensorflow wheel."""
+def tf_configure(ext):
+    """The TF C API of the tensorflow wheel: its headers, its two libraries and an rpath."""
     tf_dir = _package_dir("tensorflow")
-    if not tf_dir:
-        return []
-    libs = [os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")]
-    return [
-        _runner_extension(
-            "_tf_native",
-            ["backends/_tf_native.c"],
-            include_dirs=[os.path.join(tf_dir, "include")],
-            extra_objects=libs,
-            runtime_library_dirs=[tf_dir],
-        )
+    ext.include_dirs += [os.path.join(tf_dir, "include")]
+    ext.extra_objects += [
+        os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")
     ]
+    ext.runtime_library_dirs += [tf_dir]
 
 
-def onnx_runner():
-    """The ONNX Runtime runner: nothing to link, it gets the OrtApi of the wheel's ORT."""
-    if not _package_dir("onnxruntime"):
-        return []
-    return [_runner_extension("_onnx_native", ["backends/_onnx_native.c"])]
+def onnx_configure(ext):
+    """Nothing to link: the runner gets the OrtApi of the wheel's ORT when it loads; the C
+    API header is deps/onnxruntime/onnxruntime_c_api.h."""
+    ext.include_dirs += ["deps"]
+    ext.depends += ["deps/onnxruntime/onnxruntime_c_api.h"]
+
+
+# (extension name, sources, the framework's Python package, configure)
+C_RUNNERS = [
+    ("_tf_native", ["backends/_tf_native.c"], "tensorflow", tf_configure),
+    ("_onnx_native", ["backends/_onnx_native.c"], "onnxruntime", onnx_configure),
+]
+
+
+def c_runner_extensions():
+    exts = []
+    for name, sources, package, configure in C_RUNNERS:
+        if _package_dir(package):
+            ext = Extension(
+                name,
+                sources,
+                include_dirs=["src"],
+                extra_compile_args=["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla"]
+                + ["-fvisibility=hidden"],
+                depends=["src/native_runner.h"],
+            )
+            configure(ext)
+            exts.append(ext)
+    return exts
 
 
 setup(
@@ -136,8 +140,7 @@ setup(
         # name (src/onnx_memory.c).
         Extension("cyrai", core + [bridge_c], extra_link_args=["-Wl,-soname,cyrai.so"], **common),
         Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
-        *tf_runner(),
-        *onnx_runner(),
+        *c_runner_extensions(),
     ],
     cmdclass={"build_ext": BuildInto},
 )
