@@ -355,7 +355,8 @@ static void runner_free(OnnxRunner *r) {
 
 /* ------------------------------------------------------------------- making a runner */
 
-/* The options the Python path gives its CPU sessions (backends/onnx.py). */
+/* The options the Python path gives its CPU sessions (backends/onnx.py): threads, log
+ * level, idle intra-op threads that sleep, the counting allocator. */
 static OrtStatus *session_options(int intra_op, int inter_op, int env_allocators,
                                   OrtSessionOptions **out) {
     OrtSessionOptions *o;
@@ -364,6 +365,7 @@ static OrtStatus *session_options(int intra_op, int inter_op, int env_allocators
     s = api->SetSessionLogSeverityLevel(o, ORT_LOGGING_LEVEL_FATAL);
     if (!s && intra_op > 0) s = api->SetIntraOpNumThreads(o, intra_op);
     if (!s && inter_op > 0) s = api->SetInterOpNumThreads(o, inter_op);
+    if (!s) s = api->AddSessionConfigEntry(o, "session.intra_op.allow_spinning", "0");
     if (!s && env_allocators) s = api->AddSessionConfigEntry(o, "session.use_env_allocators", "1");
     if (!s && env_allocators) s = api->DisableCpuMemArena(o);
     if (s)
