@@ -14,7 +14,16 @@ AIConfig ai_config = {
     .threads_per_queue = 1,
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
+    .dag_result_ttl = 60000,
+    .dag_async_max = 100000,
 };
+
+long long *config_dag_option(const char *name, long long *min) {
+    *min = !strcasecmp(name, "DAG_ASYNC_MAX");
+    if (!strcasecmp(name, "DAG_RESULT_TTL")) return &ai_config.dag_result_ttl;
+    if (!strcasecmp(name, "DAG_ASYNC_MAX")) return &ai_config.dag_async_max;
+    return NULL;
+}
 
 void config_set_backends_path(const char *path) {
     if (ai_config.backends_path) RedisModule_Free(ai_config.backends_path);
@@ -59,6 +68,8 @@ static int apply(const char *name, RedisModuleString *value) {
     if (!strcasecmp(name, "BACKEND_MEMORY_LIMIT"))
         return parse_positive(value, 1, &ai_config.backend_memory_limit);
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
+    long long min, *dag_option = config_dag_option(name, &min);
+    if (dag_option) return parse_positive(value, min, dag_option);
     return -1;
 }
 

@@ -25,7 +25,11 @@ static void run_op(Dag *d, DagOp *o) {
     AITensor **in = RedisModule_Calloc(o->ninputs ? o->ninputs : 1, sizeof(AITensor *));
     AITensor **out = RedisModule_Calloc(o->noutputs ? o->noutputs : 1, sizeof(AITensor *));
     for (int i = 0; i < o->ninputs; i++) in[i] = d->slots[o->in_slots[i]];
-    uint64_t start = RedisModule_MonotonicMicroseconds();
+    uint64_t start = RedisModule_MonotonicMicroseconds(), none = 0;
+    if (__atomic_compare_exchange_n(&d->started_us, &none, start, 0, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED) &&
+        d->started)
+        d->started(d);
     int rc = o->kind == DAG_MODEL
                  ? bridge_model_run(o->model->handle, in, o->ninputs, out, o->noutputs, &o->err)
                  : bridge_script_run(o->script->handle, o->fn, in, o->ninputs, &o->keys, &o->args,
@@ -49,6 +53,10 @@ static void copy_done(DagCopy *c) {
     Dag *d = c->dag;
     RedisModule_Free(c);
     if (__atomic_sub_fetch(&d->copies_left, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (d->done) {
+        d->done(d);
+        return;
+    }
     RedisModule_BlockedClientMeasureTimeEnd(d->bc);
     RedisModule_UnblockClient(d->bc, d);
 }
