@@ -4,9 +4,9 @@
  *
  * The registry (id -> AsyncDag) belongs to the main thread. A worker that finishes the
  * last device copy of a run puts the Dag on a hand-off list and, when the list was empty,
- * wakes the main thread once with RedisModule_EventLoopAddOneShot. There the run
- * completes as a synchronous DAG does in its unblock callback: PERSIST keys are written
- * and replicated (through a detached thread-safe context in the submitter's database),
+ * wakes the main thread once with RedisModule_EventLoopAddOneShot. There, in a timer
+ * callback's context (see drain_handoff), the run completes as a synchronous DAG does in
+ * its unblock callback: PERSIST keys are written and replicated in the submitter's database,
  * statistics recorded, and the keyspace event `ai.dagdone` (module class) is sent with
  * the id as key. The finished Dag stays in the registry with its tensors, so AI.DAGINFO
  * sends the very reply the synchronous command would have sent.
@@ -161,8 +161,11 @@ static void complete(RedisModuleCtx *ctx, AsyncDag *a) {
     arm_timer();
 }
 
-/* Main thread, from the event loop: completes every run handed off so far. */
-static void drain_handoff(void *data) {
+/* Main thread, in a timer's context: completes every run handed off so far. Writes made
+ * in a thread-safe context would wait in Redis's propagation queue (Redis 7.0 flushes it
+ * when a command or a callback's context ends, not a thread-safe one), so completions run
+ * in a timer callback, whose context flushes them to replicas and the AOF. */
+static void drain_handoff(RedisModuleCtx *ctx, void *data) {
     (void)data;
     pthread_mutex_lock(&handoff_lock);
     Dag **list = handoff_list;
@@ -172,10 +175,16 @@ static void drain_handoff(void *data) {
     pthread_mutex_unlock(&handoff_lock);
     for (size_t i = 0; i < n; i++) {
         AsyncDag *a = list[i]->owner;
-        RedisModule_SelectDb(reg.ctx, a->dbid);
-        complete(reg.ctx, a);
+        RedisModule_SelectDb(ctx, a->dbid);
+        complete(ctx, a);
     }
     if (list) RedisModule_Free(list);
+}
+
+/* Main thread, from the event loop (any thread may ask for it). */
+static void wake_main(void *data) {
+    (void)data;
+    RedisModule_CreateTimer(reg.ctx, 0, drain_handoff, NULL);
 }
 
 /* Worker: d's first op starts. */
@@ -194,7 +203,7 @@ static void hand_off(Dag *d) {
     }
     handoff_list[handoff_len++] = d;
     pthread_mutex_unlock(&handoff_lock);
-    if (wake) RedisModule_EventLoopAddOneShot(drain_handoff, NULL);
+    if (wake) RedisModule_EventLoopAddOneShot(wake_main, NULL);
 }
 
 static AsyncDag *entry_new(RedisModuleCtx *ctx, Dag *d) {
