@@ -61,6 +61,9 @@ class Case:
     # The same work called in the bench process, for the per-request cost of Redis:
     # () -> calls/s. Given on the 1-client case of a model.
     inprocess: Callable[[], float] | None = None
+    # A case that is a fixed amount of work rather than a closed-loop load runs itself:
+    # (server, case, rounds) -> Outcome.
+    runner: Callable[[object, "Case", int], "Outcome"] | None = None
 
 
 @dataclass
