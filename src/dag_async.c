@@ -305,6 +305,10 @@ void dag_async_info(RedisModuleInfoCtx *ctx) {
 }
 
 int dag_async_commands_register(RedisModuleCtx *ctx) {
+    if (!RedisModule_EventLoopAddOneShot) { /* Redis < 7.0: no way to wake the main thread */
+        RedisModule_Log(ctx, "notice", "asynchronous DAGs need Redis 7.0 or later");
+        return REDISMODULE_OK;
+    }
     reg.ctx = RedisModule_GetDetachedThreadSafeContext(ctx);
     reg.ids = RedisModule_CreateDict(NULL);
     if (RedisModule_CreateCommand(ctx, "ai.dagexecute_async", dagexecute_async_command,

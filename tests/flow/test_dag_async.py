@@ -17,6 +17,7 @@ from RLTest import Env
 from test_dag import (
     DAG,
     DAGRUN,
+    READONLY,
     aof_bytes,
     dag_args,
     fresh,
@@ -660,6 +661,9 @@ def test_dag_async_replication(env):
     replica = env.getSlaveConnection()
     env.assertEqual(keyspace(replica), keyspace(con))
     env.assertEqual(error_text(env, INFO, ids[0], conn=replica), UNKNOWN_ID)
+    refused = dag_args(ASYNC, ["LOAD", 1, "x"], ("AI.TENSORGET", "x", "VALUES"))
+    env.assertEqual(error_text(env, *refused, conn=replica), READONLY)
+    env.assertEqual(keyspace(replica), keyspace(con))
 
 
 def test_dag_async_aof_restart(env):
