@@ -48,7 +48,7 @@ static struct {
     int timer_armed;
     long long last_ms, seq;
     /* Counts for INFO; started is counted by the workers (atomic), the rest here. */
-    long long pending, started, finished_started, done, errors, timedout;
+    long long pending, kept, started, finished_started, done, errors, timedout;
 } reg;
 
 /* Worker -> main thread hand-off: finished runs wait here for the next drain. */
@@ -81,6 +81,7 @@ static void kept_unlink(AsyncDag *a) {
     else
         reg.kept_tail = a->prev;
     a->prev = a->next = NULL;
+    reg.kept--;
 }
 
 static void entry_free(AsyncDag *a) {
@@ -152,6 +153,7 @@ static void complete(RedisModuleCtx *ctx, AsyncDag *a) {
         return;
     }
     a->state = ASYNC_FINISHED;
+    reg.kept++;
     a->prev = reg.kept_tail;
     if (reg.kept_tail)
         reg.kept_tail->next = a;
@@ -294,11 +296,10 @@ static int dagrunasync_command(RedisModuleCtx *ctx, RedisModuleString **argv, in
 
 void dag_async_info(RedisModuleInfoCtx *ctx) {
     long long running = __atomic_load_n(&reg.started, __ATOMIC_RELAXED) - reg.finished_started;
-    long long kept = (long long)RedisModule_DictSize(reg.ids) - reg.pending;
     RedisModule_InfoAddSection(ctx, "async_dags");
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_queued", reg.pending - running);
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_running", running);
-    RedisModule_InfoAddFieldLongLong(ctx, "async_dags_kept", kept > 0 ? kept : 0);
+    RedisModule_InfoAddFieldLongLong(ctx, "async_dags_kept", reg.kept);
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_done", reg.done);
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_errors", reg.errors);
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_timedout", reg.timedout);

@@ -246,6 +246,7 @@ def check_status_queued_running_timedout(env):
     setup_slow(con)
     store(con, "add", "TORCH", torch_blob("add"))
     set_array(con, "a", np.ones(2, np.float32))
+    before = async_info(con)
     first = slow_dag(con)
     wait_for(env, lambda: daginfo(con, first)["status"] == b"RUNNING", "never RUNNING")
     running = daginfo(con, first)
@@ -264,9 +265,10 @@ def check_status_queued_running_timedout(env):
         ["LOAD", 1, "a", "PERSIST", 1, "late", "TIMEOUT", 1],
         ("AI.MODELEXECUTE", "add", "INPUTS", 2, "a", "a", "OUTPUTS", 1, "late"),
     )
-    info = daginfo(con, queued)
+    info, counts = daginfo(con, queued), async_info(con)
     if daginfo(con, first)["status"] == b"RUNNING":  # the CPU worker is still busy
         env.assertEqual((info["status"], info["run_ms"], info["reply"]), (b"QUEUED", 0, None))
+        env.assertEqual((counts["async_dags_queued"], counts["async_dags_running"]), (2, 1))
     done = wait_finished(env, con, first)
     env.assertEqual((done["status"], done["reply"]), (b"DONE", [b"OK"]))
     env.assertGreater(done["run_ms"], 0)
@@ -280,6 +282,16 @@ def check_status_queued_running_timedout(env):
     env.assertEqual(con.exists("late"), 0)
     env.assertEqual(get_array(con, "q").tolist(), [2, 2])
     env.assertEqual(con.type("slow:out"), b"AI_TENSOR")
+    after = async_info(con)
+    env.assertEqual(
+        [
+            after[k] - before[k]
+            for k in ("async_dags_done", "async_dags_errors", "async_dags_timedout")
+        ],
+        [2, 0, 1],
+    )
+    env.assertEqual((after["async_dags_queued"], after["async_dags_running"]), (0, 0))
+    env.assertEqual(after["async_dags_kept"] - before["async_dags_kept"], 3)
 
 
 def check_op_errors(env):
