@@ -554,6 +554,29 @@ def check_disconnect(env):
         env.assertEqual(c.type("slow:out"), b"AI_TENSOR")
 
 
+def check_watch(env):
+    """A PERSIST write at completion touches the key as a command's write does: a
+    transaction that WATCHed it fails."""
+    con = fresh(env)
+    setup_slow(con)
+    set_array(con, "slow:out", np.zeros(2, np.float32))
+    watcher = env.getConnection()
+    pipe = watcher.pipeline(transaction=True)
+    pipe.watch("slow:out")
+    dag_id = slow_dag(con)
+    env.assertEqual(wait_finished(env, con, dag_id)["status"], b"DONE")
+    pipe.multi()
+    pipe.set("after", 1)
+    try:
+        pipe.execute()
+        aborted = False
+    except redis.WatchError:
+        aborted = True
+    env.assertTrue(aborted)
+    env.assertEqual(con.exists("after"), 0)
+    env.assertEqual(get_array(con, "slow:out").tolist(), [1, 1])
+
+
 # ---------------------------------------------------------------------------------------
 # Options, parse errors
 
@@ -628,6 +651,7 @@ def test_dag_async(env):
         check_multi_and_lua,
         check_notifications,
         check_disconnect,
+        check_watch,
         check_config,
         check_error_table,
     )
