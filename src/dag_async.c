@@ -103,8 +103,10 @@ static void forget(AsyncDag *a) {
 
 static void arm_timer(void);
 
+/* A TTL of centuries means "keep": it must not wrap around. */
 static uint64_t expiry(const AsyncDag *a) {
-    return a->finished_us + (uint64_t)ai_config.dag_result_ttl * 1000;
+    uint64_t ttl_ms = (uint64_t)ai_config.dag_result_ttl, forever = UINT64_MAX / 2;
+    return ttl_ms > forever / 1000 ? forever : a->finished_us + ttl_ms * 1000;
 }
 
 static int expired(const AsyncDag *a) {
