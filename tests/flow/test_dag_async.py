@@ -211,7 +211,8 @@ def check_same_as_sync(env):
 
 
 def check_ids(env):
-    """Ids are `<unix ms>-<seq>`, increasing, with the server's clock."""
+    """Ids are `<unix ms>-<seq>`, increasing, with the server's clock; the commands report
+    the keys of the synchronous ones."""
     con = fresh(env)
     start_ms = int(time.time() * 1000)
     ids = [
@@ -223,6 +224,15 @@ def check_ids(env):
     env.assertEqual(len(set(parts)), 50)
     env.assertLessEqual(start_ms - 1000, parts[0][0])
     env.assertLessEqual(parts[-1][0], int(time.time() * 1000) + 1000)
+    # The keys Redis (and a cluster client) sees: those of the synchronous commands.
+    for command in (ASYNC, RUNASYNC):
+        op = "AI.MODELEXECUTE" if command == ASYNC else "AI.MODELRUN"
+        args = dag_args(
+            command,
+            ["LOAD", 1, "x", "PERSIST", 1, "y", "ROUTING", "r", "TIMEOUT", 5],
+            (op, "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y"),
+        )
+        env.assertEqual(con.command_getkeys(*args), ["x", "y", "r", "m"])
 
 
 # ---------------------------------------------------------------------------------------
