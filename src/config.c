@@ -11,11 +11,11 @@
 #include <strings.h>
 
 AIConfig ai_config = {
+    .dag_result_ttl = 60000,
+    .dag_async_max = 100000,
     .threads_per_queue = 1,
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
-    .dag_result_ttl = 60000,
-    .dag_async_max = 100000,
 };
 
 long long *config_dag_option(const char *name, long long *min) {
@@ -55,6 +55,8 @@ static int apply(const char *name, RedisModuleString *value) {
         ai_config.preload_backends |= 1u << b;
         return 0;
     }
+    long long min, *dag_option = config_dag_option(name, &min);
+    if (dag_option) return parse_positive(value, min, dag_option);
     if (!strcasecmp(name, "THREADS_PER_QUEUE"))
         return parse_positive(value, 1, &ai_config.threads_per_queue);
     if (!strcasecmp(name, "INTER_OP_PARALLELISM"))
@@ -68,8 +70,6 @@ static int apply(const char *name, RedisModuleString *value) {
     if (!strcasecmp(name, "BACKEND_MEMORY_LIMIT"))
         return parse_positive(value, 1, &ai_config.backend_memory_limit);
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
-    long long min, *dag_option = config_dag_option(name, &min);
-    if (dag_option) return parse_positive(value, min, dag_option);
     return -1;
 }
 

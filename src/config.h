@@ -4,6 +4,8 @@
 
 typedef struct AIConfig {
     char *backends_path;
+    long long dag_result_ttl; /* ms an asynchronous DAG's result is kept */
+    long long dag_async_max;  /* asynchronous DAGs pending or kept, at most */
     long long threads_per_queue;
     long long inter_op_parallelism;
     long long intra_op_parallelism;
@@ -11,17 +13,14 @@ typedef struct AIConfig {
     long long model_execution_timeout;
     long long backend_memory_limit;
     unsigned preload_backends; /* bit per backend id named at load time */
-    long long dag_result_ttl;  /* ms an asynchronous DAG's result is kept */
-    long long dag_async_max;   /* asynchronous DAGs pending or kept, at most */
 } AIConfig;
 
 extern AIConfig ai_config;
-
-void config_set_backends_path(const char *path);
-
 /* The asynchronous DAG option called name (DAG_RESULT_TTL, DAG_ASYNC_MAX), and its least
  * valid value; NULL for another name. Set at load time and by AI.CONFIG. */
 long long *config_dag_option(const char *name, long long *min);
+
+void config_set_backends_path(const char *path);
 
 /* Applies `NAME value` pairs; on a bad pair logs which one and returns REDISMODULE_ERR. */
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

@@ -25,11 +25,7 @@ static void run_op(Dag *d, DagOp *o) {
     AITensor **in = RedisModule_Calloc(o->ninputs ? o->ninputs : 1, sizeof(AITensor *));
     AITensor **out = RedisModule_Calloc(o->noutputs ? o->noutputs : 1, sizeof(AITensor *));
     for (int i = 0; i < o->ninputs; i++) in[i] = d->slots[o->in_slots[i]];
-    uint64_t start = RedisModule_MonotonicMicroseconds(), none = 0;
-    if (__atomic_compare_exchange_n(&d->started_us, &none, start, 0, __ATOMIC_RELEASE,
-                                    __ATOMIC_RELAXED) &&
-        d->started)
-        d->started(d);
+    uint64_t start = RedisModule_MonotonicMicroseconds();
     int rc = o->kind == DAG_MODEL
                  ? bridge_model_run(o->model->handle, in, o->ninputs, out, o->noutputs, &o->err)
                  : bridge_script_run(o->script->handle, o->fn, in, o->ninputs, &o->keys, &o->args,
@@ -47,6 +43,15 @@ static void run_op(Dag *d, DagOp *o) {
     }
     RedisModule_Free(in);
     RedisModule_Free(out);
+}
+
+/* The first op of d to run, on any device, sets started_us. */
+static void mark_started(Dag *d) {
+    uint64_t none = 0, now = RedisModule_MonotonicMicroseconds();
+    if (__atomic_compare_exchange_n(&d->started_us, &none, now, 0, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED) &&
+        d->started)
+        d->started(d);
 }
 
 static void copy_done(DagCopy *c) {
@@ -78,6 +83,7 @@ static void copy_run(AIJob *job) {
             queue_backoff();
             return;
         }
+        mark_started(d);
         run_op(d, o);
     }
     copy_done(c);

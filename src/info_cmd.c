@@ -104,13 +104,13 @@ static int config_loadbackend(RedisModuleCtx *ctx, RedisModuleString **argv, int
 
 static int config_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 3) return ai_reply_arity(ctx, argv[0]);
+    long long min, *dag_option = config_dag_option(RedisModule_StringPtrLen(argv[2], NULL), &min);
+    if (dag_option) return RedisModule_ReplyWithLongLong(ctx, *dag_option);
     if (ai_arg_is(argv[2], "BACKENDSPATH"))
         return RedisModule_ReplyWithStringBuffer(ctx, ai_config.backends_path,
                                                  strlen(ai_config.backends_path));
     if (ai_arg_is(argv[2], "MODEL_CHUNK_SIZE"))
         return RedisModule_ReplyWithLongLong(ctx, ai_config.model_chunk_size);
-    long long min, *dag_option = config_dag_option(RedisModule_StringPtrLen(argv[2], NULL), &min);
-    if (dag_option) return RedisModule_ReplyWithLongLong(ctx, *dag_option);
     return RedisModule_ReplyWithNull(ctx);
 }
 
