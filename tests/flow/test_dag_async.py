@@ -392,7 +392,7 @@ def check_expiry(env):
     con = fresh(env)
     forget_all(env, con)
     try:
-        env.assertEqual(con.execute_command("AI.CONFIG", "DAG_RESULT_TTL", 1500), b"OK")
+        env.assertEqual(con.execute_command("AI.CONFIG", "DAG_RESULT_TTL", 3000), b"OK")
         start = time.monotonic()
         ids = [
             submit(con, ASYNC, ["ROUTING", "r"], ("AI.TENSORSET", "t", "INT8", 1, "VALUES", i))
@@ -401,7 +401,7 @@ def check_expiry(env):
         env.assertEqual(daginfo(con, ids[0])["status"], b"DONE")
         env.assertEqual(async_info(con)["async_dags_kept"], 3)
         wait_for(env, lambda: async_info(con)["async_dags_kept"] == 0, "no sweep", 10)
-        env.assertGreaterEqual(time.monotonic() - start, 1.5)
+        env.assertGreaterEqual(time.monotonic() - start, 3.0)
         for dag_id in ids:
             env.assertEqual(error_text(env, INFO, dag_id), UNKNOWN_ID)
         # A TTL of 0 keeps nothing: the id is unknown once the run completed.
