@@ -11,26 +11,34 @@ import time
 
 import numpy as np
 import redis
-from includes import RawConnection, error_text, keyspace, run_checks, wait_replica
+from error_texts import (
+    ARITY,
+    DAG_ASYNC_FULL,
+    DAG_CONFIG_INVALID,
+    DAG_CONFIG_MISSING,
+    DAG_UNKNOWN_ID,
+    MISSING_ARGS,
+    READONLY,
+    SYNTAX,
+    TENSOR_EMPTY,
+    TRANSACTION,
+    err,
+)
+from includes import (
+    RawConnection,
+    error_text,
+    keyspace,
+    run_checks,
+    wait_replica,
+    wait_until,
+)
 from model_zoo import connect, get_array, onnx_blob, servers, set_array, store, torch_blob
 from RLTest import Env
-from test_dag import (
-    DAG,
-    DAGRUN,
-    READONLY,
-    aof_bytes,
-    dag_args,
-    fresh,
-    mul_blob,
-    setup_slow,
-    store_script,
-)
-from test_dag_errors import ARITY, ERRORS
+from test_dag import DAG, DAGRUN, aof_bytes, dag_args, fresh, mul_blob, setup_slow, store_script
+from test_dag_errors import ERRORS
 from test_dag_errors import setup as setup_error_table
 
 ASYNC, RUNASYNC, INFO = "AI.DAGEXECUTE_ASYNC", "AI.DAGRUNASYNC", "AI.DAGINFO"
-UNKNOWN_ID = "unknown DAG id"
-TOO_MANY = "too many asynchronous DAGs"
 PENDING = (b"QUEUED", b"RUNNING")
 ID = re.compile(rb"^(\d+)-(\d+)$")
 TTL_DEFAULT, MAX_DEFAULT = 60000, 100000
@@ -69,13 +77,6 @@ def raw_finished(env, raw, dag_id, timeout_s=60):
         time.sleep(0.002)
     env.assertEqual([f[1] for f in got[0::2]], [b"status", b"queued_ms", b"run_ms", b"reply"])
     return got[1][1], got[7]
-
-
-def wait_for(env, predicate, message, timeout_s=30):
-    deadline = time.monotonic() + timeout_s
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.002)
-    env.assertTrue(predicate(), message=message)
 
 
 def restore_config(con):
@@ -258,7 +259,7 @@ def check_status_queued_running_timedout(env):
     set_array(con, "a", np.ones(2, np.float32))
     before = async_info(con)
     first = slow_dag(con)
-    wait_for(env, lambda: daginfo(con, first)["status"] == b"RUNNING", "never RUNNING")
+    wait_until(env, lambda: daginfo(con, first)["status"] == b"RUNNING", 30, "RUNNING")
     running = daginfo(con, first)
     env.assertEqual(running["reply"], None)
     env.assertGreaterEqual(running["run_ms"], 0)
@@ -359,9 +360,9 @@ def check_unknown_del_and_arity(env):
     one (forgotten at once; the run still completes and persists), arity and syntax."""
     con = fresh(env)
     for bad in ("0-0", "nope", "", "99999999999999-0"):
-        env.assertEqual(error_text(env, INFO, bad), UNKNOWN_ID)
-    env.assertEqual(error_text(env, INFO), ARITY.removeprefix("ERR ") % INFO)
-    env.assertEqual(error_text(env, INFO, "0-0", "DEL", "x"), ARITY.removeprefix("ERR ") % INFO)
+        env.assertEqual(error_text(env, INFO, bad), DAG_UNKNOWN_ID)
+    env.assertEqual(error_text(env, INFO), ARITY % INFO)
+    env.assertEqual(error_text(env, INFO, "0-0", "DEL", "x"), ARITY % INFO)
     dag_id = submit(
         con,
         ASYNC,
@@ -369,21 +370,21 @@ def check_unknown_del_and_arity(env):
         ("AI.TENSORSET", "t", "INT8", 2, "VALUES", 1, 2),
         ("AI.TENSORGET", "t", "VALUES"),
     )
-    env.assertEqual(error_text(env, INFO, dag_id, "REMOVE"), "syntax error")
+    env.assertEqual(error_text(env, INFO, dag_id, "REMOVE"), SYNTAX)
     want = daginfo(con, dag_id)
     env.assertEqual((want["status"], want["reply"]), (b"DONE", [b"OK", [1, 2]]))
     env.assertEqual(daginfo(con, dag_id, "del"), want)
-    env.assertEqual(error_text(env, INFO, dag_id), UNKNOWN_ID)
-    env.assertEqual(error_text(env, INFO, dag_id, "DEL"), UNKNOWN_ID)
+    env.assertEqual(error_text(env, INFO, dag_id), DAG_UNKNOWN_ID)
+    env.assertEqual(error_text(env, INFO, dag_id, "DEL"), DAG_UNKNOWN_ID)
     # A pending run, deleted.
     setup_slow(con)
     pending = slow_dag(con)
     info = daginfo(con, pending, "DEL")
     env.assertContains(info["status"], PENDING)
     env.assertEqual(info["reply"], None)
-    env.assertEqual(error_text(env, INFO, pending), UNKNOWN_ID)
-    wait_for(env, lambda: con.exists("slow:out"), "the deleted run's PERSIST key")
-    env.assertEqual(error_text(env, INFO, pending), UNKNOWN_ID)
+    env.assertEqual(error_text(env, INFO, pending), DAG_UNKNOWN_ID)
+    wait_until(env, lambda: con.exists("slow:out"), 30, "the deleted run's PERSIST key")
+    env.assertEqual(error_text(env, INFO, pending), DAG_UNKNOWN_ID)
 
 
 def check_expiry(env):
@@ -400,14 +401,14 @@ def check_expiry(env):
         ]
         env.assertEqual(daginfo(con, ids[0])["status"], b"DONE")
         env.assertEqual(async_info(con)["async_dags_kept"], 3)
-        wait_for(env, lambda: async_info(con)["async_dags_kept"] == 0, "no sweep", 10)
+        wait_until(env, lambda: async_info(con)["async_dags_kept"] == 0, 10, "no sweep")
         env.assertGreaterEqual(time.monotonic() - start, 3.0)
         for dag_id in ids:
-            env.assertEqual(error_text(env, INFO, dag_id), UNKNOWN_ID)
+            env.assertEqual(error_text(env, INFO, dag_id), DAG_UNKNOWN_ID)
         # A TTL of 0 keeps nothing: the id is unknown once the run completed.
         env.assertEqual(con.execute_command("AI.CONFIG", "DAG_RESULT_TTL", 0), b"OK")
         dag_id = submit(con, ASYNC, ["ROUTING", "r"], ("AI.TENSORSET", "t", "INT8", 1))
-        env.assertEqual(error_text(env, INFO, dag_id), UNKNOWN_ID)
+        env.assertEqual(error_text(env, INFO, dag_id), DAG_UNKNOWN_ID)
     finally:
         restore_config(con)
 
@@ -420,7 +421,7 @@ def async_info(con):
 def forget_all(env, con):
     """Lets every kept result expire (the registry is the server's, not the keyspace's)."""
     con.execute_command("AI.CONFIG", "DAG_RESULT_TTL", 0)
-    wait_for(env, lambda: async_info(con)["async_dags_kept"] == 0, "results still kept", 10)
+    wait_until(env, lambda: async_info(con)["async_dags_kept"] == 0, 10, "results still kept")
     con.execute_command("AI.CONFIG", "DAG_RESULT_TTL", TTL_DEFAULT)
 
 
@@ -433,14 +434,12 @@ def check_bound(env):
         con.execute_command("AI.CONFIG", "DAG_ASYNC_MAX", 3)
         header, op = ["ROUTING", "r"], ("AI.TENSORSET", "t", "INT8", 1)
         ids = [submit(con, ASYNC, header, op) for _ in range(3)]
-        env.assertEqual(error_text(env, *dag_args(ASYNC, header, op)), TOO_MANY)
-        env.assertEqual(error_text(env, *dag_args(RUNASYNC, [], op)), TOO_MANY)
-        env.assertEqual(
-            error_text(env, ASYNC, "ROUTING", "r"), "missing arguments for 'AI.DAGEXECUTE' command"
-        )
+        env.assertEqual(error_text(env, *dag_args(ASYNC, header, op)), DAG_ASYNC_FULL)
+        env.assertEqual(error_text(env, *dag_args(RUNASYNC, [], op)), DAG_ASYNC_FULL)
+        env.assertEqual(error_text(env, ASYNC, "ROUTING", "r"), MISSING_ARGS % DAG)
         daginfo(con, ids[1], "DEL")
         submit(con, RUNASYNC, [], op)
-        env.assertEqual(error_text(env, *dag_args(ASYNC, header, op)), TOO_MANY)
+        env.assertEqual(error_text(env, *dag_args(ASYNC, header, op)), DAG_ASYNC_FULL)
         con.execute_command("AI.CONFIG", "DAG_ASYNC_MAX", 4)
         submit(con, ASYNC, header, op)
     finally:
@@ -467,9 +466,9 @@ def check_multi_and_lua(env):
     pipe.execute_command(*dag_args(ASYNC, ["LOAD", 1, "nope"], op))
     got = pipe.execute(raise_on_error=False)
     env.assertTrue(ID.match(got[0]), message=got)
-    env.assertEqual(str(got[1]), "Cannot run RedisAI command within a transaction or a LUA script")
+    env.assertEqual(str(got[1]), TRANSACTION)
     env.assertTrue(ID.match(got[2]), message=got)
-    env.assertEqual(str(got[3]), "tensor key is empty or in a different shard")
+    env.assertEqual(str(got[3]), TENSOR_EMPTY)
     env.assertEqual(wait_finished(env, con, got[0])["reply"], [b"OK"])
     env.assertEqual(wait_finished(env, con, got[2])["reply"], [b"OK"])
     env.assertEqual(get_array(con, "m").tolist(), [2, 4])
@@ -481,7 +480,7 @@ def check_multi_and_lua(env):
     env.assertEqual(wait_finished(env, con, dag_id)["reply"], [b"OK"])
     env.assertEqual(get_array(con, "l").tolist(), [2, 4])
     lua_error = con.eval("return redis.pcall(unpack(ARGV))['err']", 0, ASYNC, "LOAD", 1, "x")
-    env.assertEqual(lua_error, b"ERR missing arguments for 'AI.DAGEXECUTE' command")
+    env.assertEqual(lua_error, (err(MISSING_ARGS) % DAG).encode())
     wait_replica(env, con)
     for c in servers(env):
         env.assertEqual(get_array(c, "l").tolist(), [2, 4])
@@ -607,8 +606,8 @@ def check_config(env):
             ("DAG_ASYNC_MAX", "0"),
             ("DAG_ASYNC_MAX", "1.5"),
         ):
-            env.assertEqual(error_text(env, "AI.CONFIG", name, bad), f"{name}: invalid value")
-            env.assertEqual(error_text(env, "AI.CONFIG", name.lower()), f"{name}: missing value")
+            env.assertEqual(error_text(env, "AI.CONFIG", name, bad), DAG_CONFIG_INVALID % name)
+            env.assertEqual(error_text(env, "AI.CONFIG", name.lower()), DAG_CONFIG_MISSING % name)
         env.assertEqual((get("DAG_RESULT_TTL"), get("DAG_ASYNC_MAX")), (5, 9))
     finally:
         restore_config(con)
@@ -626,7 +625,7 @@ def async_error_table():
             continue
         twin = names[name.lower()]
         twin = twin.lower() if name.islower() else twin
-        out.append(([twin, *args[1:]], ARITY % twin if want == ARITY % name else want))
+        out.append(([twin, *args[1:]], err(ARITY) % twin if want == err(ARITY) % name else want))
     return out
 
 
@@ -676,7 +675,7 @@ def test_dag_async_load_time_options():
     op = ("AI.TENSORSET", "t", "INT8", 1)
     submit(con, ASYNC, ["ROUTING", "r"], op)
     submit(con, ASYNC, ["ROUTING", "r"], op)
-    env.assertEqual(error_text(env, *dag_args(ASYNC, ["ROUTING", "r"], op)), TOO_MANY)
+    env.assertEqual(error_text(env, *dag_args(ASYNC, ["ROUTING", "r"], op)), DAG_ASYNC_FULL)
 
 
 # ---------------------------------------------------------------------------------------
@@ -706,7 +705,7 @@ def test_dag_async_replication(env):
     wait_replica(env, con)
     replica = env.getSlaveConnection()
     env.assertEqual(keyspace(replica), keyspace(con))
-    env.assertEqual(error_text(env, INFO, ids[0], conn=replica), UNKNOWN_ID)
+    env.assertEqual(error_text(env, INFO, ids[0], conn=replica), DAG_UNKNOWN_ID)
     refused = dag_args(ASYNC, ["LOAD", 1, "x"], ("AI.TENSORGET", "x", "VALUES"))
     env.assertEqual(error_text(env, *refused, conn=replica), READONLY)
     env.assertEqual(keyspace(replica), keyspace(con))
@@ -737,4 +736,4 @@ def test_dag_async_aof_restart(env):
     con = connect(env)
     env.assertEqual(keyspace(con), before)
     env.assertEqual(get_array(con, "sum").tolist(), [13, 24])
-    env.assertEqual(error_text(env, INFO, dag_id), UNKNOWN_ID)
+    env.assertEqual(error_text(env, INFO, dag_id), DAG_UNKNOWN_ID)

@@ -6,6 +6,7 @@ alone; keys of different slots are refused (CROSSSLOT), a foreign shard redirect
 import time
 
 import numpy as np
+from error_texts import CROSSSLOT, DAG_UNKNOWN_ID
 from includes import RawConnection, error_text
 from model_zoo import get_array, set_array, torch_blob
 from test_cluster import _slot_owner, node_for
@@ -112,7 +113,7 @@ def test_async_dags_on_every_shard(env):
             for other in tags:
                 if other != tag:
                     got = error_text(env, INFO, dag_id, conn=node_for(env, other))
-                    env.assertEqual(got, "unknown DAG id")
+                    env.assertEqual(got, DAG_UNKNOWN_ID)
         env.assertEqual(get_array(cluster, f"y{tag}").tolist(), [2 * n, 2])
         env.assertEqual(get_array(cluster, f"z{tag}").tolist(), [2 * n, 2])
     for tag in tags:
@@ -150,7 +151,7 @@ def test_async_dag_slots(env):
     ]
     for args in crossed:
         text = error_text(env, *args, conn=node_a)
-        env.assertEqual(text, "Keys in request don't hash to the same slot", message=args)
+        env.assertEqual(text, CROSSSLOT, message=args)
     with RawConnection(node_for(env, b)) as raw:
         kind, text = raw.call(
             *dag(ASYNC, ["LOAD", 1, f"x{a}"], ("AI.TENSORGET", f"x{a}", "VALUES"))
