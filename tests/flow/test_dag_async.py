@@ -525,6 +525,8 @@ def check_notifications(env):
                 spaces[channel.split(":", 1)[1].encode()] = channel
         env.assertEqual(events, {i: f"__keyevent@{db}__:ai.dagdone" for i, db in want.items()})
         env.assertEqual(spaces, {i: f"__keyspace@{db}__:{i.decode()}" for i, db in want.items()})
+        # The PERSIST writes went to the submitter's database.
+        env.assertEqual((db1.type("y"), con.exists("y")), (b"AI_TENSOR", 0))
         # Without the module class (d), no event.
         con.config_set("notify-keyspace-events", "KEg$")
         quiet = submit(con, ASYNC, ["ROUTING", "r"], ("AI.TENSORSET", "t", "INT8", 1))
