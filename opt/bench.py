@@ -20,6 +20,7 @@ import signal
 import sys
 
 import redis
+from bench_async import async_dag_cases
 from bench_case import Case, Outcome, Target, Workload
 from bench_load import OK, bulk, encode, run_load
 from bench_models import MODEL_CASE_FACTORIES
@@ -101,7 +102,7 @@ def tensor_cases():
     ]
 
 
-CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES]
+CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES, async_dag_cases]
 
 
 # --- running ---------------------------------------------------------------------------
@@ -110,6 +111,8 @@ CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES]
 def run_case(server, case, duration, rounds):
     """Alternates baseline and subject `rounds` times, duration/rounds seconds each, then
     times the in-process calls, if any, with the server idle."""
+    if case.runner:
+        return case.runner(server, case, rounds)
     duration = duration or case.duration or DURATION_S
     rounds = rounds or case.rounds or ROUNDS
     out = Outcome(case)

@@ -58,6 +58,9 @@ class Case:
     targets: tuple = ()  # Targets, all of which must be met
     duration: float | None = None  # measured seconds per workload; None: --duration's
     rounds: int | None = None  # None: --rounds
+    # A case that is a fixed amount of work rather than a closed-loop load runs itself:
+    # (server, case, rounds) -> Outcome.
+    runner: Callable[[object, "Case", int], "Outcome"] | None = None
     # The same work called in the bench process, for the per-request cost of Redis:
     # () -> calls/s. Given on the 1-client case of a model.
     inprocess: Callable[[], float] | None = None

@@ -11,10 +11,19 @@
 #include <strings.h>
 
 AIConfig ai_config = {
+    .dag_result_ttl = 60000,
+    .dag_async_max = 100000,
     .threads_per_queue = 1,
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
 };
+
+long long *config_dag_option(const char *name, long long *min) {
+    *min = !strcasecmp(name, "DAG_ASYNC_MAX");
+    if (!strcasecmp(name, "DAG_RESULT_TTL")) return &ai_config.dag_result_ttl;
+    if (!strcasecmp(name, "DAG_ASYNC_MAX")) return &ai_config.dag_async_max;
+    return NULL;
+}
 
 void config_set_backends_path(const char *path) {
     if (ai_config.backends_path) RedisModule_Free(ai_config.backends_path);
@@ -46,6 +55,8 @@ static int apply(const char *name, RedisModuleString *value) {
         ai_config.preload_backends |= 1u << b;
         return 0;
     }
+    long long min, *dag_option = config_dag_option(name, &min);
+    if (dag_option) return parse_positive(value, min, dag_option);
     if (!strcasecmp(name, "THREADS_PER_QUEUE"))
         return parse_positive(value, 1, &ai_config.threads_per_queue);
     if (!strcasecmp(name, "INTER_OP_PARALLELISM"))

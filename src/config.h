@@ -4,6 +4,8 @@
 
 typedef struct AIConfig {
     char *backends_path;
+    long long dag_result_ttl; /* ms an asynchronous DAG's result is kept */
+    long long dag_async_max;  /* asynchronous DAGs pending or kept, at most */
     long long threads_per_queue;
     long long inter_op_parallelism;
     long long intra_op_parallelism;
@@ -14,6 +16,9 @@ typedef struct AIConfig {
 } AIConfig;
 
 extern AIConfig ai_config;
+/* The asynchronous DAG option called name (DAG_RESULT_TTL, DAG_ASYNC_MAX), and its least
+ * valid value; NULL for another name. Set at load time and by AI.CONFIG. */
+long long *config_dag_option(const char *name, long long *min);
 
 void config_set_backends_path(const char *path);
 

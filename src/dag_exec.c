@@ -45,10 +45,23 @@ static void run_op(Dag *d, DagOp *o) {
     RedisModule_Free(out);
 }
 
+/* The first op of d to run, on any device, sets started_us. */
+static void mark_started(Dag *d) {
+    uint64_t none = 0, now = RedisModule_MonotonicMicroseconds();
+    if (__atomic_compare_exchange_n(&d->started_us, &none, now, 0, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED) &&
+        d->started)
+        d->started(d);
+}
+
 static void copy_done(DagCopy *c) {
     Dag *d = c->dag;
     RedisModule_Free(c);
     if (__atomic_sub_fetch(&d->copies_left, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (d->done) {
+        d->done(d);
+        return;
+    }
     RedisModule_BlockedClientMeasureTimeEnd(d->bc);
     RedisModule_UnblockClient(d->bc, d);
 }
@@ -70,6 +83,7 @@ static void copy_run(AIJob *job) {
             queue_backoff();
             return;
         }
+        mark_started(d);
         run_op(d, o);
     }
     copy_done(c);

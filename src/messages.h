@@ -148,4 +148,9 @@
     X(AI_ERR_DAG_OP_ARITY, "wrong number of arguments for '%s' command")                           \
     X(AI_ERR_DAG_INPUT_UNKNOWN, "ERR INPUT key cannot be found in DAG")                            \
     X(AI_ERR_DAG_PERSIST_UNKNOWN, "ERR PERSIST key cannot be found in DAG")                        \
+    X(AI_ERR_DAG_ASYNC_FULL, "ERR too many asynchronous DAGs")                                     \
+    X(AI_ERR_DAG_UNKNOWN_ID, "ERR unknown DAG id")                                                 \
+    X(AI_ERR_SYNTAX, "ERR syntax error")                                                           \
+    X(AI_ERR_CONFIG_VALUE_MISSING, "ERR %s: missing value")                                        \
+    X(AI_ERR_CONFIG_VALUE_INVALID, "ERR %s: invalid value")                                        \
     X(AI_ERR_DAG_MISSING_ARGS, "ERR missing arguments for '%s' command")
