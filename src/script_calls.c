@@ -70,16 +70,24 @@ static void acl_denial(RedisModuleCtx *ctx, RedisModuleUser *user, RedisModuleSt
     ai_error_set_arg(denial, AI_ERR_NOPERM_COMMAND, name);
 }
 
+/* The caller's ACL user (free with RedisModule_FreeModuleUser); NULL with the NOPERM error
+ * in denial if it no longer exists. */
+static RedisModuleUser *caller(RedisModuleCtx *ctx, const AIScriptCallCtx *call, AIError *denial) {
+    RedisModuleString *name = RedisModule_CreateString(ctx, call->username, strlen(call->username));
+    RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
+    RedisModule_FreeString(ctx, name);
+    if (!user) ai_error_set_arg(denial, AI_ERR_NOPERM_USER, call->username);
+    return user;
+}
+
 /* A script may only do what its caller's ACL user may do: REDISMODULE_OK if allowed, else
  * REDISMODULE_ERR with the NOPERM error in denial. An unknown command passes here so that
  * RedisModule_Call reports it (ENOENT, spec 4.6). */
 static int acl_allows(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString **argv,
                       int argc, AIError *denial) {
     if (!call->username) return REDISMODULE_OK;
-    RedisModuleString *name = RedisModule_CreateString(ctx, call->username, strlen(call->username));
-    RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
-    RedisModule_FreeString(ctx, name);
-    if (!user) return ai_fail_arg(denial, AI_ERR_NOPERM_USER, call->username);
+    RedisModuleUser *user = caller(ctx, call, denial);
+    if (!user) return REDISMODULE_ERR;
     errno = 0;
     int ok = RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK ||
              errno == ENOENT;
@@ -138,13 +146,28 @@ int script_redis_call(const AIScriptCallCtx *call, const char **argv, const size
     return err->code == AI_OK ? 0 : -1;
 }
 
+/* Whether the caller may read the key (as a read-only command's key): else NOPERM in err,
+ * Redis's own text for a denied key. */
+static int may_read_key(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString *key,
+                        AIError *err) {
+    if (!call->username) return REDISMODULE_OK;
+    RedisModuleUser *user = caller(ctx, call, err);
+    if (!user) return REDISMODULE_ERR;
+    int ok =
+        RedisModule_ACLCheckKeyPermissions(user, key, REDISMODULE_CMD_KEY_ACCESS) == REDISMODULE_OK;
+    RedisModule_FreeModuleUser(user);
+    return ok ? REDISMODULE_OK : ai_fail(err, AI_ERR_NOPERM_KEYS);
+}
+
 void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
                            void **handle, int *ninputs, int *noutputs, AIError *err) {
     RedisModuleCtx *ctx = RedisModule_GetThreadSafeContext(NULL);
     RedisModule_ThreadSafeContextLock(ctx);
     RedisModule_SelectDb(ctx, call->dbid);
     RedisModuleString *name = RedisModule_CreateString(ctx, key, keylen);
-    AIModel *m = model_from_key(ctx, name, err);
+    AIModel *m = may_read_key(ctx, call, name, err) == REDISMODULE_OK
+                     ? model_from_key(ctx, name, err)
+                     : NULL;
     if (m) model_share(m);
     RedisModule_FreeString(ctx, name);
     RedisModule_FreeThreadSafeContext(ctx);
