@@ -12,13 +12,12 @@ import os
 import shutil
 import tempfile
 import zipfile
-from typing import Tuple
 
 import numpy as np
 import onnx
 import redis
 import torch
-from includes import RawConnection, error_text, keyspace, wait_replica
+from includes import RawConnection, keyspace, wait_replica
 from model_zoo import connect, get_array, onnx_blob, servers, set_array, store, torch_blob
 from onnx import TensorProto
 from RLTest import Env
@@ -109,7 +108,7 @@ class SetState(torch.nn.Module):
         return (self.path, self.training)
 
     @torch.jit.export
-    def __setstate__(self, state: Tuple[str, bool]):
+    def __setstate__(self, state: tuple[str, bool]):
         self.path = state[0]
         self.training = state[1]
         torch.save(torch.ones(1), self.path)
