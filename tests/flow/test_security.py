@@ -435,7 +435,7 @@ def user_connection(con, user, password):
 
 CALLS = """\
 def model(tensors: List[Tensor], keys: List[str], args: List[str]):
-    return redisAI.model_execute(keys[0], [tensors[0], tensors[0]], 1)[0]
+    return redisAI.model_execute(args[0], [tensors[0], tensors[0]], 1)[0]
 
 def get(tensors: List[Tensor], keys: List[str], args: List[str]):
     redis.execute("GET", args[0])
@@ -473,6 +473,7 @@ def test_acl(env):
                 "ARGS", 1, arg, "OUTPUTS", 1, out)  # fmt: skip
 
     denied = [
+        (script("model", "allowed:k", arg="secret:m"), NOPERM_KEYS),
         (script("model", "secret:m"), NOPERM_KEYS),
         (script("get", "allowed:k", arg="secret:k"), CALL_ERROR + NOPERM_KEYS),
         (script("set", "allowed:k", arg="secret:k"), CALL_ERROR + NOPERM_KEYS),
@@ -525,7 +526,7 @@ def test_acl(env):
         env.assertEqual(raw_error(con, *args, auth=("app", "pw")), want, message=str(args[:3]))
         env.assertEqual(keyspace(con), snapshot, message=str(args[:3]))
     # What the user may do still works.
-    env.assertEqual(app.execute_command(*script("model", "allowed:m")), b"OK")
+    env.assertEqual(app.execute_command(*script("model", "allowed:k", arg="allowed:m")), b"OK")
     env.assertEqual(get_array(con, "allowed:y").tolist(), [2.0, 2.0])
     env.assertTrue(con.ping())
 
