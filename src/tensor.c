@@ -38,10 +38,13 @@ static size_t max_bytes = AI_TENSOR_MAX_BYTES_DEFAULT;
 void tensor_set_max_bytes(size_t max) { __atomic_store_n(&max_bytes, max, __ATOMIC_RELAXED); }
 size_t tensor_max_bytes(void) { return __atomic_load_n(&max_bytes, __ATOMIC_RELAXED); }
 
+static __thread int cap_lifted;
+void tensor_cap_lift(int lifted) { cap_lifted = lifted; }
+
 /* A tensor without its data yet. */
 static AITensor *tensor_header(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
                                AIError *err) {
-    if (nbytes > tensor_max_bytes()) {
+    if (nbytes > tensor_max_bytes() && !cap_lifted) {
         ai_error_set(err, AI_ERR_TENSOR_TOO_LARGE, NULL);
         return NULL;
     }

@@ -25,6 +25,10 @@
 #define AI_TENSOR_MAX_BYTES_DEFAULT ((size_t)512 * 1024 * 1024)
 void tensor_set_max_bytes(size_t max);
 size_t tensor_max_bytes(void);
+/* Lifts the cap (lifted != 0) or restores it for the calling thread only: what the server
+ * already holds (RDB load, AOF, a master's stream) is not refused because the cap is
+ * lower than when it was written. */
+void tensor_cap_lift(int lifted);
 
 typedef struct AIDType {
     const char *name; /* as replies show it */

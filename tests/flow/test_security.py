@@ -422,6 +422,49 @@ def test_kept_but_never_run(env):
         env.assertEqual(c.execute_command("DEBUG", "DIGEST-VALUE", "m", "s"), digests[0])
 
 
+def aof_incr_file(con):
+    """The path of the AOF's current incremental file (Redis 7 multi-part AOF)."""
+    directory = con.config_get("dir")["dir"]
+    aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
+    manifest = os.path.join(aofdir, con.config_get("appendfilename")["appendfilename"])
+    with open(manifest + ".manifest") as f:
+        files = [line.split() for line in f]
+    incr = [f[f.index("file") + 1] for f in files if f[f.index("type") + 1] == "i"]
+    return os.path.join(aofdir, incr[-1])
+
+
+def resp(*args):
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def test_kept_from_aof(env):
+    """AI.MODELSTORE and AI.SCRIPTSTORE of refused bytes replayed from the AOF (as an
+    older server would have written them) keep the keys, unrunnable."""
+    if not env.useAof:
+        env.skip()
+    con = connect(env)
+    set_array(con, "x", np.ones(16, np.float32))
+    con.execute_command("DEBUG", "LOADAOF")  # everything so far is on disk
+    with open(aof_incr_file(con), "ab") as f:
+        f.write(resp("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", torch_bytes(FromFile())))
+        f.write(resp("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, ENTRY, "SOURCE",
+                     HOSTILE_SCRIPTS[0][0]))  # fmt: skip
+    con.execute_command("DEBUG", "LOADAOF")
+    env.assertEqual(
+        raw_error(con, "AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y"),
+        MODEL_FORBIDDEN % "aten::from_file",
+    )
+    env.assertEqual(
+        raw_error(con, "AI.SCRIPTEXECUTE", "s", ENTRY, "INPUTS", 1, "x", "OUTPUTS", 1, "y"),
+        SCRIPT_FORBIDDEN % "aten::from_file",
+    )
+    env.assertEqual(
+        con.execute_command("AI.SCRIPTGET", "s", "SOURCE"), HOSTILE_SCRIPTS[0][0].encode()
+    )
+    env.assertEqual(sorted(con.keys("*")), [b"m", b"s", b"x"])
+
+
 # ---------------------------------------------------------------------------------------
 # ACL inside scripts
 
@@ -539,6 +582,7 @@ def test_tensor_too_large(env):
     """The third hole: 2^33 one-byte elements would be an 8 GB allocation; refused at
     once under the default cap, and under a small one, the server up."""
     con = connect(env)
+    set_array(con, "kept", np.ones(2048, np.float32))  # 8 KB, stored under the default cap
     snapshot = keyspace(con)
     env.assertEqual(raw_error(con, "AI.TENSORSET", "big", "UINT8", 2**33), TOO_LARGE)
     env.assertEqual(raw_error(con, "AI.TENSORSET", "big", "FLOAT", 2**30, 2**30), TOO_LARGE)
@@ -564,6 +608,10 @@ def test_tensor_too_large(env):
             TOO_LARGE,
         )
         env.assertEqual(con.exists("y"), 0)
+        # What the server holds loads whatever the cap is now.
+        env.dumpAndReload()
+        con = env.getConnection()
+        env.assertEqual(get_array(con, "kept").tolist(), [1.0] * 2048)
         for bad in ("0", "-1", "x"):
             env.assertEqual(
                 raw_error(con, "AI.CONFIG", "TENSOR_MAX_BYTES", bad),
