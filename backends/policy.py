@@ -239,27 +239,18 @@ _TF_DENIED = frozenset(
         "Rpc",
         "TryRpc",
         "ImportEvent",
-        "CollectiveReduce",
-        "CollectiveReduceV2",
-        "CollectiveGather",
-        "CollectiveGatherV2",
-        "CollectiveBcastSend",
-        "CollectiveBcastRecv",
-        "CollectiveBcastSendV2",
-        "CollectiveBcastRecvV2",
-        "CollectiveAllToAllV2",
-        "CollectiveAllToAllV3",
-        "CollectiveInitializeCommunicator",
-        "CollectiveReduceScatterV2",
         "LoadAndRemapMatrix",
         "GenerateVocabRemapping",
         "RegisterDataset",
         "RegisterDatasetV2",
+        "RemoteCall",
+        "DatasetFromGraph",
     }
 )
 # Whole families, by a part of their names: Save*/Restore* (checkpoints), readers and
-# record/file datasets, summary and debug writers, TPU embedding loaders, data service.
-_TF_DENIED_PREFIXES = ("Save", "Restore", "Write", "Load", "Debug", "Experimental")
+# record/file datasets, summary and debug writers, TPU embedding loaders, collectives and
+# the data service (network), cloud storage configuration.
+_TF_DENIED_PREFIXES = ("Save", "Restore", "Write", "Load", "Debug", "Experimental", "Collective")
 _TF_DENIED_PARTS = (
     "Reader",
     "SummaryWriter",
@@ -275,6 +266,7 @@ _TF_DENIED_PARTS = (
     "DataService",
     "DistributedSave",
     "Checkpoint",
+    "Gcs",
 )
 # Experimental* datasets include Sql, LMDB, CSV, matching files: all of the prefix goes.
 _SAVER_OPS = frozenset({"RestoreV2", "SaveV2", "MergeV2Checkpoints", "Restore", "RestoreSlice"})

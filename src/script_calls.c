@@ -13,7 +13,9 @@ static void set_call_error(AIError *err, const char *text, size_t len) {
     ai_error_set_arg_len(err, AI_ERR_SCRIPT_CALL, text, len);
 }
 
-static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
+/* Copies reply into out: 0, or -1 (out partly filled, to be freed) when a string of it
+ * cannot be allocated: its size is the data's, so the allocation must not abort. */
+static int copy_reply(RedisModuleCallReply *reply, AIReply *out) {
     memset(out, 0, sizeof *out);
     size_t len;
     const char *s;
@@ -22,7 +24,7 @@ static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
     case REDISMODULE_REPLY_ERROR: /* only nested errors reach here */
         s = RedisModule_CallReplyStringPtr(reply, &len);
         out->type = AI_REPLY_STRING;
-        out->str = RedisModule_Alloc(len + 1);
+        if (!(out->str = RedisModule_TryAlloc(len + 1))) return -1;
         memcpy(out->str, s, len);
         out->str[len] = '\0';
         out->len = len;
@@ -36,10 +38,12 @@ static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
         out->count = RedisModule_CallReplyLength(reply);
         out->elems = RedisModule_Calloc(out->count ? out->count : 1, sizeof(AIReply));
         for (size_t i = 0; i < out->count; i++)
-            copy_reply(RedisModule_CallReplyArrayElement(reply, i), &out->elems[i]);
+            if (copy_reply(RedisModule_CallReplyArrayElement(reply, i), &out->elems[i]) != 0)
+                return -1;
         break;
     default: out->type = AI_REPLY_NIL;
     }
+    return 0;
 }
 
 void ai_reply_free(AIReply *r) {
@@ -119,8 +123,10 @@ static void call_locked(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisM
         size_t len;
         const char *text = RedisModule_CallReplyStringPtr(reply, &len);
         set_call_error(err, text, len);
-    } else {
-        copy_reply(reply, out);
+    } else if (copy_reply(reply, out) != 0) {
+        ai_reply_free(out);
+        const char *why = strerror(ENOMEM);
+        set_call_error(err, why, strlen(why));
     }
     RedisModule_FreeCallReply(reply);
 }
