@@ -116,12 +116,12 @@ class Fuzzer:
         return cmd
 
     def command(self):
+        """A valid command mutated (model bytes included), or a random one."""
         if self.rng.random() < 0.6:
-            cmd = self.mutate(self.rng.choice(VALID))
-        else:
-            n = self.rng.randrange(0, 10)
-            cmd = [self.rng.choice(NAMES)] + [self.token() for _ in range(n)]
-        return [self.blobs.get(a, a) if isinstance(a, str) else a for a in cmd]
+            valid = self.rng.choice(VALID)
+            return self.mutate([self.blobs.get(a, a) for a in valid])
+        n = self.rng.randrange(0, 10)
+        return [self.rng.choice(NAMES)] + [self.token() for _ in range(n)]
 
 
 def named_keys(cmd):
@@ -136,6 +136,7 @@ def digests(con, keys):
 
 
 def setup(con):
+    con.delete(*KEYS)
     store(con, "m:torch", "TORCH", torch_blob("add"))
     store(con, "m:onnx", "ONNX", onnx_blob("add"))
     con.execute_command("AI.SCRIPTSTORE", "s:ok", "CPU", "ENTRY_POINTS", 1, "f", "SOURCE", SCRIPT)
