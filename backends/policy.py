@@ -341,32 +341,73 @@ def check_tf_graph_def(graph_def):
         _check_nodes({n.name: n for n in function.node_def}, frozenset())
 
 
-def _check_meta_graph(meta_graph):
-    graph = meta_graph.graph_def
-    nodes = {n.name: n for n in graph.node}
-    placeholder = _source(meta_graph.saver_def.filename_tensor_name)
+# Collections whose operations the loader runs after the restore, without its feed.
+_INIT_COLLECTIONS = ("saved_model_main_op", "legacy_init_op", "main_op")
+
+
+def _saver_root(meta_graph, nodes):
+    """The saver's filename node, if it is one the loader feeds and a client cannot: a
+    Placeholder (TF2), or defaults (through PlaceholderWithDefault) to a Const holding a
+    plain relative name (TF1's "model")."""
+    name = _source(meta_graph.saver_def.filename_tensor_name)
+    node = nodes.get(name)
     signature_inputs = {
         _source(t.name) for sig in meta_graph.signature_def.values() for t in sig.inputs.values()
     }
-    if nodes.get(placeholder) is None or nodes[placeholder].op != "Placeholder":
-        placeholder = None
-    if placeholder in signature_inputs:  # a client could feed it: no restore allowed
-        placeholder = None
-    roots = frozenset({placeholder} - {None})
+    if node is None or name in signature_inputs:
+        return None
+    seen = set()
+    while node is not None and node.op in ("PlaceholderWithDefault", "Identity"):
+        if node.name in seen or not node.input:
+            return None
+        seen.add(node.name)
+        node = nodes.get(_source(node.input[0]))
+    if node is None:
+        return None
+    if node.op == "Placeholder":
+        return name
+    values = node.attr["value"].tensor.string_val if node.op == "Const" else []
+    if len(values) == 1 and re.fullmatch(rb"[\w.-]+", values[0]) and b".." not in values[0]:
+        return name
+    return None
+
+
+def _run_targets(meta_graph):
+    """What runs without the loader's feed: every signature's outputs, the init ops."""
+    targets = [t.name for sig in meta_graph.signature_def.values() for t in sig.outputs.values()]
+    for key in _INIT_COLLECTIONS:
+        if key in meta_graph.collection_def:
+            targets += meta_graph.collection_def[key].node_list.value
+    return [_source(t) for t in targets]
+
+
+def _check_meta_graph(meta_graph):
+    graph = meta_graph.graph_def
+    nodes = {n.name: n for n in graph.node}
+    root = _saver_root(meta_graph, nodes)
+    roots = frozenset({root} - {None})
     functions = {f.signature.name: f for f in graph.library.function}
     saver_functions = {
         name for name, f in functions.items() if any(n.op in _SAVER_OPS for n in f.node_def)
     }
-    # Functions that read or write checkpoints run only from the main graph, fed by the
-    # loader's placeholder: never from another function, never from a signature.
+
+    def saves(node):
+        return node.op in _SAVER_OPS or bool(set(_funcs_called(node)) & saver_functions)
+
+    # Checkpoint operations run only from the main graph when the loader restores: never
+    # from a function, never on the way to a signature's outputs or an init op.
     for f in functions.values():
         for node in f.node_def:
-            called = set(_funcs_called(node)) & saver_functions
-            if called:
+            if set(_funcs_called(node)) & saver_functions:
                 raise ForbiddenOperator("model", node.op)
+    for target in _run_targets(meta_graph):
+        for name in _ancestors(nodes, target):
+            if name in nodes and saves(nodes[name]):
+                raise ForbiddenOperator("model", nodes[name].op)
     for node in graph.node:
-        called = set(_funcs_called(node)) & saver_functions
-        if called and not (roots and _ancestors(nodes, node.name) & roots):
+        if set(_funcs_called(node)) & saver_functions and not (
+            roots and _ancestors(nodes, node.name) & roots
+        ):
             raise ForbiddenOperator("model", node.op)
     _check_nodes(nodes, roots)
     for name, f in functions.items():

@@ -122,3 +122,46 @@ def test_tf_graph_ops():
 def test_onnx_external_data_kind():
     assert isinstance(ExternalData(), policy.Refused)
     assert str(ExternalData()) == "Initializer tensors with external data is not allowed."
+
+
+def _tf1_saved_model(tmp_path, hostile=False):
+    """A TF1 SavedModel (Builder, a Saver whose filename is the Const "model"), zipped.
+    hostile: its signature's output waits for the saver's save op."""
+    tf = pytest.importorskip("tensorflow")
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    path = str(tmp_path / "tf1")
+    with graph.as_default(), v1.Session(graph=graph) as sess:
+        x = v1.placeholder(tf.float32, [None], name="x")
+        w = v1.get_variable("w", initializer=2.0)
+        y = tf.identity(x * w, name="y")
+        sess.run(v1.global_variables_initializer())
+        saver = v1.train.Saver()
+        if hostile:
+            save = graph.get_operation_by_name(saver.saver_def.save_tensor_name.split(":")[0])
+            with tf.control_dependencies([save]):
+                y = tf.identity(y, name="y_saved")
+        builder = v1.saved_model.Builder(path)
+        signature = v1.saved_model.predict_signature_def({"x": x}, {"y": y})
+        builder.add_meta_graph_and_variables(
+            sess, ["serve"], signature_def_map={"serving_default": signature}, saver=saver
+        )
+        builder.save()
+    out = io.BytesIO()
+    import zipfile
+
+    with zipfile.ZipFile(out, "w") as archive:
+        for root, _, files in os.walk(path):
+            for name in files:
+                full = os.path.join(root, name)
+                archive.write(full, os.path.relpath(full, path))
+    return out.getvalue()
+
+
+def test_tf_saved_models_restore_only_their_own_variables(tmp_path):
+    tf_backend = backends.get("TF")
+    model = tf_backend.load_model(_tf1_saved_model(tmp_path), device="CPU")
+    assert model.run([__import__("numpy").ones(2, "float32")])[0].tolist() == [2.0, 2.0]
+    with pytest.raises(ForbiddenOperator) as e:
+        tf_backend.load_model(_tf1_saved_model(tmp_path / "h", hostile=True), device="CPU")
+    assert e.value.name in ("SaveV2", "MergeV2Checkpoints")
