@@ -100,7 +100,8 @@ _TOKEN = re.compile(
     r"""(?P<str>[rRbBuU]{0,2}(?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'(?:\\.|[^'\\\n])*'|"""
     r""""(?:\\.|[^"\\\n])*"))|(?P<comment>\#[^\n]*)|(?P<name>[A-Za-z_]\w*)|(?P<dot>\.)"""
 )
-_TORCHBIND = re.compile(rb"torch\s*\.\s*classes\s*\.\s*(\w+)\s*\.\s*(\w+)")
+# In code `torch.classes.<ns>.<Class>`; in a pickle's GLOBAL "<module>\n<name>".
+_TORCHBIND = re.compile(rb"torch\s*\.\s*classes\s*\.\s*(\w+)(?:\s*[.\n]\s*(\w+))?")
 
 
 def _names(source):
@@ -143,7 +144,8 @@ def _scan_source(source, what, namespaces):
 def _check_torchbind(data, what):
     for ns, cls in _TORCHBIND.findall(data):
         if ns.decode() not in TORCHBIND_NAMESPACES:
-            raise ForbiddenOperator(what, f"torch.classes.{ns.decode()}.{cls.decode()}")
+            name = ".".join(p.decode() for p in (ns, cls) if p)
+            raise ForbiddenOperator(what, f"torch.classes.{name}")
 
 
 def check_torch_archive(blob):

@@ -17,7 +17,9 @@ import backends  # noqa: E402
 from backends import policy  # noqa: E402
 from backends.policy import ExternalData, ForbiddenOperator  # noqa: E402
 
-pytestmark = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated")
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:`torch\.jit\.\w+` is deprecated", "ignore:torch.quantize_per_tensor"
+)
 
 
 class FromFile(torch.nn.Module):
@@ -165,3 +167,24 @@ def test_tf_saved_models_restore_only_their_own_variables(tmp_path):
     with pytest.raises(ForbiddenOperator) as e:
         tf_backend.load_model(_tf1_saved_model(tmp_path / "h", hostile=True), device="CPU")
     assert e.value.name in ("SaveV2", "MergeV2Checkpoints")
+
+
+def test_torchbind_classes_in_pickles():
+    """A pickled object of a TorchBind class outside the allowed namespaces (its
+    __setstate__ would run while loading) is refused from the pickle's bytes."""
+    with pytest.raises(ForbiddenOperator) as e:
+        policy._check_torchbind(b"c__torch__.torch.classes.dist_c10d\nFileStore\n", "model")
+    assert e.value.name == "torch.classes.dist_c10d.FileStore"
+    policy._check_torchbind(b"__torch__.torch.classes.quantized.LinearPackedParamsBase", "model")
+
+
+def test_quantized_models_pass():
+    """Quantized models use the quantized namespace and its packed-weight classes."""
+    model = torch.ao.quantization.quantize_dynamic(
+        torch.nn.Sequential(torch.nn.Linear(4, 3)), {torch.nn.Linear}, dtype=torch.qint8
+    )
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.trace(model, torch.ones(1, 4)), buf)
+    loaded = backends.get("TORCH").load_model(buf.getvalue(), device="CPU")
+    out = loaded.run([torch.ones(1, 4).numpy()])
+    assert out[0].shape == (1, 3)
