@@ -167,7 +167,9 @@ static char *concat_chunks(RedisModuleString **argv, int argc, int from, size_t 
         RedisModule_StringPtrLen(argv[i], &clen);
         total += clen;
     }
-    char *blob = RedisModule_Alloc(total ? total : 1);
+    /* The client chose the size: a failed allocation is an error, not an abort. */
+    char *blob = RedisModule_TryAlloc(total ? total : 1);
+    if (!blob) return NULL;
     for (int i = from; i < argc; i++) {
         const char *p = RedisModule_StringPtrLen(argv[i], &clen);
         memcpy(blob + off, p, clen);
@@ -190,6 +192,7 @@ static int build(void *value, void *args, RedisModuleString **argv, int argc, AI
     AIModel *m = value;
     ModelArgs *a = args;
     m->blob = concat_chunks(argv, argc, a->blob_at, &m->bloblen);
+    if (!m->blob) return ai_fail(err, AI_ERR_NO_MEMORY);
     return model_load_keeping(m, &a->inputs, &a->outputs, a->keep, err);
 }
 
