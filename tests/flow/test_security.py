@@ -259,7 +259,8 @@ def test_torch_hostile_models(env):
     tmp = scratch_dir()
     try:
         path = os.path.join(tmp, "written")
-        for name, blob, op in hostile_torch(path):
+        hostile = hostile_torch(path)
+        for name, blob, op in hostile:
             for command in ("AI.MODELSTORE", "AI.MODELSET"):
                 args = (command, name, "TORCH", "CPU", "BLOB", blob)
                 check_refused(env, con, args, MODEL_FORBIDDEN % op, [path])
@@ -269,6 +270,12 @@ def test_torch_hostile_models(env):
                 ("AI.SCRIPTSET", "s", "CPU", "SOURCE", source),
             ):
                 check_refused(env, con, args, SCRIPT_FORBIDDEN % op, [path])
+        # Inside MULTI the model is built in place: refused all the same.
+        pipe = con.pipeline(transaction=True)
+        pipe.execute_command("AI.MODELSTORE", "multi", "TORCH", "CPU", "BLOB", hostile[0][1])
+        (reply,) = pipe.execute(raise_on_error=False)
+        env.assertEqual(str(reply), MODEL_FORBIDDEN[4:] % "aten::from_file")
+        env.assertEqual(con.exists("multi"), 0)
         # Legitimate models and scripts still load and run.
         env.assertEqual(store(con, "m", "TORCH", torch_blob("add")), b"OK")
         env.assertEqual(
