@@ -17,18 +17,18 @@ import numpy as np
 import onnx
 import redis
 import torch
-from includes import RawConnection, keyspace, wait_replica
+import error_texts as texts
+from error_texts import CALL_ERROR, EXTERNAL, NOPERM_KEYS, err
+from includes import RawConnection, keyspace, resp_command, wait_replica
 from model_zoo import connect, get_array, onnx_blob, servers, set_array, store, torch_blob
 from onnx import TensorProto
 from RLTest import Env
 from tf_zoo import saved_model_zip, tflite_blob
 
-MODEL_FORBIDDEN = "ERR model uses a forbidden operator: %s"
-SCRIPT_FORBIDDEN = "ERR script uses a forbidden operator: %s"
-EXTERNAL = "Initializer tensors with external data is not allowed."
-TOO_LARGE = "ERR tensor is too large"
-NOPERM_KEYS = "NOPERM this user has no permissions to access one of the keys used as arguments"
-CALL_ERROR = "Redis command returned an error: "
+# Texts as they travel on the wire (raw_error reads them with their prefix).
+MODEL_FORBIDDEN = err(texts.MODEL_FORBIDDEN)
+SCRIPT_FORBIDDEN = err(texts.SCRIPT_FORBIDDEN)
+TOO_LARGE = err(texts.TENSOR_TOO_LARGE)
 
 
 def scratch_dir():
@@ -241,7 +241,7 @@ def tflite_flex_read_file():
     return converter.convert()
 
 
-def check_refused(env, con, args, want, files=()):
+def check_store_refused(env, con, args, want, files=()):
     """Refused with want, nothing stored, no file made, server up."""
     snapshot = keyspace(con)
     env.assertEqual(raw_error(con, *args), want, message=str(args[:3]))
@@ -263,18 +263,18 @@ def test_torch_hostile_models(env):
         for name, blob, op in hostile:
             for command in ("AI.MODELSTORE", "AI.MODELSET"):
                 args = (command, name, "TORCH", "CPU", "BLOB", blob)
-                check_refused(env, con, args, MODEL_FORBIDDEN % op, [path])
+                check_store_refused(env, con, args, MODEL_FORBIDDEN % op, [path])
         for source, op in HOSTILE_SCRIPTS:
             for args in (
                 ("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, ENTRY, "SOURCE", source),
                 ("AI.SCRIPTSET", "s", "CPU", "SOURCE", source),
             ):
-                check_refused(env, con, args, SCRIPT_FORBIDDEN % op, [path])
+                check_store_refused(env, con, args, SCRIPT_FORBIDDEN % op, [path])
         # Inside MULTI the model is built in place: refused all the same.
         pipe = con.pipeline(transaction=True)
         pipe.execute_command("AI.MODELSTORE", "multi", "TORCH", "CPU", "BLOB", hostile[0][1])
         (reply,) = pipe.execute(raise_on_error=False)
-        env.assertEqual(str(reply), MODEL_FORBIDDEN[4:] % "aten::from_file")
+        env.assertEqual(str(reply), texts.MODEL_FORBIDDEN % "aten::from_file")
         env.assertEqual(con.exists("multi"), 0)
         # Legitimate models and scripts still load and run.
         env.assertEqual(store(con, "m", "TORCH", torch_blob("add")), b"OK")
@@ -302,7 +302,7 @@ def test_tf_hostile_models(env):
         ]
         for blob, names, op in table:
             args = ("AI.MODELSTORE", "m", "TF", "CPU", *names, "BLOB", blob)
-            check_refused(env, con, args, MODEL_FORBIDDEN % op, [path])
+            check_store_refused(env, con, args, MODEL_FORBIDDEN % op, [path])
         env.assertEqual(store(con, "ok", "TF", saved_model_zip(), *SAVED_NAMES), b"OK")
         env.assertEqual(os.listdir(tmp), [])
     finally:
@@ -313,9 +313,9 @@ def test_onnx_and_tflite_hostile_models(env):
     con = connect(env)
     for location in ("/etc/passwd", "../../etc/passwd", "w.bin"):
         args = ("AI.MODELSTORE", "m", "ONNX", "CPU", "BLOB", onnx_external(location))
-        check_refused(env, con, args, EXTERNAL)
+        check_store_refused(env, con, args, EXTERNAL)
     args = ("AI.MODELSTORE", "m", "TFLITE", "CPU", "BLOB", tflite_flex_read_file())
-    check_refused(env, con, args, MODEL_FORBIDDEN % "FlexReadFile")
+    check_store_refused(env, con, args, MODEL_FORBIDDEN % "FlexReadFile")
     env.assertEqual(store(con, "ok", "TFLITE", tflite_blob("dense")), b"OK")
     env.assertEqual(store(con, "ok2", "ONNX", onnx_blob("mlp")), b"OK")
 
@@ -440,11 +440,6 @@ def aof_incr_file(con):
     return os.path.join(aofdir, incr[-1])
 
 
-def resp(*args):
-    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
-
-
 def test_kept_from_aof(env):
     """AI.MODELSTORE and AI.SCRIPTSTORE of refused bytes replayed from the AOF (as an
     older server would have written them) keep the keys, unrunnable."""
@@ -454,8 +449,8 @@ def test_kept_from_aof(env):
     set_array(con, "x", np.ones(16, np.float32))
     con.execute_command("DEBUG", "LOADAOF")  # everything so far is on disk
     with open(aof_incr_file(con), "ab") as f:
-        f.write(resp("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", torch_bytes(FromFile())))
-        f.write(resp("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, ENTRY, "SOURCE",
+        f.write(resp_command("AI.MODELSTORE", "m", "TORCH", "CPU", "BLOB", torch_bytes(FromFile())))
+        f.write(resp_command("AI.SCRIPTSTORE", "s", "CPU", "ENTRY_POINTS", 1, ENTRY, "SOURCE",
                      HOSTILE_SCRIPTS[0][0]))  # fmt: skip
     con.execute_command("DEBUG", "LOADAOF")
     env.assertEqual(
@@ -661,10 +656,10 @@ def test_tensor_too_large(env):
         for bad in ("0", "-1", "x"):
             env.assertEqual(
                 raw_error(con, "AI.CONFIG", "TENSOR_MAX_BYTES", bad),
-                "ERR TENSOR_MAX_BYTES: invalid size",
+                err(texts.TENSOR_MAX_INVALID),
             )
         env.assertEqual(
-            raw_error(con, "AI.CONFIG", "TENSOR_MAX_BYTES"), "ERR TENSOR_MAX_BYTES: missing size"
+            raw_error(con, "AI.CONFIG", "TENSOR_MAX_BYTES"), err(texts.TENSOR_MAX_MISSING)
         )
     finally:
         con.execute_command("AI.CONFIG", "TENSOR_MAX_BYTES", 512 * 2**20)
