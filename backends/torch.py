@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, _torch_threads, one_line, parse_device
+from . import BackendError, _torch_threads, one_line, parse_device, policy
 
 # Deprecation notes and the read-only-buffer notice are noise here: backends never print.
 warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning)
@@ -118,8 +118,13 @@ def load_model(
     takes inputs from forward's parameters; the two limits are ONNX-only settings."""
     dev = _torch_device(device)
     _set_threads(intra_op, inter_op)
+    policy.check_torch_archive(bytes(blob))  # before load runs any __setstate__
     try:
         module = torch.jit.load(io.BytesIO(blob), map_location=dev)
+    except Exception as e:
+        raise BackendError(one_line(e)) from e
+    policy.check_torch_module(module)
+    try:
         return Model(module, dev)
     except Exception as e:
         raise BackendError(one_line(e)) from e

@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, _torch_threads, one_line, script_ops
+from . import BackendError, _torch_threads, one_line, policy, script_ops
 
 __all__ = ["Script", "compile_script"]
 
@@ -179,6 +179,7 @@ def compile_script(source, *, device, entry_points=None):
         cu.define(source, rcb=_resolve)
     except Exception as e:
         raise BackendError(one_line(e).strip()) from e
+    policy.check_torch_script(source, cu)
     for fn in entry_points or ():
         _check_entry_point(cu, fn)
     return Script(cu, dev, list(entry_points or ()))

@@ -35,11 +35,15 @@ cdef extern from "errors.h" nogil:
         AI_ERR_DETAIL
         AI_ERR_CSTRING_NUL
         AI_ERR_INVALID_DEVICE
+        AI_ERR_MODEL_FORBIDDEN
+        AI_ERR_SCRIPT_FORBIDDEN
+        AI_ERR_EXTERNAL_DATA
     ctypedef struct AIError:
         AIErrCode code
         char *detail
     const char *ai_err_text(AIErrCode code)
     void ai_error_set(AIError *err, AIErrCode code, const char *detail)
+    void ai_error_set_arg(AIError *err, AIErrCode code, const char *arg)
     void ai_error_clear(AIError *err)
 
 cdef extern from "tensor.h" nogil:

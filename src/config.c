@@ -2,7 +2,9 @@
  * logging `ERR error processing argument: <NAME> <value>` as RedisAI does. */
 #define _GNU_SOURCE /* dladdr */
 #include "config.h"
+#include "errors.h"
 #include "model.h"
+#include "tensor.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -16,6 +18,7 @@ AIConfig ai_config = {
     .threads_per_queue = 1,
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
+    .tensor_max_bytes = (long long)AI_TENSOR_MAX_BYTES_DEFAULT,
 };
 
 long long *config_dag_option(const char *name, long long *min) {
@@ -69,8 +72,23 @@ static int apply(const char *name, RedisModuleString *value) {
         return parse_positive(value, 1000, &ai_config.model_execution_timeout);
     if (!strcasecmp(name, "BACKEND_MEMORY_LIMIT"))
         return parse_positive(value, 1, &ai_config.backend_memory_limit);
+    if (!strcasecmp(name, "TENSOR_MAX_BYTES")) {
+        if (parse_positive(value, 1, &ai_config.tensor_max_bytes) != 0) return -1;
+        tensor_set_max_bytes((size_t)ai_config.tensor_max_bytes);
+        return 0;
+    }
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
     return -1;
+}
+
+int config_tensor_max_bytes_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    long long size;
+    if (argc < 3) return ai_reply_code(ctx, AI_ERR_TENSOR_MAX_MISSING);
+    if (parse_positive(argv[2], 1, &size) != 0)
+        return ai_reply_code(ctx, AI_ERR_TENSOR_MAX_INVALID);
+    ai_config.tensor_max_bytes = size;
+    tensor_set_max_bytes((size_t)size);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {

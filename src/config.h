@@ -12,7 +12,8 @@ typedef struct AIConfig {
     long long model_chunk_size;
     long long model_execution_timeout;
     long long backend_memory_limit;
-    unsigned preload_backends; /* bit per backend id named at load time */
+    long long tensor_max_bytes; /* the cap of one tensor (roadmap R5), see tensor.h */
+    unsigned preload_backends;  /* bit per backend id named at load time */
 } AIConfig;
 
 extern AIConfig ai_config;
@@ -21,6 +22,9 @@ extern AIConfig ai_config;
 long long *config_dag_option(const char *name, long long *min);
 
 void config_set_backends_path(const char *path);
+
+/* AI.CONFIG TENSOR_MAX_BYTES <bytes>: sets the cap and replies. */
+int config_tensor_max_bytes_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /* Applies `NAME value` pairs; on a bad pair logs which one and returns REDISMODULE_ERR. */
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

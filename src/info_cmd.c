@@ -111,6 +111,8 @@ static int config_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
                                                  strlen(ai_config.backends_path));
     if (ai_arg_is(argv[2], "MODEL_CHUNK_SIZE"))
         return RedisModule_ReplyWithLongLong(ctx, ai_config.model_chunk_size);
+    if (ai_arg_is(argv[2], "TENSOR_MAX_BYTES"))
+        return RedisModule_ReplyWithLongLong(ctx, ai_config.tensor_max_bytes);
     return RedisModule_ReplyWithNull(ctx);
 }
 
@@ -139,6 +141,8 @@ static int config_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
         config_set_backends_path(RedisModule_StringPtrLen(argv[2], NULL));
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
+    if (ai_arg_is(argv[1], "TENSOR_MAX_BYTES"))
+        return config_tensor_max_bytes_command(ctx, argv, argc);
     if (ai_arg_is(argv[1], "MODEL_CHUNK_SIZE")) {
         long long size;
         if (argc < 3) return ai_reply_code(ctx, AI_ERR_CHUNK_MISSING);

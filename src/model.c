@@ -79,6 +79,7 @@ void bridge_free_later(void *handle) {
 void model_release(AIModel *m) {
     if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     if (m->handle) bridge_free_later(m->handle);
+    ai_error_clear(&m->refused);
     ai_names_free(&m->inputs);
     ai_names_free(&m->outputs);
     RedisModule_Free(m->device);

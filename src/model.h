@@ -27,7 +27,11 @@ typedef struct AIModel {
     AINames inputs, outputs;
     char *blob;
     size_t bloblen;
-    void *handle; /* the backend's loaded model; NULL until loaded */
+    void *handle; /* the backend's loaded model; NULL until loaded, or if refused */
+    /* A model the policy refuses (ai_error_is_refusal) that came from the server's own
+     * data (RDB, AOF, a master): kept so nothing is lost, never run; every run replies
+     * with this error (model_from_key). AI_OK otherwise. */
+    AIError refused;
     AIQueue *queue;
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;

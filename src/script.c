@@ -31,6 +31,7 @@ AIScript *script_share(AIScript *s) {
 void script_release(AIScript *s) {
     if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     if (s->handle) bridge_free_later(s->handle);
+    ai_error_clear(&s->refused);
     ai_names_free(&s->entry_points);
     RedisModule_Free(s->device);
     RedisModule_Free(s->tag);

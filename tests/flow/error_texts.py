@@ -163,6 +163,12 @@ SYNTAX = "syntax error"
 # Run statistics and configuration
 LOAD_BACKEND = "error loading backend"
 NO_RUN_INFO = "cannot find run info for key"
+TENSOR_MAX_INVALID = "TENSOR_MAX_BYTES: invalid size"
+TENSOR_MAX_MISSING = "TENSOR_MAX_BYTES: missing size"
+
+# What a model or script may not do (roadmap R5)
+MODEL_FORBIDDEN = "model uses a forbidden operator: %s"
+SCRIPT_FORBIDDEN = "script uses a forbidden operator: %s"
 
 # Redis itself
 BUSYKEY = "BUSYKEY Target key name already exists."
