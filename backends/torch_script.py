@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, _torch_threads, one_line, script_ops
+from . import BackendError, _native, _torch_threads, one_line, script_ops
 
 __all__ = ["Script", "compile_script"]
 
@@ -223,6 +223,27 @@ def _flatten(value, fn):
     raise BackendError(_NON_TENSOR.format(fn))
 
 
+def _reaches_redis(function):
+    """Whether a function (with the functions it calls inlined) uses redis.* or redisAI.*."""
+    blocks = [function.inlined_graph]
+    while blocks:
+        for node in blocks.pop().nodes():
+            if node.kind().startswith(("redis::", "redisAI::")):
+                return True
+            blocks.extend(node.blocks())
+    return False
+
+
+def _native_script(cu, device, entry_points):
+    """Native calls (backends/_torch_native.cpp) of the functions that never reach back into
+    Redis, or None: those that do keep the Python path for their whole call."""
+    native = _native.load("_torch_native")
+    if native is None or device.type != "cpu":
+        return None
+    names = [f.name for f in cu.get_functions() if not _reaches_redis(f)]
+    return native.make_script_runner(cu, list(entry_points), names)
+
+
 class Script:
     """A compiled script: its free functions, the entry points checked at store time."""
 
@@ -231,6 +252,7 @@ class Script:
         self.device = device
         self.entry_points = entry_points
         self._entry_set = frozenset(entry_points)
+        self.native_script = _native_script(cu, device, entry_points)
 
     @property
     def function_names(self):

@@ -103,3 +103,17 @@ cdef extern from "script_calls.h" nogil:
     void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
                                void **handle, int *ninputs, int *noutputs, AIError *err)
     void script_model_release(void *model)
+
+cdef extern from "native_runner.h" nogil:
+    const char *AI_NATIVE_RUNNER_CAPSULE
+    const char *AI_NATIVE_SCRIPT_CAPSULE
+    int AI_NATIVE_RUNNER_ABI
+    ctypedef struct AINativeRunner:
+        int abi
+    ctypedef struct AINativeScript:
+        int abi
+
+cdef extern from "config.h" nogil:
+    ctypedef struct AIConfig:
+        int native_runs
+    AIConfig ai_config

@@ -14,6 +14,7 @@ AIConfig ai_config = {
     .threads_per_queue = 1,
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
+    .native_runs = 1,
 };
 
 void config_set_backends_path(const char *path) {
@@ -39,6 +40,13 @@ static int parse_positive(RedisModuleString *value, long long min, long long *ou
     return 0;
 }
 
+static int parse_yes_no(RedisModuleString *value, int *out) {
+    const char *v = RedisModule_StringPtrLen(value, NULL);
+    if (strcasecmp(v, "yes") && strcasecmp(v, "no")) return -1;
+    *out = !strcasecmp(v, "yes");
+    return 0;
+}
+
 static int apply(const char *name, RedisModuleString *value) {
     int b = ai_backend_by_name(name, strlen(name));
     if (b >= 0) {
@@ -58,6 +66,7 @@ static int apply(const char *name, RedisModuleString *value) {
         return parse_positive(value, 1000, &ai_config.model_execution_timeout);
     if (!strcasecmp(name, "BACKEND_MEMORY_LIMIT"))
         return parse_positive(value, 1, &ai_config.backend_memory_limit);
+    if (!strcasecmp(name, "NATIVE_RUNS")) return parse_yes_no(value, &ai_config.native_runs);
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
     return -1;
 }

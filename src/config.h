@@ -11,6 +11,7 @@ typedef struct AIConfig {
     long long model_execution_timeout;
     long long backend_memory_limit;
     unsigned preload_backends; /* bit per backend id named at load time */
+    int native_runs;           /* NATIVE_RUNS yes|no: workers use backends' native runners */
 } AIConfig;
 
 extern AIConfig ai_config;

@@ -28,6 +28,9 @@ typedef struct AIModel {
     char *blob;
     size_t bloblen;
     void *handle; /* the backend's loaded model; NULL until loaded */
+    /* Its native runner (owned by handle), or NULL: runs take the Python path. Set with
+     * handle, when the backend made one and NATIVE_RUNS allows it. */
+    const AINativeRunner *runner;
     AIQueue *queue;
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;

@@ -14,6 +14,7 @@ typedef struct AIScript {
     AINames entry_points; /* empty for AI.SCRIPTSET scripts */
     int has_entry_points; /* stored with AI.SCRIPTSTORE */
     void *handle;
+    const AINativeScript *native; /* owned by handle; NULL: every call takes the Python path */
     AIQueue *queue;
     char *key;
     size_t keylen;
