@@ -225,7 +225,8 @@ def _flatten(value, fn):
 
 def _reaches_redis(function):
     """Whether a function (with the functions it calls inlined) uses redis.* or redisAI.*."""
-    blocks = [function.inlined_graph]
+    graph = function.inlined_graph  # a copy: its nodes live only as long as it is referenced
+    blocks = [graph]
     while blocks:
         for node in blocks.pop().nodes():
             if node.kind().startswith(("redis::", "redisAI::")):
