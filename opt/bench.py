@@ -278,13 +278,15 @@ def run_threads_scaling(args):
     finally:
         for server in servers.values():
             server.stop()
+    print(HEADER)
     for n in (1, 2):
         print(row(outcomes[n]), flush=True)
     ratio = outcomes[2].rps / outcomes[1].rps if outcomes[1].rps else 0.0
     met = ratio >= THREADS_TARGET
     print(
         f"THREADS_PER_QUEUE 2 / 1 on the ~1 ms model ({1e3 / calls_per_second(model):.2f} ms a "
-        f"call in process): {ratio:.2f}x  {'ok' if met else 'MISS'} >={THREADS_TARGET:g}x"
+        f"call in process, load average {_load()}): {ratio:.2f}x  "
+        f"{'ok' if met else 'MISS'} >={THREADS_TARGET:g}x"
     )
     return met
 
