@@ -125,7 +125,22 @@ class BuildInto(build_ext):
         if not (self.force or newer_group(ext.sources + ext.depends, final, "newer")):
             return
         if getattr(ext, "configure", None):
+            self.build_native(ext, final)
+            return
+        self.link_into_place(ext, final)
+
+    def build_native(self, ext, final):
+        """A native runner extension that fails to build leaves its backend on the Python
+        run path (and the module built): say so loudly, drop any stale copy."""
+        try:
             ext.configure(ext)
+            self.link_into_place(ext, final)
+        except Exception as e:  # noqa: BLE001 - any compiler or framework failure
+            print(f"warning: {ext.name} not built ({e}); its backend runs through Python")
+            if os.path.exists(final):
+                os.remove(final)
+
+    def link_into_place(self, ext, final):
         forced, self.linking, self.force = self.force, ext.name, True
         try:
             super().build_extension(ext)
