@@ -65,6 +65,7 @@ cdef const void *_native_pointer(object obj, str attr, const char *name) noexcep
         if (<const AINativeRunner *>ptr).abi != AI_NATIVE_RUNNER_ABI:
             raise TypeError(f"{attr} has ABI {(<const AINativeRunner *>ptr).abi}, "
                             f"expected {AI_NATIVE_RUNNER_ABI}")
+        ai_log(b"verbose", f"runs of a {type(obj).__module__} object: {attr}".encode())
         return ptr
     except BaseException as e:
         ai_log(b"warning", f"native runs disabled for a backend object: {e}".encode())

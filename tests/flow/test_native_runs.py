@@ -35,7 +35,8 @@ class Server:
         self.log = os.path.join(SCRATCH, f"native-{self.port}.log")
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--save", "", "--dir", SCRATCH]
-            + ["--logfile", self.log, "--loadmodule", MODULE, *module_args]
+            + ["--logfile", self.log, "--loglevel", "verbose"]
+            + ["--loadmodule", MODULE, *module_args]
         )
         self.con = redis.Redis(port=self.port)
         deadline = time.time() + 30
@@ -436,3 +437,17 @@ def test_timeout_native(env):
 
         results = _in_threads([slow, slow, fast])
         env.assertEqual(results, [b"OK", b"OK", b"TIMEDOUT"], message=name)
+
+
+def test_native_runners_in_use_only_by_default(env):
+    """The bridge logs each native runner it takes (verbose): none with NATIVE_RUNS no."""
+    store_both(env, "torch_log", "TORCH", torch_blob("add"))
+    for s in servers().values():
+        s.con.execute_command("AI.SCRIPTSET", "sc_log", "CPU", "SOURCE", SCRIPT)
+    logs = {name: open(s.log).read() for name, s in servers().items()}
+    for line in (
+        "backends.torch object: native_runner",
+        "backends.torch_script object: native_script",
+    ):
+        env.assertContains(line, logs["native"])
+        env.assertNotContains(line, logs["python"])
