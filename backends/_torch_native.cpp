@@ -243,9 +243,9 @@ void destroy_script_runner(PyObject *capsule) {
     delete static_cast<ScriptRunner *>(PyCapsule_GetContext(capsule));
 }
 
-// Native calls of a CompilationUnit's functions: `native` names those that never reach
-// back into Redis (backends/torch_script.py finds them), entry_points those called with
-// (tensors, keys, args).
+// Native calls of a CompilationUnit's functions: `native` names those called here (the
+// others are declined), entry_points those called with (tensors, keys, args). The redis.*
+// and redisAI.* ops a function may call are Python kernels: they take the GIL themselves.
 py::object make_script_runner(std::shared_ptr<torch::jit::CompilationUnit> cu,
                               const std::vector<std::string> &entry_points,
                               const std::vector<std::string> &native) {

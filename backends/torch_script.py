@@ -223,25 +223,22 @@ def _flatten(value, fn):
     raise BackendError(_NON_TENSOR.format(fn))
 
 
-def _reaches_redis(function):
-    """Whether a function (with the functions it calls inlined) uses redis.* or redisAI.*."""
-    graph = function.inlined_graph  # a copy: its nodes live only as long as it is referenced
-    blocks = [graph]
-    while blocks:
-        for node in blocks.pop().nodes():
-            if node.kind().startswith(("redis::", "redisAI::")):
-                return True
-            blocks.extend(node.blocks())
-    return False
+def take_op_failure():
+    """The text of the op error that failed this thread's last call run natively (the
+    worker called the function itself, not run() below), cleared; or None."""
+    text = getattr(_op_failure, "text", None)
+    _op_failure.text = None
+    return text.strip() if text else None
 
 
 def _native_script(cu, device, entry_points):
-    """Native calls (backends/_torch_native.cpp) of the functions that never reach back into
-    Redis, or None: those that do keep the Python path for their whole call."""
+    """Native calls (backends/_torch_native.cpp) of the script's functions, or None. The
+    redis.* and redisAI.* ops stay Python kernels: a native call takes the GIL in them
+    only."""
     native = _native.load("_torch_native")
     if native is None or device.type != "cpu":
         return None
-    names = [f.name for f in cu.get_functions() if not _reaches_redis(f)]
+    names = [f.name for f in cu.get_functions()]
     return native.make_script_runner(cu, list(entry_points), names)
 
 

@@ -55,6 +55,10 @@ int bridge_script_compile(const char *source, const char *device, const AINames 
 
 /* A compiled script's native calls (living as long as handle), or NULL; as above. */
 const AINativeScript *bridge_script_native(void *handle);
+/* After a failed native script call: when a redis.* or redisAI.* op failed it, replaces
+ * the message in err[errlen] by that op's own text (the Python path's reply). Takes the
+ * GIL. */
+void bridge_script_op_failure(char *err, size_t errlen);
 
 /* What a script run may do in Redis: the caller's database and user, for redis.execute
  * and redisAI.model_execute from the worker thread. */

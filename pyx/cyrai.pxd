@@ -88,6 +88,10 @@ cdef extern from "bridge.h" nogil:
         int dbid
         char *username
 
+cdef extern from "native_run.h" nogil:
+    const AIScriptCallCtx *script_call_current()
+    const AIScriptCallCtx *script_call_set(const AIScriptCallCtx *call)
+
 cdef extern from "script_calls.h" nogil:
     int AI_REPLY_NIL, AI_REPLY_STRING, AI_REPLY_INTEGER, AI_REPLY_ARRAY
     ctypedef struct AIReply:

@@ -73,17 +73,31 @@ int native_model_run(AIModel *m, AITensor **inputs, int ninputs, AITensor **outp
     return rc;
 }
 
+static __thread const AIScriptCallCtx *current_call;
+
+const AIScriptCallCtx *script_call_current(void) { return current_call; }
+
+const AIScriptCallCtx *script_call_set(const AIScriptCallCtx *call) {
+    const AIScriptCallCtx *previous = current_call;
+    current_call = call;
+    return previous;
+}
+
 int native_script_run(AIScript *s, const char *fn, AITensor **inputs, int ninputs,
                       const AINames *keys, const AINames *args, AITensor **outputs, int noutputs,
                       const AIScriptCallCtx *call, AIError *err) {
     int rc = 1;
     if (native_script_can_run(s, fn, inputs, ninputs)) {
+        const AIScriptCallCtx *previous = script_call_set(call);
         Call c;
         call_init(&c, inputs, ninputs, noutputs);
         const AINativeScript *n = s->native;
         rc = n->call(n->ctx, fn, c.in, ninputs, (const char *const *)keys->names, keys->count,
                      (const char *const *)args->names, args->count, c.out, noutputs, c.err,
                      sizeof c.err);
+        script_call_set(previous);
+        /* A failing redis.* op's own text is the reply, as on the Python path. */
+        if (rc == -1) bridge_script_op_failure(c.err, sizeof c.err);
         if (rc != 1) rc = adopt(&c, rc, outputs, noutputs, err);
         call_free(&c);
     }

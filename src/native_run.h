@@ -22,6 +22,11 @@ int native_script_can_run(const AIScript *s, const char *fn, AITensor *const *in
 /* Worker: runs m; outputs[i] get new tensors on success (0), or err is set (-1). */
 int native_model_run(AIModel *m, AITensor **inputs, int ninputs, AITensor **outputs, int noutputs,
                      AIError *err);
+/* The script call running on this thread, for the Redis calls a script makes (the bridge's
+ * redis.execute and redisAI.model_execute), or NULL; set around every script run. */
+const AIScriptCallCtx *script_call_current(void);
+const AIScriptCallCtx *script_call_set(const AIScriptCallCtx *call); /* returns the previous */
+
 /* Worker: calls fn of s, as bridge_script_run does. */
 int native_script_run(AIScript *s, const char *fn, AITensor **inputs, int ninputs,
                       const AINames *keys, const AINames *args, AITensor **outputs, int noutputs,

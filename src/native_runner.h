@@ -48,8 +48,9 @@ typedef struct AINativeRunner {
 
 /* A compiled TorchScript script's native calls: a PyCapsule named AI_NATIVE_SCRIPT_CAPSULE,
  * the attribute `native_script` of the script object a backend returns, kept alive like a
- * model's runner. Functions that reach back into Redis (redis.execute,
- * redisAI.model_execute) stay on the Python path: has() says no for them. */
+ * model's runner. A function that reaches back into Redis (redis.execute,
+ * redisAI.model_execute) runs natively too: only those ops take the GIL (they are Python
+ * kernels), with the caller's context from script_call_current() (src/native_run.h). */
 #define AI_NATIVE_SCRIPT_CAPSULE "cyrai.native_script"
 
 typedef struct AINativeScript {

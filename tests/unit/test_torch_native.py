@@ -197,7 +197,7 @@ def calls(tensors: List[Tensor], keys: List[str], args: List[str]):
 def test_script_calls_and_which_functions_are_native():
     script = ts.compile_script(SOURCE, device="CPU", entry_points=["entry", "calls"])
     s = _pointer(script.native_script, b"cyrai.native_script", Script)
-    assert [s.has(s.ctx, fn) for fn in (b"entry", b"legacy", b"calls", b"nope")] == [1, 1, 0, 0]
+    assert [s.has(s.ctx, fn) for fn in (b"entry", b"legacy", b"calls", b"nope")] == [1, 1, 1, 0]
     a = np.arange(4, dtype=np.float32)
     outputs = (ctypes.POINTER(DLManagedTensor) * 1)()
     err = ctypes.create_string_buffer(4096)
@@ -212,5 +212,11 @@ def test_script_calls_and_which_functions_are_native():
     # Inputs that do not fit: declined, the Python path gives the error.
     rc = s.call(s.ctx, b"legacy", _dl([a]), 1, keys, 0, args, 0, outputs, 1, err, len(err))
     assert rc == 1
-    rc = s.call(s.ctx, b"calls", _dl([a]), 1, keys, 1, args, 1, outputs, 1, err, len(err))
+    rc = s.call(s.ctx, b"nope", _dl([a]), 1, keys, 1, args, 1, outputs, 1, err, len(err))
     assert rc == 1
+    # redis.execute runs as a Python kernel, taking the GIL itself; without Redis it fails,
+    # and the op's own text is kept for the reply.
+    rc = s.call(s.ctx, b"calls", _dl([a]), 1, keys, 1, args, 1, outputs, 1, err, len(err))
+    assert rc == -1 and "no Redis context" in err.value.decode()
+    assert ts.take_op_failure() == "Redis command returned an error: no Redis context"
+    assert ts.take_op_failure() is None
