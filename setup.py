@@ -77,19 +77,22 @@ def torch_configure(ext):
     ]
 
 
-# (extension name, sources, the framework's Python package, configure)
+# (extension name, sources, the framework's Python package, configure); a backend's
+# native runner is added here with a configure function of its own.
 NATIVE = [
     ("_torch_native", ["backends/_torch_native.cpp"], "torch", torch_configure),
 ]
 
 
 def native_extension(name, sources, package, configure):
+    cxx = any(src.endswith((".cpp", ".cc")) for src in sources)
     ext = Extension(
         name,
         sources,
         include_dirs=["src"],
-        extra_compile_args=["-std=c++20", "-O2", "-fvisibility=hidden", "-Wall"],
-        language="c++",
+        extra_compile_args=["-std=c++20" if cxx else "-std=gnu11", "-O2", "-Wall"]
+        + ["-fvisibility=hidden"],
+        language="c++" if cxx else "c",
         depends=["src/native_runner.h"],
     )
     ext.configure = configure
