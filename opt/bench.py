@@ -276,7 +276,7 @@ def run_threads_scaling(args):
     try:
         for n in (1, 2):
             extra = args.module_args.split() + ["THREADS_PER_QUEUE", str(n)]
-            servers[n] = RedisServer(args.module, extra_args=extra)
+            servers[n] = BenchServer(args.module, module_args=extra)
             servers[n].start()
             case = Case(f"THREADS_PER_QUEUE {n} TORCH mlp ~1ms", THREADS_CLIENTS, workload)
             outcomes[n] = Outcome(case)

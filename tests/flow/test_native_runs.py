@@ -6,63 +6,41 @@ the Python path) and one with the default; each case sends the same commands to 
 compares every reply. Both keep running for the whole file."""
 
 import atexit
-import os
-import socket
-import subprocess
 import threading
 import time
 
 import numpy as np
 import redis
+from includes import MODULE, RedisServer, refused_load
 from model_zoo import get_array, onnx_blob, set_array, store, torch_blob, torch_bytes
-
-MODULE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "build", "cyrai.so"))
-SCRATCH = os.path.join(os.path.dirname(MODULE), "scratch")
-os.makedirs(SCRATCH, exist_ok=True)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
-    """A redis-server with the module and the given load-time arguments."""
+    """A server of its own with the module loaded with module_args (verbose log: the bridge
+    logs the native runners it takes)."""
 
     def __init__(self, *module_args):
-        self.port = _free_port()
-        self.log = os.path.join(SCRATCH, f"native-{self.port}.log")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--dir", SCRATCH]
-            + ["--logfile", self.log, "--loglevel", "verbose"]
-            + ["--loadmodule", MODULE, *module_args]
-        )
-        self.con = redis.Redis(port=self.port)
-        deadline = time.time() + 30
-        while True:
-            try:
-                self.con.ping()
-                break
-            except redis.ConnectionError:
-                if time.time() > deadline or self.proc.poll() is not None:
-                    raise
-                time.sleep(0.05)
+        self.server = RedisServer(MODULE, module_args, ["--loglevel", "verbose"])
+        self.server.start()
+        self.con = self.connection()
+
+    @property
+    def log(self):
+        return self.server.log_path
 
     def connection(self, **kwargs):
-        return redis.Redis(port=self.port, **kwargs)
+        return redis.Redis(host=self.server.host, port=self.server.port, **kwargs)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
+        self.server.stop()
 
 
 _servers = {}
 
 
 def servers():
-    """{"python": server with NATIVE_RUNS no, "native": server with the default}."""
+    """{"python": server with NATIVE_RUNS no, "native": server with the default}, both
+    kept for the whole file."""
     if not _servers:
         _servers["python"] = Server("NATIVE_RUNS", "no")
         _servers["native"] = Server("THREADS_PER_QUEUE", "2")
@@ -127,15 +105,9 @@ RNG = np.random.default_rng(12)
 
 
 def test_native_runs_no_is_the_only_other_value(env):
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(_free_port()), "--save", "", "--dir", SCRATCH]
-        + ["--loadmodule", MODULE, "NATIVE_RUNS", "maybe"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    out, _ = proc.communicate(timeout=30)
-    env.assertNotEqual(proc.returncode, 0)
-    env.assertContains("ERR error processing argument: NATIVE_RUNS maybe", out.decode())
+    status, log = refused_load("NATIVE_RUNS", "maybe")
+    env.assertNotEqual(status, 0)
+    env.assertContains("ERR error processing argument: NATIVE_RUNS maybe", log)
 
 
 def test_torch_models_both_ways(env):
