@@ -92,6 +92,10 @@ cdef extern from "bridge.h" nogil:
         int dbid
         char *username
 
+cdef extern from "native_run.h" nogil:
+    const AIScriptCallCtx *script_call_current()
+    const AIScriptCallCtx *script_call_set(const AIScriptCallCtx *call)
+
 cdef extern from "script_calls.h" nogil:
     int AI_REPLY_NIL, AI_REPLY_STRING, AI_REPLY_INTEGER, AI_REPLY_ARRAY
     ctypedef struct AIReply:
@@ -107,3 +111,17 @@ cdef extern from "script_calls.h" nogil:
     void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
                                void **handle, int *ninputs, int *noutputs, AIError *err)
     void script_model_release(void *model)
+
+cdef extern from "native_runner.h" nogil:
+    const char *AI_NATIVE_RUNNER_CAPSULE
+    const char *AI_NATIVE_SCRIPT_CAPSULE
+    int AI_NATIVE_RUNNER_ABI
+    ctypedef struct AINativeRunner:
+        int abi
+    ctypedef struct AINativeScript:
+        int abi
+
+cdef extern from "config.h" nogil:
+    ctypedef struct AIConfig:
+        int native_runs
+    AIConfig ai_config

@@ -19,6 +19,7 @@ AIConfig ai_config = {
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
     .tensor_max_bytes = (long long)AI_TENSOR_MAX_BYTES_DEFAULT,
+    .native_runs = 1,
 };
 
 long long *config_dag_option(const char *name, long long *min) {
@@ -51,6 +52,13 @@ static int parse_positive(RedisModuleString *value, long long min, long long *ou
     return 0;
 }
 
+static int parse_yes_no(RedisModuleString *value, int *out) {
+    const char *v = RedisModule_StringPtrLen(value, NULL);
+    if (strcasecmp(v, "yes") && strcasecmp(v, "no")) return -1;
+    *out = !strcasecmp(v, "yes");
+    return 0;
+}
+
 static int apply(const char *name, RedisModuleString *value) {
     int b = ai_backend_by_name(name, strlen(name));
     if (b >= 0) {
@@ -77,6 +85,7 @@ static int apply(const char *name, RedisModuleString *value) {
         tensor_set_max_bytes((size_t)ai_config.tensor_max_bytes);
         return 0;
     }
+    if (!strcasecmp(name, "NATIVE_RUNS")) return parse_yes_no(value, &ai_config.native_runs);
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
     return -1;
 }

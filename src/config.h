@@ -14,6 +14,7 @@ typedef struct AIConfig {
     long long backend_memory_limit;
     long long tensor_max_bytes; /* the cap of one tensor (roadmap R5), see tensor.h */
     unsigned preload_backends;  /* bit per backend id named at load time */
+    int native_runs;            /* NATIVE_RUNS yes|no: workers use backends' native runners */
 } AIConfig;
 
 extern AIConfig ai_config;

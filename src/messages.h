@@ -30,6 +30,7 @@
     X(AI_ERR_UNSUPPORTED_DTYPE, "ERR unsupported dtype")                                           \
     X(AI_ERR_TENSOR_TOO_LARGE, "ERR tensor is too large")                                          \
     X(AI_ERR_NO_MEMORY, "ERR Cannot allocate memory")                                              \
+    X(AI_ERR_OUTPUT_DTYPE, "ERR unsupported output dtype")                                         \
     /* Storing models */                                                                           \
     X(AI_ERR_UNSUPPORTED_BACKEND, "ERR unsupported backend")                                       \
     X(AI_ERR_INVALID_DEVICE, "ERR Invalid DEVICE")                                                 \

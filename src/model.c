@@ -49,9 +49,11 @@ int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_out
         .execution_timeout_ms = ai_config.model_execution_timeout,
         .memory_limit_mb = ai_config.backend_memory_limit,
     };
-    return bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen,
-                             given_inputs, given_outputs, &opts, &m->handle, &m->inputs,
-                             &m->outputs, err);
+    int rc =
+        bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen, given_inputs,
+                          given_outputs, &opts, &m->handle, &m->inputs, &m->outputs, err);
+    if (rc == 0) m->runner = bridge_model_runner(m->handle);
+    return rc;
 }
 
 AIModel *model_share(AIModel *m) {

@@ -32,6 +32,9 @@ typedef struct AIModel {
      * data (RDB, AOF, a master): kept so nothing is lost, never run; every run replies
      * with this error (model_from_key). AI_OK otherwise. */
     AIError refused;
+    /* Its native runner (owned by handle), or NULL: runs take the Python path. Set with
+     * handle, when the backend made one and NATIVE_RUNS allows it. */
+    const AINativeRunner *runner;
     AIQueue *queue;
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;

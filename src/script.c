@@ -19,8 +19,10 @@ AIScript *script_new(const char *device, const char *tag, size_t taglen, const c
 }
 
 int script_compile(AIScript *s, AIError *err) {
-    return bridge_script_compile(s->source, s->device,
-                                 s->has_entry_points ? &s->entry_points : NULL, &s->handle, err);
+    int rc = bridge_script_compile(s->source, s->device,
+                                   s->has_entry_points ? &s->entry_points : NULL, &s->handle, err);
+    if (rc == 0) s->native = bridge_script_native(s->handle);
+    return rc;
 }
 
 AIScript *script_share(AIScript *s) {

@@ -73,6 +73,11 @@ AITensor *tensor_new_borrowing(const AIDType *dtype, const int64_t *dims, int nd
                                const char *blob, size_t len, void *owner, AIDataFree free_owner,
                                AIError *err);
 
+/* A new tensor holding a copy of a DLPack tensor a native runner produced (CPU memory, any
+ * strides and byte offset), in host byte order. Fails with AI_ERR_OUTPUT_DTYPE for a dtype
+ * RedisAI has no name for, or one off the CPU. The caller still owns src. */
+AITensor *tensor_copy_dlpack(const DLTensor *src, AIError *err);
+
 AITensor *tensor_share(AITensor *t);
 void tensor_release(AITensor *t);
 
