@@ -2,6 +2,7 @@
 #include "store_job.h"
 
 #include "args.h"
+#include "free_thread.h"
 #include "queue.h"
 
 typedef struct StoreJob {
@@ -16,19 +17,29 @@ typedef struct StoreJob {
     int published;
 } StoreJob;
 
+/* Free thread: by now the retained arguments are the last references to these strings
+ * (Redis reset the client before the event loop turned), so the thread drops them alone,
+ * 200 MB of blob included. */
+static void free_argv(void *arg) {
+    StoreJob *j = arg;
+    for (int i = 0; i < j->argc; i++) RedisModule_FreeString(NULL, j->argv[i]);
+    RedisModule_Free(j->argv);
+    RedisModule_Free(j);
+}
+
+/* Main thread. */
 static void job_free(StoreJob *j) {
     if (j->value) j->ops->release(j->value);
     if (j->args) j->ops->free_args(j->args);
     ai_error_clear(&j->err);
-    for (int i = 0; i < j->argc; i++) RedisModule_FreeString(NULL, j->argv[i]);
-    RedisModule_Free(j->argv);
-    RedisModule_Free(j);
+    free_after_command(free_argv, j);
 }
 
 static void build(StoreJob *j) { j->ops->build(j->value, j->args, j->argv, j->argc, &j->err); }
 
 static void build_on_loader(AIJob *job) {
     StoreJob *j = (StoreJob *)job;
+    ai_thread_background();
     build(j);
     RedisModule_UnblockClient(j->bc, j);
 }

@@ -1,0 +1,124 @@
+"""Storing, replacing and dropping big models never holds Redis's main thread, and
+whatever they release is really released.
+
+While the loader thread loads a big TorchScript model (holding the GIL in
+torch.jit.load), the main thread answers DEL and overwrites of other big models, INFO,
+AI.CONFIG GET, AI.MODELDEL and PING before that store completes: none of them waits for
+the GIL. The models they drop are freed afterwards off the main thread (the Python object
+on the loader thread, the blob and the stored command's arguments on the free thread),
+and the server's resident memory comes back down: no model, blob or argument is kept.
+
+Memory is read from /proc (the server runs on this machine): torch allocates outside
+Redis's accounting. Nothing here is timed; waits poll with a deadline."""
+
+import io
+import time
+
+import numpy as np
+import torch
+from model_zoo import connect, execute, get_array, set_array, store, torch_blob
+
+BIG_MB = 80
+DEADLINE_S = 60
+
+
+def big_blob(seed):
+    """A TorchScript Linear with about BIG_MB MB of weights (seeded: each its own)."""
+    n = int((BIG_MB * 1024 * 1024 / 4) ** 0.5)
+    torch.manual_seed(seed)
+    buf = io.BytesIO()
+    torch.jit.save(torch.jit.script(torch.nn.Linear(n, n, bias=False)), buf)
+    return buf.getvalue()
+
+
+def rss_mb(con):
+    pid = con.info("server")["process_id"]
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def blocked_clients(con):
+    return con.info("clients")["blocked_clients"]
+
+
+def wait_until(env, predicate, what):
+    deadline = time.monotonic() + DEADLINE_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            env.assertTrue(False, message=f"timed out waiting until {what}")
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def settled_rss(env, con, below_mb):
+    """Polls until the server's RSS is below below_mb; returns the last reading."""
+    readings = []
+    wait_until(env, lambda: readings.append(rss_mb(con)) or readings[-1] < below_mb, "RSS fell")
+    return readings[-1]
+
+
+def baseline_rss(con):
+    """RSS with torch imported and one tiny model loaded and run: what the big models
+    add is measured from here."""
+    store(con, "tiny", "TORCH", torch_blob("add"))
+    set_array(con, "x", np.ones((1, 2), np.float32))
+    execute(con, "tiny", ["x", "x"], ["y"])
+    return rss_mb(con)
+
+
+def check_tiny(env, con):
+    env.assertEqual(execute(con, "tiny", ["x", "x"], ["y"]), b"OK")
+    env.assertEqual(get_array(con, "y").tolist(), [[2, 2]])
+
+
+def test_main_thread_answers_during_a_load(env):
+    con = connect(env)
+    base = baseline_rss(con)
+    for key, seed in (("big:del", 1), ("big:set", 2), ("big:modeldel", 3)):
+        store(con, key, "TORCH", big_blob(seed))
+    loaded = rss_mb(con)
+    env.assertGreater(loaded - base, 3 * BIG_MB)  # three blobs and three torch modules
+
+    # A store of a fourth model keeps the loader (and the GIL) busy for a while.
+    loader = env.getConnection()
+    blob = big_blob(4)
+    pending = loader.connection_pool.get_connection("AI.MODELSTORE")
+    pending.send_command("AI.MODELSTORE", "big:new", "TORCH", "CPU", "BLOB", blob)
+    wait_until(env, lambda: blocked_clients(con) == 1, "the store is queued")
+
+    env.assertEqual(con.delete("big:del"), 1)
+    env.assertTrue(con.set("big:set", "a string now"))
+    env.assertEqual(con.execute_command("AI.MODELDEL", "big:modeldel"), b"OK")
+    env.assertIn("ai_threads_per_queue", con.info("everything"))
+    env.assertEqual(con.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"), 511 * 1024 * 1024)
+    env.assertTrue(con.ping())
+    keys = con.keys("big:*")
+    # Everything above was answered while the big store was still in flight.
+    env.assertEqual(blocked_clients(con), 1)
+    env.assertEqual(keys, [b"big:set"])
+
+    env.assertEqual(pending.read_response(), b"OK")
+    loader.connection_pool.release(pending)
+    env.assertEqual(con.type("big:new"), b"AI__MODEL")
+    check_tiny(env, con)
+    # One big model is left: one blob and one torch module over the baseline. Keeping
+    # any dropped model, blob or argument would add at least another BIG_MB.
+    settled_rss(env, con, base + 2.5 * BIG_MB)
+
+
+def test_replacing_keeps_one_model(env):
+    """Storing over the same key again and again leaves one model's memory: the
+    replaced models and the stored commands' arguments are all released."""
+    con = connect(env)
+    base = baseline_rss(con)
+    blob = big_blob(5)
+    for _ in range(4):
+        env.assertEqual(store(con, "big", "TORCH", blob), b"OK")
+    settled_rss(env, con, base + 2.5 * BIG_MB)
+    env.assertEqual(con.delete("big"), 1)
+    settled_rss(env, con, base + 0.5 * BIG_MB)
+    check_tiny(env, con)
