@@ -27,12 +27,17 @@ static void free_argv(void *arg) {
     RedisModule_Free(j);
 }
 
-/* Main thread. */
-static void job_free(StoreJob *j) {
+/* Main thread. A job built in place (its client cannot block) drops its arguments here:
+ * the command is still running and Redis holds them too, and during AOF loading the event
+ * loop would not turn before every stored command's arguments piled up. */
+static void job_free(StoreJob *j, int in_place) {
     if (j->value) j->ops->release(j->value);
     if (j->args) j->ops->free_args(j->args);
     ai_error_clear(&j->err);
-    free_after_command(free_argv, j);
+    if (in_place)
+        free_argv(j);
+    else
+        free_after_command(free_argv, j);
 }
 
 static void build(StoreJob *j) { j->ops->build(j->value, j->args, j->argv, j->argc, &j->err); }
@@ -72,7 +77,7 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
         publish(detached, j);
         RedisModule_FreeThreadSafeContext(detached);
     }
-    job_free(j);
+    job_free(j, 0);
 }
 
 int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, const AIStoreOps *ops,
@@ -97,6 +102,6 @@ int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, con
     }
     build(j);
     publish(ctx, j);
-    job_free(j);
+    job_free(j, 1);
     return REDISMODULE_OK;
 }
