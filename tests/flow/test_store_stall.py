@@ -7,11 +7,13 @@ AI.CONFIG GET, AI.MODELDEL and PING before that store completes: none of them wa
 the GIL. The models they drop are freed afterwards off the main thread (the Python object
 on the loader thread, the blob and the stored command's arguments on the free thread),
 and the server's resident memory comes back down: no model, blob or argument is kept.
+The loader and free threads run at a lower CPU priority than the main thread.
 
 Memory is read from /proc (the server runs on this machine): torch allocates outside
 Redis's accounting. Nothing here is timed; waits poll with a deadline."""
 
 import io
+import os
 import time
 
 import numpy as np
@@ -38,6 +40,16 @@ def rss_mb(con):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
+
+
+def thread_nices(con):
+    """The nice value of each of the server's threads."""
+    pid = con.info("server")["process_id"]
+    nices = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            nices.append(int(f.read().rsplit(")", 1)[1].split()[16]))
+    return nices
 
 
 def blocked_clients(con):
@@ -122,3 +134,16 @@ def test_replacing_keeps_one_model(env):
     env.assertEqual(con.delete("big"), 1)
     settled_rss(env, con, base + 0.5 * BIG_MB)
     check_tiny(env, con)
+
+
+def test_background_threads_yield_to_the_main_thread(env):
+    """The loader (which has built a model by now) and the free thread (which has freed
+    one) run at a lower CPU priority than Redis's threads: on a busy machine the main
+    thread gets the core first."""
+    con = connect(env)
+    store(con, "m", "TORCH", torch_blob("add"))
+    con.delete("m")
+    wait_until(env, lambda: thread_nices(con).count(10) >= 2, "two threads at nice 10")
+    pid = con.info("server")["process_id"]
+    with open(f"/proc/{pid}/stat") as f:
+        env.assertEqual(int(f.read().rsplit(")", 1)[1].split()[16]), 0)  # the main thread
