@@ -39,19 +39,19 @@ CLUSTER_TESTS ?= test_cluster.py
 
 test: build lint unit flow flow-replica flow-aof flow-cluster clients
 
-unit:
+unit: build
 	$(PY) -m pytest -q tests/unit
 
-flow:
+flow: build
 	$(RLTEST) $(RLTEST_ARGS)
 
-flow-replica:
+flow-replica: build
 	$(RLTEST) --use-slaves $(RLTEST_ARGS)
 
-flow-aof:
+flow-aof: build
 	$(RLTEST) --use-aof $(RLTEST_ARGS)
 
-flow-cluster:
+flow-cluster: build
 	for t in $(CLUSTER_TESTS); do \
 	    ( $(RLTEST) --env oss-cluster --shards-count 3 --test $$t ) || exit 1; \
 	done
@@ -65,8 +65,11 @@ bench: build
 	$(PY) opt/bench.py
 	$(PY) opt/bench_stall.py
 
+PY_SOURCES := backends tests opt setup.py
+
 lint: setup
-	$(VENV)/bin/ruff check backends tests opt setup.py
+	$(VENV)/bin/ruff check $(PY_SOURCES)
+	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	clang-format --dry-run --Werror src/*.[ch] pyx/*.[ch]
 
 clean:

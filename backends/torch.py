@@ -127,4 +127,4 @@ def load_model(
 
 # Scripts live in their own module; loading the TORCH backend loads them too, so
 # backends.get("TORCH").compile_script and backends.torch_script.compile_script both work.
-from .torch_script import Script, compile_script  # noqa: F401
+from .torch_script import Script, compile_script  # noqa: E402, F401

@@ -23,7 +23,7 @@ import redis
 from bench_case import Case, Outcome, Target, Workload
 from bench_load import OK, bulk, encode, run_load
 from bench_models import MODEL_CASE_FACTORIES
-from bench_server import RedisServer, ServerError
+from redis_launcher import RedisServer, ServerError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = os.path.join(ROOT, "build", "cyrai.so")
@@ -33,6 +33,18 @@ CLIENTS = (1, 50)
 WARMUP_S = 0.25
 DURATION_S = 3.0  # measured seconds per workload of a case that names none
 ROUNDS = 5
+
+
+class BenchServer(RedisServer):
+    """The benchmarks' server: a redis-py client for setup, and the CPU it used."""
+
+    def client(self):
+        return redis.Redis(host=self.host, port=self.port, socket_timeout=30)
+
+    def cpu_seconds(self):
+        """User plus system CPU the server has used so far (all its threads)."""
+        info = self.client().info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 # --- cases -----------------------------------------------------------------------------
@@ -219,7 +231,7 @@ def main(argv=None):
 def run_all(args, cases):
     """Starts the server, runs the cases printing a row each, stops the server."""
     outcomes = []
-    with RedisServer(args.module, extra_args=args.module_args.split()) as server:
+    with BenchServer(args.module, extra_args=args.module_args.split()) as server:
         version = server.client().info("server")["redis_version"]
         timing = (
             f"{args.duration:g} s per workload"

@@ -29,8 +29,8 @@ REPLY_TIMEOUT_S = 30.0
 def encode(*args):
     """A command as RESP: an array of bulk strings."""
     parts = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
+    for arg in args:
+        a = arg if isinstance(arg, bytes) else str(arg).encode()
         parts += [b"$%d\r\n" % len(a), a, b"\r\n"]
     return b"".join(parts)
 

@@ -20,156 +20,49 @@ Fixtures:
 All servers persist nothing and live in temporary folders; if pytest is killed they get
 SIGTERM from the kernel (PR_SET_PDEATHSIG)."""
 
-import ctypes
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
+# The server launcher is shared with the flow tests and the benchmarks: it lives in opt/.
+# The error texts are every test's: tests/flow/error_texts.py, imported from the root.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "opt"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
 import pytest
 import redis
+from redis_launcher import RedisServer, free_ports
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 MODULE = os.path.join(ROOT, "build", "cyrai.so")
 SERVER_PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
 MAKE_MODELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "make_models.py")
-HOST = "127.0.0.1"
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
 CLUSTER_TIMEOUT_S = 30.0
-PR_SET_PDEATHSIG = 1
 
 # SmartRedis logs to stdout by default; keep the test output readable.
 os.environ.setdefault("SR_LOG_LEVEL", "QUIET")
 
 
-def _free_ports(n):
-    """n distinct localhost TCP ports nobody listens on now (a cluster node also needs
-    port + 10000 free: its bus port)."""
-    ports, socks = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket()
-            socks.append(s)
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-            if port + 10000 > 65535:
-                continue
-            with socket.socket() as bus:
-                try:
-                    bus.bind((HOST, port + 10000))
-                except OSError:
-                    continue
-            ports.append(port)
-    finally:
-        for s in socks:
-            s.close()
-    return ports
+class Server(RedisServer):
+    """A server of the launcher with one redis-py connection pool, reused."""
 
-
-def _die_with_parent():
-    # Runs in the child between fork and exec.
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-class RedisServer:
-    """One redis-server process with the module loaded."""
-
-    def __init__(self, port, workdir, module_args=(), extra_args=()):
-        self.host = HOST
-        self.port = port
-        self.dir = workdir
-        self.module_args = list(module_args)
-        self.extra_args = list(extra_args)
-        self.proc = None
-        self._client = None
-
-    @property
-    def address(self):
-        return f"{self.host}:{self.port}"
-
-    @property
-    def unix_socket(self):
-        return os.path.join(self.dir, "redis.sock")
-
-    @property
-    def log_path(self):
-        return os.path.join(self.dir, "redis.log")
-
-    def start(self):
-        os.makedirs(self.dir, exist_ok=True)
-        args = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            self.host,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            self.dir,
-            "--logfile",
-            self.log_path,
-            "--loadmodule",
-            MODULE,
-            *self.module_args,
-            *self.extra_args,
-        ]
-        # preexec_fn is unsafe only with threads running, and pytest runs none here.
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509
-
-    def wait_ready(self):
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"redis-server exited with {self.proc.returncode}\n" + self.log_tail()
-                )
-            try:
-                self.client().ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("redis-server did not answer PING\n" + self.log_tail())
-                time.sleep(0.05)
-
-    def stop(self):
-        """SHUTDOWN NOSAVE, then SIGTERM, then SIGKILL."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            self.client().shutdown(nosave=True)
-        except (redis.RedisError, OSError):
-            pass  # it exits while answering: the signals follow if it did not
-        for escalate in (self.proc.terminate, self.proc.kill):
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-                break
-            except subprocess.TimeoutExpired:
-                escalate()
-        self.proc.wait()
-        if self._client is not None:
-            self._client.connection_pool.disconnect()
-            self._client = None
+    _client = None
 
     def client(self):
-        """A redis-py connection (one pool per server, reused)."""
         if self._client is None:
             self._client = redis.Redis(host=self.host, port=self.port, socket_timeout=60)
         return self._client
 
-    def log_tail(self, lines=30):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return "".join(f.readlines()[-lines:])
-        except OSError:
-            return "(no log)"
+    def stop(self):
+        super().stop()
+        if self._client is not None:
+            self._client.connection_pool.disconnect()
+            self._client = None
 
 
 class Cluster:
@@ -181,11 +74,10 @@ class Cluster:
     and SmartRedis re-sends it every second until a reply comes in time."""
 
     def __init__(self, basedir, masters=3):
-        ports = _free_ports(masters)
+        ports = free_ports(masters, cluster_bus=True)
         self.nodes = [
-            RedisServer(
-                p,
-                os.path.join(basedir, f"node{p}"),
+            Server(
+                MODULE,
                 ["TORCH", "redisai_torch/redisai_torch.so"],
                 [
                     "--cluster-enabled",
@@ -195,6 +87,8 @@ class Cluster:
                     "--cluster-node-timeout",
                     "5000",
                 ],
+                port=p,
+                workdir=os.path.join(basedir, f"node{p}"),
             )
             for p in ports
         ]
@@ -206,7 +100,7 @@ class Cluster:
 
     def start(self):
         for n in self.nodes:
-            n.start()
+            n.launch()
         for n in self.nodes:
             n.wait_ready()
         out = subprocess.run(
@@ -259,16 +153,14 @@ def workdir():
 def server(workdir):
     if not os.path.exists(MODULE):
         pytest.exit(f"{MODULE} is missing: run `make build` first", returncode=2)
-    (port,) = _free_ports(1)
     folder = os.path.join(workdir, "standalone")
-    srv = RedisServer(
-        port,
-        folder,
+    srv = Server(
+        MODULE,
         extra_args=["--unixsocket", os.path.join(folder, "redis.sock"), "--unixsocketperm", "700"],
+        workdir=folder,
     )
     try:
         srv.start()
-        srv.wait_ready()
         yield srv
     finally:
         srv.stop()

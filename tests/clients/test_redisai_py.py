@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import redis
+from tests.flow.error_texts import LOAD_BACKEND, MODEL_EMPTY, SCRIPT_EMPTY, UNSUPPORTED_BACKEND
 
 # Only in .venv-clients (opt/install_clients_venv.sh), not in the server's .venv.
 rai = pytest.importorskip("redisai", reason="run with .venv-clients/bin/python")
@@ -184,10 +185,10 @@ def test_loadbackend_and_backendspath(client):
     try:
         assert client.loadbackend("ONNX", "redisai_onnxruntime/redisai_onnxruntime.so") == "OK"
     except redis.ResponseError as e:
-        assert str(e) == "error loading backend"  # an earlier test loaded it already
-    with pytest.raises(redis.ResponseError, match="error loading backend"):
+        assert str(e) == LOAD_BACKEND  # an earlier test loaded it already
+    with pytest.raises(redis.ResponseError, match=LOAD_BACKEND):
         client.loadbackend("ONNX", "redisai_onnxruntime/redisai_onnxruntime.so")
-    with pytest.raises(redis.ResponseError, match="unsupported backend"):
+    with pytest.raises(redis.ResponseError, match=UNSUPPORTED_BACKEND):
         client.loadbackend("NOPE", "x.so")
 
 
@@ -215,9 +216,9 @@ def test_torch_model_store_get_execute_del(client, models):
     np.testing.assert_array_equal(client.tensorget("d"), np.array([[6, 8]], np.float32))
 
     assert client.modeldel("m") == "OK"
-    with pytest.raises(redis.ResponseError, match="model key is empty"):
+    with pytest.raises(redis.ResponseError, match=MODEL_EMPTY):
         client.modelget("m")
-    with pytest.raises(redis.ResponseError, match="model key is empty"):
+    with pytest.raises(redis.ResponseError, match=MODEL_EMPTY):
         client.modeldel("m")
 
 
@@ -368,7 +369,7 @@ def test_scriptstore_get_execute_del(client):
     assert client.tensorget("n", as_numpy=False) == {"dtype": "INT64", "shape": [], "values": [7]}
 
     assert client.scriptdel("s") == "OK"
-    with pytest.raises(redis.ResponseError, match="script key is empty"):
+    with pytest.raises(redis.ResponseError, match=SCRIPT_EMPTY):
         client.scriptget("s")
 
 

@@ -1,10 +1,21 @@
 """Helpers shared by the flow tests."""
 
+import contextlib
+import os
+import select
 import socket
+import sys
+import threading
 import time
+
+# The server launcher is shared with the client tests and the benchmarks: it lives in opt/.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "opt"))
 
 import numpy as np
 import redis
+from redis_launcher import RedisServer
+
+MODULE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "build", "cyrai.so"))
 
 # The server gives AI.* and other errors as ResponseError; tests compare exact texts.
 
@@ -163,6 +174,154 @@ def digests(con, keys):
     return con.execute_command("DEBUG", "DIGEST-VALUE", *keys)
 
 
+def wait_until(env, condition, timeout_s=20, message="condition", interval_s=0.005):
+    """Polls condition() until it holds; fails the test if the deadline passes first."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            env.assertTrue(False, message=f"timed out after {timeout_s} s waiting for {message}")
+            return False
+        time.sleep(interval_s)
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Blocking commands, sent from threads
+
+
+class Call(threading.Thread):
+    """One command on its own connection in a thread: .result is the reply, or the
+    exception; .done is set once it returned."""
+
+    def __init__(self, env, *args, raw=False):
+        super().__init__(daemon=True)
+        self.con = env.getConnection()
+        self.args = args
+        self.raw = raw
+        self.result = None
+        self.done = threading.Event()
+        self.start()
+
+    def run(self):
+        try:
+            if self.raw:
+                with RawConnection(self.con) as raw:
+                    self.result = raw.call(*self.args)
+            else:
+                self.result = self.con.execute_command(*self.args)
+        except Exception as e:  # noqa: BLE001 - the test asserts on it
+            self.result = e
+        self.con.close()
+        self.done.set()
+
+    def wait(self, timeout=60):
+        self.join(timeout)
+        return self.result
+
+
+def blocked_clients(con):
+    return con.info("clients")["blocked_clients"]
+
+
+def wait_blocked(env, con, n, timeout=20):
+    """Waits until exactly n clients are blocked (their commands parsed and queued)."""
+    wait_until(env, lambda: blocked_clients(con) == n, timeout, f"{n} blocked clients", 0.002)
+
+
+# ---------------------------------------------------------------------------------------
+# Servers of their own, beside the env's
+
+
+@contextlib.contextmanager
+def own_server(env, *module_args):
+    """A redis-server of its own with the module loaded with module_args; yields a redis-py
+    connection to it once it answers, and checks that SIGTERM then stops it cleanly."""
+    server = RedisServer(MODULE, module_args)
+    server.start()  # ServerError, with the server's log, if it does not come up
+    try:
+        yield redis.Redis(host=server.host, port=server.port)
+        env.assertEqual(server.terminate(), 0)
+    finally:
+        server.stop()
+
+
+def refused_load(*module_args):
+    """Starts a server whose module is expected to refuse module_args; returns its exit
+    status and log once it exited by itself."""
+    server = RedisServer(MODULE, module_args)
+    try:
+        server.launch()
+        return server.wait_exit(30), server.log()
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# AOF files (Redis 7 multi-part AOF)
+
+
+def aof_base_file(con):
+    """The path of the current base file of the AOF."""
+    directory = con.config_get("dir")["dir"]
+    aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
+    manifest = os.path.join(
+        aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest"
+    )
+    with open(manifest) as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("type") + 1] == "b":
+                return os.path.join(aofdir, fields[fields.index("file") + 1])
+    return None
+
+
+def _aof_rewrite_done(con):
+    info = con.info("persistence")
+    return not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]
+
+
+def rewrite_aof(con, timeout_s=60):
+    """BGREWRITEAOF, waiting for any rewrite before and for this one to end; returns the
+    new base file's bytes."""
+    for start in (False, True):
+        if start:
+            con.bgrewriteaof()
+        deadline = time.monotonic() + timeout_s
+        while not _aof_rewrite_done(con):
+            if time.monotonic() > deadline:
+                raise AssertionError("AOF rewrite did not finish")
+            time.sleep(0.01)
+    with open(aof_base_file(con), "rb") as f:
+        return f.read()
+
+
+def resp_command(*args):
+    """A command as RESP bytes, as the AOF holds it."""
+    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+
+
+def aof_modelstore(
+    key,
+    backend,
+    device,
+    blob,
+    inputs=None,
+    outputs=None,
+    tag="",
+    batchsize=0,
+    minbatchsize=0,
+    minbatchtimeout=0,
+):
+    """AI.MODELSTORE as an AOF rewrite writes it (RESP): every option, then INPUTS and
+    OUTPUTS with their counts (TF only), then BLOB; blob is bytes or a list of chunks."""
+    args = ["AI.MODELSTORE", key, backend, device, "TAG", tag, "BATCHSIZE", batchsize]
+    args += ["MINBATCHSIZE", minbatchsize, "MINBATCHTIMEOUT", minbatchtimeout]
+    if inputs is not None:
+        args += ["INPUTS", len(inputs), *inputs, "OUTPUTS", len(outputs), *outputs]
+    return resp_command(*args, "BLOB", *([blob] if isinstance(blob, bytes) else blob))
+
+
 # ---------------------------------------------------------------------------------------
 # Replication
 
@@ -250,6 +409,30 @@ class RawConnection:
         if kind == ":":
             return (kind, int(rest))
         return (kind, rest)  # + - , ( # _
+
+
+def replied(raw, timeout_s=0.0):
+    """Whether a reply is waiting on a RawConnection (without reading it), waiting up to
+    timeout_s for one."""
+    return bool(raw.file.peek(1) if select.select([raw.sock], [], [], timeout_s)[0] else b"")
+
+
+def check_refused(env, con, table, wire_error=None):
+    """Every (command, error text) of table fails with that text (and, given wire_error,
+    that reply on the wire), changes nothing and leaves the server answering; the replica,
+    if any, ends with the same keyspace."""
+    snapshot = keyspace(con)
+    with RawConnection(con) as raw:
+        for args, expected in table:
+            message = repr(args)[:120]
+            env.assertEqual(error_text(env, *args), expected, message=message)
+            if wire_error is not None:
+                env.assertEqual(raw.call(*args), ("-", wire_error(expected)), message=message)
+            env.assertEqual(keyspace(con), snapshot, message=message)
+            env.assertTrue(con.ping())
+    if env.useSlaves:
+        wait_replica(env, con)
+        env.assertEqual(keyspace(env.getSlaveConnection()), snapshot)
 
 
 def run_checks(env, *checks):

@@ -5,9 +5,7 @@ plus helpers to move numpy arrays in and out of tensor keys.
 Kept apart from includes.py so that the tensor tests never import a framework."""
 
 import io
-import os
 import re
-import time
 
 import numpy as np
 import onnx
@@ -294,18 +292,22 @@ def store(con, key, backend, blob, *options, device="CPU"):
     return con.execute_command("AI.MODELSTORE", key, backend, device, *options, "BLOB", blob)
 
 
+def modelexecute(model, inputs, outputs, *tail):
+    """The arguments of AI.MODELEXECUTE model INPUTS n ... OUTPUTS m ... *tail."""
+    scopes = ("INPUTS", len(inputs), *inputs, "OUTPUTS", len(outputs), *outputs)
+    return ("AI.MODELEXECUTE", model, *scopes, *tail)
+
+
 def execute(con, model, inputs, outputs, *tail):
-    return con.execute_command(
-        "AI.MODELEXECUTE",
-        model,
-        "INPUTS",
-        len(inputs),
-        *inputs,
-        "OUTPUTS",
-        len(outputs),
-        *outputs,
-        *tail,
-    )
+    return con.execute_command(*modelexecute(model, inputs, outputs, *tail))
+
+
+def set_operands(con):
+    """The keys the error tables name: a and b (FLOAT 2x2), str (a string), lst (a list)."""
+    set_array(con, "a", np.arange(4, dtype=np.float32).reshape(2, 2))
+    set_array(con, "b", np.ones((2, 2), dtype=np.float32))
+    con.set("str", "value")
+    con.rpush("lst", "x", "y")
 
 
 def model_meta(con, key):
@@ -343,37 +345,60 @@ def servers(env):
 
 
 # ---------------------------------------------------------------------------------------
-# AOF files (Redis 7 multi-part AOF)
+# A backend's round trip: its models stored and run against the framework in process, then
+# found intact, outputs included, after a reload, a restart or a sync. Each backend's test
+# file gives its own store_models(con) -> keys and run_models(env, con, rng, prefix) ->
+# {output key: expected array}.
 
 
-def aof_base_file(con):
-    """The path of the current base file of the AOF."""
-    directory = con.config_get("dir")["dir"]
-    aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
-    manifest = os.path.join(
-        aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest"
-    )
-    with open(manifest) as f:
-        for line in f:
-            fields = line.split()
-            if fields[fields.index("type") + 1] == "b":
-                return os.path.join(aofdir, fields[fields.index("file") + 1])
-    return None
+class RoundTrip:
+    def __init__(self, store_models, run_models, tolerance=0.0):
+        self.store_models = store_models
+        self.run_models = run_models
+        self.tolerance = tolerance  # 0: outputs bit-identical to the framework's
 
+    def check_outputs(self, env, con, expected):
+        for key, want in expected.items():
+            got = get_array(con, key)
+            env.assertEqual(got.dtype, want.dtype, message=key)
+            if self.tolerance:
+                tol = self.tolerance
+                np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=key)
+            else:
+                np.testing.assert_array_equal(got, want, err_msg=key)
 
-def rewrite_aof(con):
-    """BGREWRITEAOF, waiting for any rewrite before and for this one to end."""
-    for start in (False, True):
-        if start:
-            con.bgrewriteaof()
-        while True:
-            info = con.info("persistence")
-            if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-                break
-            time.sleep(0.01)
+    def start(self, env, con, seed):
+        """Stores the models and runs them once: (keys, expected outputs, model state)."""
+        keys = self.store_models(con)
+        expected = self.run_models(env, con, np.random.default_rng(seed), "r")
+        return keys, expected, model_state(con, keys)
 
+    def check_replicas(self, env, con, expected, keys=()):
+        """The replica, if any, once in sync: the same models (keys) and outputs."""
+        wait_replica(env, con)
+        for c in servers(env)[1:]:
+            if keys:
+                env.assertEqual(model_state(c, keys), model_state(con, keys))
+            self.check_outputs(env, c, expected)
 
-def resp_command(*args):
-    """A command as RESP bytes, as the AOF holds it."""
-    parts = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-    return b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    def check_replica_copies(self, env, con, keys, outputs, fmt=("BLOB",)):
+        """Once in sync, the replica has the same models (keys) and output tensors (AI.TENSORGET
+        key *fmt) as con's server."""
+        wait_replica(env, con)
+        replica = env.getSlaveConnection()
+        env.assertEqual(model_state(replica, keys), model_state(con, keys))
+        for key in outputs:
+            env.assertEqual(
+                replica.execute_command("AI.TENSORGET", key, *fmt),
+                con.execute_command("AI.TENSORGET", key, *fmt),
+                message=key,
+            )
+
+    def check_everywhere(self, env, state, expected):
+        """Every server has the models (META and bytes as before) and their earlier
+        outputs; the models run again with the framework's results."""
+        con = connect(env)
+        for c in servers(env):
+            env.assertEqual(model_state(c, list(state)), state)
+            self.check_outputs(env, c, expected)
+        self.run_models(env, con, np.random.default_rng(99), "again")

@@ -7,28 +7,26 @@ order and the batches it forms can be predicted. The probe models return, beside
 result, the batch each row ran in: its total number of rows and the first element of its
 first row (every client puts its own id there)."""
 
-import select
 import threading
 import time
 
 import numpy as np
 import torch
+from error_texts import BATCH_SIZE_ERROR
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from includes import RawConnection, meta_dict
+from includes import RawConnection, meta_dict, replied, blocked_clients, resp_command
 from model_zoo import (
     MLP,
     connect,
     execute,
     get_array,
-    resp_command,
     set_array,
     store,
     torch_blob,
     torch_bytes,
 )
 
-BATCH_SIZE_ERROR = "Model did not generate the expected batch size"
 HOLD_MS = 300  # how long the run that occupies the worker lasts
 
 
@@ -94,10 +92,6 @@ def client_rows(i, rows):
     return x
 
 
-def blocked_clients(con):
-    return con.info("clients")["blocked_clients"]
-
-
 def queue_depth(con):
     return int(con.execute_command("INFO", "MODULES")["ai_queue_CPU_depth"])
 
@@ -108,11 +102,6 @@ def wait_until(condition, timeout=20):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.002)
-
-
-def replied(raw, timeout=0.0):
-    """Whether a reply is waiting on a raw connection (without reading it)."""
-    return bool(raw.file.peek(1) if select.select([raw.sock], [], [], timeout)[0] else b"")
 
 
 class Hold:
@@ -280,7 +269,7 @@ def check_racing_batches(seen, rows, batchsize):
     whose total is the sum of their rows; a request that already had BATCHSIZE rows ran
     alone, as did any batch's first request."""
     batches = {}
-    for i, (total, head) in enumerate(seen):
+    for i, (_total, head) in enumerate(seen):
         batches.setdefault(head, []).append(i)
     for head, members in batches.items():
         assert head in members, (head, members)
@@ -433,7 +422,7 @@ def test_minbatchsize_waits_for_a_mate(env):
         set_array(con, f"x{i}", x)
     first = send(con, *run_probe("p", 0, "y"))
     wait_until(lambda: blocked_clients(con) == 1)
-    env.assertFalse(replied(first, timeout=0.2))
+    env.assertFalse(replied(first, timeout_s=0.2))
     env.assertEqual(blocked_clients(con), 1)
     env.assertEqual(queue_depth(con), 1)
     second = send(con, *run_probe("p", 1, "y"))

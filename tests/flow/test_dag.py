@@ -13,7 +13,18 @@ import time
 
 import numpy as np
 import torch
+from error_texts import (
+    INPUT_UNKNOWN,
+    MISSING_FUNCTION,
+    PERSIST_RO,
+    READONLY,
+    SCRIPT_RO,
+    TRANSACTION,
+    WRONGTYPE,
+)
 from includes import (
+    Call,
+    wait_blocked,
     RawConnection,
     error_text,
     keyspace,
@@ -34,13 +45,6 @@ from model_zoo import (
 )
 
 DAG, DAG_RO, DAGRUN, DAGRUN_RO = "AI.DAGEXECUTE", "AI.DAGEXECUTE_RO", "AI.DAGRUN", "AI.DAGRUN_RO"
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-TRANSACTION = "Cannot run RedisAI command within a transaction or a LUA script"
-INPUT_UNKNOWN = "INPUT key cannot be found in DAG"
-PERSIST_RO = "PERSIST cannot be specified in a read-only DAG"
-SCRIPT_RO = "AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
-READONLY = "You can't write against a read only replica."
-MISSING_FUNCTION = "Function does not exist: %s"
 SLOW_MS = 500  # how long the run that occupies the CPU queue lasts
 
 SOURCE = """\
@@ -121,38 +125,6 @@ def norm(reply):
     """A DAG reply with every VALUES element as floats (RESP2 sends FLOAT values as bulk
     strings, integers as integers)."""
     return [[float(v) for v in e] if isinstance(e, list) else e for e in reply]
-
-
-class Call(threading.Thread):
-    """One command on its own connection in a thread; wait() returns the reply or the
-    exception."""
-
-    def __init__(self, env, *args, raw=False):
-        super().__init__(daemon=True)
-        self.con = env.getConnection()
-        self.args, self.raw, self.result = args, raw, None
-        self.start()
-
-    def run(self):
-        try:
-            if self.raw:
-                with RawConnection(self.con) as raw:
-                    self.result = raw.call(*self.args)
-            else:
-                self.result = self.con.execute_command(*self.args)
-        except Exception as e:  # noqa: BLE001 - the test asserts on it
-            self.result = e
-
-    def wait(self, timeout=60):
-        self.join(timeout)
-        return self.result
-
-
-def wait_blocked(env, con, n, timeout=20):
-    deadline = time.monotonic() + timeout
-    while con.info("clients")["blocked_clients"] != n and time.monotonic() < deadline:
-        time.sleep(0.002)
-    env.assertEqual(con.info("clients")["blocked_clients"], n)
 
 
 def setup_slow(con, key="slow"):

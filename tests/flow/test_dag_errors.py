@@ -5,47 +5,49 @@ replica) and the run statistics are unchanged and the server answers. Also the f
 parser accepts although they look odd (TIMEOUT 0, a tensor named TIMEOUT, lower case)."""
 
 import numpy as np
+from error_texts import (
+    ARITY,
+    DAG_EMPTY,
+    DAG_UNEXPECTED,
+    DAG_UNSUPPORTED,
+    DEPRECATED_OP,
+    INPUTS_MISMATCH,
+    INPUT_UNKNOWN,
+    INVALID_DTYPE,
+    LOAD_ARGS,
+    LOAD_COUNT,
+    LOAD_MISSING,
+    MISSING_ARGS,
+    MODEL_EMPTY,
+    NEEDS_KEYWORD,
+    NEW_OP_IN_OLD,
+    NO_INPUTS,
+    OUTPUTS_MISMATCH,
+    PERSIST_ARGS,
+    PERSIST_COUNT,
+    PERSIST_MISSING,
+    PERSIST_RO,
+    PERSIST_UNIQUE,
+    PERSIST_UNKNOWN,
+    ROUTING_MISSING,
+    SCRIPT_EMPTY,
+    SCRIPT_RO,
+    SR_UNRECOGNIZED,
+    TENSOR_EMPTY,
+    TENSOR_FORMAT,
+    TIMEOUT_INVALID,
+    TIMEOUT_IN_OP,
+    TIMEOUT_MISSING,
+    TRANSACTION,
+    VALUES_COUNT,
+    WRONGTYPE,
+    err,
+)
 from includes import RawConnection, keyspace, meta_dict, run_checks, wait_replica
 from model_zoo import connect, set_array, store, torch_blob
 
 DAG, DAG_RO, DAGRUN, DAGRUN_RO = "AI.DAGEXECUTE", "AI.DAGEXECUTE_RO", "AI.DAGRUN", "AI.DAGRUN_RO"
 
-MISSING_ARGS = "ERR missing arguments for '%s' command"
-ARITY = "ERR wrong number of arguments for '%s' command"
-LOAD_MISSING = "ERR missing arguments after LOAD keyword in DAG command"
-LOAD_COUNT = "ERR invalid or negative value found in number of keys to LOAD"
-LOAD_ARGS = "ERR number of keys to LOAD into DAG does not match the number of given arguments"
-TENSOR_EMPTY = "ERR tensor key is empty or in a different shard"
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
-PERSIST_RO = "ERR PERSIST cannot be specified in a read-only DAG"
-PERSIST_MISSING = "ERR missing arguments after PERSIST keyword in DAG command"
-PERSIST_COUNT = "ERR invalid or negative value found in number of keys to PERSIST"
-PERSIST_UNIQUE = "ERR PERSIST keys must be unique"
-PERSIST_ARGS = (
-    "ERR number of keys to PERSIST after DAG execution does not match the number of given arguments"
-)
-ROUTING_MISSING = "ERR Missing ROUTING value"
-TIMEOUT_MISSING = "ERR No value provided for TIMEOUT"
-TIMEOUT_INVALID = "ERR Invalid value for TIMEOUT"
-UNEXPECTED = "ERR Invalid DAG command. Unexpected argument:  %s"  # two spaces (sic)
-NEEDS_KEYWORD = (
-    "ERR AI.DAGEXECUTE and AI.DAGEXECUTE_RO commands must contain at least one out "
-    "of ROUTING, LOAD, PERSIST keywords"
-)
-EMPTY = "ERR DAG is empty"
-UNSUPPORTED = "Unsupported command within DAG"  # no ERR
-SCRIPT_RO = "ERR AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
-DEPRECATED_OP = "Deprecated %s cannot be used in AI.DAGEXECUTE command"  # no ERR
-NEW_OP_IN_OLD = "%s cannot be used in a deprecated AI.DAGRUN command"  # no ERR
-TIMEOUT_IN_OP = "ERR TIMEOUT not allowed within a DAG command"
-OP_ARITY = "wrong number of arguments for '%s' command"  # no ERR
-MODEL_EMPTY = "ERR model key is empty"
-SCRIPT_EMPTY = "ERR script key is empty"
-INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
-OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
-INPUT_UNKNOWN = "ERR INPUT key cannot be found in DAG"
-PERSIST_UNKNOWN = "ERR PERSIST key cannot be found in DAG"
-TRANSACTION = "ERR Cannot run RedisAI command within a transaction or a LUA script"
 
 SOURCE = """\
 def add(tensors: List[Tensor], keys: List[str], args: List[str]):
@@ -75,73 +77,79 @@ LOAD_A = ["LOAD", 1, "a"]
 # (command, the error exactly as sent without the leading '-')
 ERRORS = [
     # arity: DAGEXECUTE(_RO) names itself in upper case, DAGRUN(_RO) as typed
-    ([DAG], MISSING_ARGS % DAG),
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORGET",)), MISSING_ARGS % DAG),
-    (["ai.dagexecute", "LOAD", 1, "a", "|>"], MISSING_ARGS % DAG),
-    ([DAG_RO, "LOAD", 1, "a", "|>"], MISSING_ARGS % DAG_RO),
-    (["Ai.DagExecute_RO"], MISSING_ARGS % DAG_RO),
-    ([DAGRUN], ARITY % DAGRUN),
-    ([DAGRUN, "|>", "AI.TENSORGET"], ARITY % DAGRUN),
-    (["ai.dagrun", "LOAD", 1], ARITY % "ai.dagrun"),
-    ([DAGRUN_RO, "|>", "x"], ARITY % DAGRUN_RO),
+    ([DAG], err(MISSING_ARGS) % DAG),
+    (d(DAG, ["ROUTING", "a"], ("AI.TENSORGET",)), err(MISSING_ARGS) % DAG),
+    (["ai.dagexecute", "LOAD", 1, "a", "|>"], err(MISSING_ARGS) % DAG),
+    ([DAG_RO, "LOAD", 1, "a", "|>"], err(MISSING_ARGS) % DAG_RO),
+    (["Ai.DagExecute_RO"], err(MISSING_ARGS) % DAG_RO),
+    ([DAGRUN], err(ARITY) % DAGRUN),
+    ([DAGRUN, "|>", "AI.TENSORGET"], err(ARITY) % DAGRUN),
+    (["ai.dagrun", "LOAD", 1], err(ARITY) % "ai.dagrun"),
+    ([DAGRUN_RO, "|>", "x"], err(ARITY) % DAGRUN_RO),
     # LOAD
-    ([DAG, "PERSIST", 1, "n", "LOAD", 1], LOAD_MISSING),
-    (d(DAG, ["LOAD", "notnumber"], TG), LOAD_COUNT),
-    (d(DAG, ["LOAD", 0, "a"], TG), LOAD_COUNT),
-    (d(DAG, ["LOAD", -1, "a"], TG), LOAD_COUNT),
-    (d(DAG, ["LOAD", "1.0", "a"], TG), LOAD_COUNT),
-    ([DAG, "ROUTING", "a", "LOAD", 2, "a"], LOAD_ARGS),
-    (d(DAG, ["LOAD", 2, "a", "missing"], TG), TENSOR_EMPTY),
-    (d(DAGRUN_RO, ["LOAD", 1, "missing"], TG), TENSOR_EMPTY),
+    ([DAG, "PERSIST", 1, "n", "LOAD", 1], err(LOAD_MISSING)),
+    (d(DAG, ["LOAD", "notnumber"], TG), err(LOAD_COUNT)),
+    (d(DAG, ["LOAD", 0, "a"], TG), err(LOAD_COUNT)),
+    (d(DAG, ["LOAD", -1, "a"], TG), err(LOAD_COUNT)),
+    (d(DAG, ["LOAD", "1.0", "a"], TG), err(LOAD_COUNT)),
+    ([DAG, "ROUTING", "a", "LOAD", 2, "a"], err(LOAD_ARGS)),
+    (d(DAG, ["LOAD", 2, "a", "missing"], TG), err(TENSOR_EMPTY)),
+    (d(DAGRUN_RO, ["LOAD", 1, "missing"], TG), err(TENSOR_EMPTY)),
     (d(DAG, ["LOAD", 1, "str"], TG), WRONGTYPE),
     (d(DAG, ["LOAD", 1, "m"], TG), WRONGTYPE),
     # PERSIST
-    (d(DAG_RO, ["PERSIST", 1, "a"], TG), PERSIST_RO),
-    (d(DAG_RO, ["LOAD", 1, "a", "PERSIST", 1, "a"], TG), PERSIST_RO),
-    (d(DAGRUN_RO, ["PERSIST", 1, "n"], TS), PERSIST_RO),
-    ([DAG, "ROUTING", "a", "LOAD", 1, "a", "PERSIST", 1], PERSIST_MISSING),
-    (d(DAG, ["PERSIST", "x"], TS), PERSIST_COUNT),
-    (d(DAG, ["PERSIST", 0, "n"], TS), PERSIST_COUNT),
-    (d(DAG, ["PERSIST", -3, "n"], TS), PERSIST_COUNT),
-    (d(DAG, ["PERSIST", 2, "n", "n"], TS), PERSIST_UNIQUE),
-    (d(DAGRUN, ["PERSIST", 3, "n", "o", "n"], TS), PERSIST_UNIQUE),
-    ([DAG, "LOAD", 1, "a", "PERSIST", 3, "n", "o"], PERSIST_ARGS),
+    (d(DAG_RO, ["PERSIST", 1, "a"], TG), err(PERSIST_RO)),
+    (d(DAG_RO, ["LOAD", 1, "a", "PERSIST", 1, "a"], TG), err(PERSIST_RO)),
+    (d(DAGRUN_RO, ["PERSIST", 1, "n"], TS), err(PERSIST_RO)),
+    ([DAG, "ROUTING", "a", "LOAD", 1, "a", "PERSIST", 1], err(PERSIST_MISSING)),
+    (d(DAG, ["PERSIST", "x"], TS), err(PERSIST_COUNT)),
+    (d(DAG, ["PERSIST", 0, "n"], TS), err(PERSIST_COUNT)),
+    (d(DAG, ["PERSIST", -3, "n"], TS), err(PERSIST_COUNT)),
+    (d(DAG, ["PERSIST", 2, "n", "n"], TS), err(PERSIST_UNIQUE)),
+    (d(DAGRUN, ["PERSIST", 3, "n", "o", "n"], TS), err(PERSIST_UNIQUE)),
+    ([DAG, "LOAD", 1, "a", "PERSIST", 3, "n", "o"], err(PERSIST_ARGS)),
     # ROUTING and TIMEOUT
-    ([DAG, "LOAD", 2, "a", "b", "ROUTING"], ROUTING_MISSING),
-    ([DAG, "LOAD", 2, "a", "b", "TIMEOUT"], TIMEOUT_MISSING),
-    (d(DAG, ["ROUTING", "a", "TIMEOUT", "abc"], TG), TIMEOUT_INVALID),
-    (d(DAG, ["ROUTING", "a", "TIMEOUT", "1.5"], TG), TIMEOUT_INVALID),
-    (d(DAGRUN, ["TIMEOUT", ""], TG), TIMEOUT_INVALID),
+    ([DAG, "LOAD", 2, "a", "b", "ROUTING"], err(ROUTING_MISSING)),
+    ([DAG, "LOAD", 2, "a", "b", "TIMEOUT"], err(TIMEOUT_MISSING)),
+    (d(DAG, ["ROUTING", "a", "TIMEOUT", "abc"], TG), err(TIMEOUT_INVALID)),
+    (d(DAG, ["ROUTING", "a", "TIMEOUT", "1.5"], TG), err(TIMEOUT_INVALID)),
+    (d(DAGRUN, ["TIMEOUT", ""], TG), err(TIMEOUT_INVALID)),
     # anything else before the first op, a repeated keyword, a trailing lone |>
-    (d(DAG, ["ROUTING", "a", "FOO"], TG), UNEXPECTED % "FOO"),
-    (d(DAG, ["ROUTING", "a", "ROUTING", "b"], TG), UNEXPECTED % "ROUTING"),
-    (d(DAG, ["LOAD", 1, "a", "load", 1, "b"], TG), UNEXPECTED % "load"),
-    (d(DAG, ["PERSIST", 1, "n", "PERSIST", 1, "o"], TS), UNEXPECTED % "PERSIST"),
-    (d(DAG, ["ROUTING", "a", "TIMEOUT", 5, "TIMEOUT", 6], TG), UNEXPECTED % "TIMEOUT"),
-    (d(DAG, ["ROUTING", "a", "INPUTS"], TG), UNEXPECTED % "INPUTS"),
-    (d(DAGRUN, ["KEYS", 1, "a"], TG), UNEXPECTED % "KEYS"),
-    (d(DAG, ["PERSIST", 3, "n", "o"], TS), UNEXPECTED % "AI.TENSORSET"),  # `|>` taken as a key
-    ([DAG, "ROUTING", "a", "|>", *TS, "|>"], UNEXPECTED % "|>"),
-    ([DAG, "ROUTING", "a", "|>", *TG, "|>", "|>"], UNEXPECTED % "|>"),
-    ([DAG, "LOAD", 1, "a", "ROUTING", "a", "|>"], UNEXPECTED % "|>"),
+    (d(DAG, ["ROUTING", "a", "FOO"], TG), err(DAG_UNEXPECTED) % "FOO"),
+    (d(DAG, ["ROUTING", "a", "ROUTING", "b"], TG), err(DAG_UNEXPECTED) % "ROUTING"),
+    (d(DAG, ["LOAD", 1, "a", "load", 1, "b"], TG), err(DAG_UNEXPECTED) % "load"),
+    (d(DAG, ["PERSIST", 1, "n", "PERSIST", 1, "o"], TS), err(DAG_UNEXPECTED) % "PERSIST"),
+    (d(DAG, ["ROUTING", "a", "TIMEOUT", 5, "TIMEOUT", 6], TG), err(DAG_UNEXPECTED) % "TIMEOUT"),
+    (d(DAG, ["ROUTING", "a", "INPUTS"], TG), err(DAG_UNEXPECTED) % "INPUTS"),
+    (d(DAGRUN, ["KEYS", 1, "a"], TG), err(DAG_UNEXPECTED) % "KEYS"),
+    (
+        d(DAG, ["PERSIST", 3, "n", "o"], TS),
+        err(DAG_UNEXPECTED) % "AI.TENSORSET",
+    ),  # `|>` taken as a key
+    ([DAG, "ROUTING", "a", "|>", *TS, "|>"], err(DAG_UNEXPECTED) % "|>"),
+    ([DAG, "ROUTING", "a", "|>", *TG, "|>", "|>"], err(DAG_UNEXPECTED) % "|>"),
+    ([DAG, "LOAD", 1, "a", "ROUTING", "a", "|>"], err(DAG_UNEXPECTED) % "|>"),
     # ... found before the keyword check and before any op is parsed
-    ([DAG, "TIMEOUT", 5, "|>", *NOCMD, "|>"], UNEXPECTED % "|>"),
+    ([DAG, "TIMEOUT", 5, "|>", *NOCMD, "|>"], err(DAG_UNEXPECTED) % "|>"),
     # DAGEXECUTE needs LOAD, PERSIST or ROUTING; every DAG needs an op
-    (d(DAG, ["TIMEOUT", 5], TS), NEEDS_KEYWORD),
-    ([DAG_RO, "|>", *TS], NEEDS_KEYWORD),
-    ([DAG, "ROUTING", "a", "LOAD", 1, "a"], EMPTY),
-    ([DAG_RO, "LOAD", 1, "a", "TIMEOUT", 5], EMPTY),
-    ([DAGRUN, "LOAD", 1, "a"], EMPTY),
-    ([DAGRUN_RO, "TIMEOUT", 5, "ROUTING", "a"], EMPTY),
+    (d(DAG, ["TIMEOUT", 5], TS), err(NEEDS_KEYWORD)),
+    ([DAG_RO, "|>", *TS], err(NEEDS_KEYWORD)),
+    ([DAG, "ROUTING", "a", "LOAD", 1, "a"], err(DAG_EMPTY)),
+    ([DAG_RO, "LOAD", 1, "a", "TIMEOUT", 5], err(DAG_EMPTY)),
+    ([DAGRUN, "LOAD", 1, "a"], err(DAG_EMPTY)),
+    ([DAGRUN_RO, "TIMEOUT", 5, "ROUTING", "a"], err(DAG_EMPTY)),
     # op names
-    (d(DAG, ["ROUTING", "a"], NOCMD), UNSUPPORTED),
-    (d(DAG, ["ROUTING", "a"], ("SET", "x", "1")), UNSUPPORTED),
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORGETX", "a")), UNSUPPORTED),
-    (d(DAG, ["ROUTING", "a"], ("AI.MODELSTORE", "x", "TORCH", "CPU", "BLOB", "x")), UNSUPPORTED),
-    (d(DAGRUN, [], ("AI.DAGRUN", "LOAD", 1, "a")), UNSUPPORTED),
-    ([DAG, "ROUTING", "a", "|>", "|>", *TG], UNSUPPORTED),  # an empty op
-    (d(DAG_RO, LOAD_A, SE), SCRIPT_RO),
-    (d(DAG_RO, LOAD_A, TG, ("ai.scriptexecute", *SE[1:])), SCRIPT_RO),
+    (d(DAG, ["ROUTING", "a"], NOCMD), DAG_UNSUPPORTED),
+    (d(DAG, ["ROUTING", "a"], ("SET", "x", "1")), DAG_UNSUPPORTED),
+    (d(DAG, ["ROUTING", "a"], ("AI.TENSORGETX", "a")), DAG_UNSUPPORTED),
+    (
+        d(DAG, ["ROUTING", "a"], ("AI.MODELSTORE", "x", "TORCH", "CPU", "BLOB", "x")),
+        DAG_UNSUPPORTED,
+    ),
+    (d(DAGRUN, [], ("AI.DAGRUN", "LOAD", 1, "a")), DAG_UNSUPPORTED),
+    ([DAG, "ROUTING", "a", "|>", "|>", *TG], DAG_UNSUPPORTED),  # an empty op
+    (d(DAG_RO, LOAD_A, SE), err(SCRIPT_RO)),
+    (d(DAG_RO, LOAD_A, TG, ("ai.scriptexecute", *SE[1:])), err(SCRIPT_RO)),
     (d(DAG, LOAD_A, MR), DEPRECATED_OP % "AI.MODELRUN"),
     (d(DAG, LOAD_A, ("ai.modelrun", *MR[1:])), DEPRECATED_OP % "AI.MODELRUN"),
     (d(DAG, LOAD_A, SR), DEPRECATED_OP % "AI.SCRIPTRUN"),
@@ -151,12 +159,12 @@ ERRORS = [
     (d(DAGRUN, [], SE), NEW_OP_IN_OLD % "AI.SCRIPTEXECUTE"),
     (d(DAGRUN_RO, LOAD_A, SE), NEW_OP_IN_OLD % "AI.SCRIPTEXECUTE"),
     # TIMEOUT inside an op, once the op parsed by its own rules
-    (d(DAG, LOAD_A, (*ME, "TIMEOUT", 100)), TIMEOUT_IN_OP),
-    (d(DAG, LOAD_A, (*SE, "TIMEOUT", 100)), TIMEOUT_IN_OP),
-    (d(DAG_RO, LOAD_A, (*ME, "timeout", 1)), TIMEOUT_IN_OP),
+    (d(DAG, LOAD_A, (*ME, "TIMEOUT", 100)), err(TIMEOUT_IN_OP)),
+    (d(DAG, LOAD_A, (*SE, "TIMEOUT", 100)), err(TIMEOUT_IN_OP)),
+    (d(DAG_RO, LOAD_A, (*ME, "timeout", 1)), err(TIMEOUT_IN_OP)),
     (
         d(DAGRUN, LOAD_A, ("AI.MODELRUN", "m", "TIMEOUT", 100, "INPUTS", "a", "a", "OUTPUTS", "c")),
-        TIMEOUT_IN_OP,
+        err(TIMEOUT_IN_OP),
     ),
     (
         d(
@@ -164,7 +172,7 @@ ERRORS = [
             LOAD_A,
             ("AI.SCRIPTRUN", "s", "add", "TIMEOUT", 100, "INPUTS", "a", "a", "OUTPUTS", "c"),
         ),
-        TIMEOUT_IN_OP,
+        err(TIMEOUT_IN_OP),
     ),
     (
         d(
@@ -184,27 +192,27 @@ ERRORS = [
                 100,
             ),
         ),
-        MODEL_EMPTY,
+        err(MODEL_EMPTY),
     ),
-    (d(DAG, LOAD_A, (*ME, "TIMEOUT", "abc")), TIMEOUT_INVALID),
-    (d(DAG, LOAD_A, (*ME, "TIMEOUT")), TIMEOUT_MISSING),
-    (d(DAG, LOAD_A, (*SE, "TIMEOUT")), TIMEOUT_MISSING + " in AI.SCRIPTEXECUTE"),
+    (d(DAG, LOAD_A, (*ME, "TIMEOUT", "abc")), err(TIMEOUT_INVALID)),
+    (d(DAG, LOAD_A, (*ME, "TIMEOUT")), err(TIMEOUT_MISSING)),
+    (d(DAG, LOAD_A, (*SE, "TIMEOUT")), err(TIMEOUT_MISSING) + " in AI.SCRIPTEXECUTE"),
     # AI.TENSORGET / AI.TENSORSET arity, named in upper case, without ERR
-    (d(DAG, LOAD_A, ("AI.TENSORGET",)), OP_ARITY % "AI.TENSORGET"),
-    (d(DAG, LOAD_A, ("ai.tensorget",)), OP_ARITY % "AI.TENSORGET"),
-    (d(DAG, LOAD_A, ("AI.TENSORGET", "a", "META", "BLOB", "VALUES")), OP_ARITY % "AI.TENSORGET"),
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT")), OP_ARITY % "AI.TENSORSET"),
-    (d(DAG, LOAD_A, ("AI.TENSORSET",)), OP_ARITY % "AI.TENSORSET"),
+    (d(DAG, LOAD_A, ("AI.TENSORGET",)), ARITY % "AI.TENSORGET"),
+    (d(DAG, LOAD_A, ("ai.tensorget",)), ARITY % "AI.TENSORGET"),
+    (d(DAG, LOAD_A, ("AI.TENSORGET", "a", "META", "BLOB", "VALUES")), ARITY % "AI.TENSORGET"),
+    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT")), ARITY % "AI.TENSORSET"),
+    (d(DAG, LOAD_A, ("AI.TENSORSET",)), ARITY % "AI.TENSORSET"),
     # the ops' own rules
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "INT128", 1)), "ERR invalid data type"),
+    (d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "INT128", 1)), err(INVALID_DTYPE)),
     (
         d(DAG, ["ROUTING", "a"], ("AI.TENSORSET", "n", "FLOAT", 2, "VALUES", 1)),
-        "ERR wrong number of values was given in 'AI.TENSORSET' command",
+        err(VALUES_COUNT),
     ),
-    (d(DAG, ["ROUTING", "a"], TS, ("AI.TENSORGET", "n", "BADFMT")), "ERR unsupported data format"),
+    (d(DAG, ["ROUTING", "a"], TS, ("AI.TENSORGET", "n", "BADFMT")), err(TENSOR_FORMAT)),
     (
         d(DAG, LOAD_A, ("AI.MODELEXECUTE", "missing", "INPUTS", 1, "a", "OUTPUTS", 1, "c")),
-        MODEL_EMPTY,
+        err(MODEL_EMPTY),
     ),
     (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "str", "INPUTS", 1, "a", "OUTPUTS", 1, "c")), WRONGTYPE),
     (d(DAG, LOAD_A, ("AI.MODELEXECUTE", "a", "INPUTS", 1, "a", "OUTPUTS", 1, "c")), WRONGTYPE),
@@ -218,10 +226,13 @@ ERRORS = [
     ),
     (
         d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "OUTPUTS", 1, "c", "INPUTS", 2, "a", "a")),
-        "ERR INPUTS not specified",
+        err(NO_INPUTS),
     ),
-    (d(DAGRUN, LOAD_A, ("AI.MODELRUN", "missing", "INPUTS", "a", "OUTPUTS", "c")), MODEL_EMPTY),
-    (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "missing", "add", "INPUTS", 1, "a")), SCRIPT_EMPTY),
+    (
+        d(DAGRUN, LOAD_A, ("AI.MODELRUN", "missing", "INPUTS", "a", "OUTPUTS", "c")),
+        err(MODEL_EMPTY),
+    ),
+    (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "missing", "add", "INPUTS", 1, "a")), err(SCRIPT_EMPTY)),
     (d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "m", "add", "INPUTS", 1, "a")), WRONGTYPE),
     (
         d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 3, "a", "a")),
@@ -236,39 +247,39 @@ ERRORS = [
     ),
     (
         d(DAGRUN, LOAD_A, ("AI.SCRIPTRUN", "s", "add", "BAD", "INPUTS", "a")),
-        "ERR Unrecongnized parameter to SCRIPTRUN",
+        err(SR_UNRECOGNIZED),
     ),
     # names: nothing is read from the keyspace but LOAD; a name must be produced earlier
-    (d(DAG, ["ROUTING", "a"], TG), INPUT_UNKNOWN),
+    (d(DAG, ["ROUTING", "a"], TG), err(INPUT_UNKNOWN)),
     (
         d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "c")),
-        INPUT_UNKNOWN,
+        err(INPUT_UNKNOWN),
     ),
     (
         d(DAG, LOAD_A, ("AI.TENSORGET", "c", "VALUES"), ("AI.TENSORSET", "c", "FLOAT", 1)),
-        INPUT_UNKNOWN,
+        err(INPUT_UNKNOWN),
     ),
     (
         d(DAG, LOAD_A, ("AI.MODELEXECUTE", "m", "INPUTS", 2, "a", "c", "OUTPUTS", 1, "c")),
-        INPUT_UNKNOWN,
+        err(INPUT_UNKNOWN),
     ),
     (
         d(DAG, LOAD_A, ("AI.SCRIPTEXECUTE", "s", "add", "INPUTS", 2, "a", "zz", "OUTPUTS", 1, "c")),
-        INPUT_UNKNOWN,
+        err(INPUT_UNKNOWN),
     ),
-    (d(DAGRUN, [], MR), INPUT_UNKNOWN),
-    (d(DAG, ["PERSIST", 1, "zz"], TS), PERSIST_UNKNOWN),
-    (d(DAG, ["PERSIST", 1, "b"], TS), PERSIST_UNKNOWN),
-    (d(DAG, ["LOAD", 1, "a", "PERSIST", 2, "a", "zz"], TG), PERSIST_UNKNOWN),
-    (d(DAGRUN, ["PERSIST", 1, "zz"], TS), PERSIST_UNKNOWN),
+    (d(DAGRUN, [], MR), err(INPUT_UNKNOWN)),
+    (d(DAG, ["PERSIST", 1, "zz"], TS), err(PERSIST_UNKNOWN)),
+    (d(DAG, ["PERSIST", 1, "b"], TS), err(PERSIST_UNKNOWN)),
+    (d(DAG, ["LOAD", 1, "a", "PERSIST", 2, "a", "zz"], TG), err(PERSIST_UNKNOWN)),
+    (d(DAGRUN, ["PERSIST", 1, "zz"], TS), err(PERSIST_UNKNOWN)),
     # order: header, then every op in turn, then names (inputs before PERSIST)
-    (d(DAG, ["ROUTING", "a"], ("AI.TENSORGET", "zz", "VALUES"), NOCMD), UNSUPPORTED),
-    (d(DAG, ["PERSIST", 1, "zz"], ("AI.TENSORGET", "yy", "VALUES")), INPUT_UNKNOWN),
-    (d(DAG, ["ROUTING", "a", "TIMEOUT", "x"], NOCMD), TIMEOUT_INVALID),
-    (d(DAG, ["LOAD", 1, "missing"], NOCMD), TENSOR_EMPTY),
-    (d(DAG_RO, LOAD_A, NOCMD, SE), UNSUPPORTED),
-    (d(DAG_RO, LOAD_A, SE, NOCMD), SCRIPT_RO),
-    (d(DAG, ["TIMEOUT", 5, "LOAD", 1, "zz"], NOCMD), TENSOR_EMPTY),
+    (d(DAG, ["ROUTING", "a"], ("AI.TENSORGET", "zz", "VALUES"), NOCMD), DAG_UNSUPPORTED),
+    (d(DAG, ["PERSIST", 1, "zz"], ("AI.TENSORGET", "yy", "VALUES")), err(INPUT_UNKNOWN)),
+    (d(DAG, ["ROUTING", "a", "TIMEOUT", "x"], NOCMD), err(TIMEOUT_INVALID)),
+    (d(DAG, ["LOAD", 1, "missing"], NOCMD), err(TENSOR_EMPTY)),
+    (d(DAG_RO, LOAD_A, NOCMD, SE), DAG_UNSUPPORTED),
+    (d(DAG_RO, LOAD_A, SE, NOCMD), err(SCRIPT_RO)),
+    (d(DAG, ["TIMEOUT", 5, "LOAD", 1, "zz"], NOCMD), err(TENSOR_EMPTY)),
     # a bad op after good ones: nothing runs (the model's statistics stay at zero)
     (
         d(
@@ -278,9 +289,9 @@ ERRORS = [
             ME,
             ("AI.TENSORSET", "e", "FLOAT", 2, "VALUES", 1),
         ),
-        "ERR wrong number of values was given in 'AI.TENSORSET' command",
+        err(VALUES_COUNT),
     ),
-    (d(DAG, ["LOAD", 1, "a", "PERSIST", 1, "c"], ME, SE, NOCMD), UNSUPPORTED),
+    (d(DAG, ["LOAD", 1, "a", "PERSIST", 1, "c"], ME, SE, NOCMD), DAG_UNSUPPORTED),
 ]
 
 
@@ -331,7 +342,7 @@ def check_transactions(env):
         ]
         for args in samples:
             env.assertEqual(raw.call(*args), ("+", b"QUEUED"))
-        env.assertEqual(raw.call("EXEC"), ("*", [("-", TRANSACTION.encode())] * len(samples)))
+        env.assertEqual(raw.call("EXEC"), ("*", [("-", err(TRANSACTION).encode())] * len(samples)))
     env.assertEqual(keyspace(con), snapshot)
 
 

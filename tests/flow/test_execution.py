@@ -8,7 +8,15 @@ import threading
 import time
 
 import numpy as np
-from includes import RawConnection, wait_replica
+from includes import (
+    RawConnection,
+    wait_replica,
+    wait_until,
+    Call,
+    blocked_clients,
+    wait_blocked,
+    resp_command,
+)
 from model_zoo import (
     big_onnx_chunks,
     connect,
@@ -17,7 +25,6 @@ from model_zoo import (
     model_blob,
     onnx_blob,
     onnx_run,
-    resp_command,
     servers,
     set_array,
     store,
@@ -26,48 +33,6 @@ from model_zoo import (
 )
 
 SLOW_MS = 400  # how long the runs that occupy the queue should take
-
-
-class Call(threading.Thread):
-    """One command on its own connection in a thread: .result is the reply, or the
-    exception; .done is set once it returned."""
-
-    def __init__(self, env, *args, raw=False):
-        super().__init__(daemon=True)
-        self.con = env.getConnection()
-        self.args = args
-        self.raw = raw
-        self.result = None
-        self.done = threading.Event()
-        self.start()
-
-    def run(self):
-        try:
-            if self.raw:
-                with RawConnection(self.con) as raw:
-                    self.result = raw.call(*self.args)
-            else:
-                self.result = self.con.execute_command(*self.args)
-        except Exception as e:  # noqa: BLE001 - the test asserts on it
-            self.result = e
-        self.con.close()
-        self.done.set()
-
-    def wait(self, timeout=60):
-        self.join(timeout)
-        return self.result
-
-
-def blocked_clients(con):
-    return con.info("clients")["blocked_clients"]
-
-
-def wait_blocked(env, con, n, timeout=20):
-    """Waits until exactly n clients are blocked (their commands parsed and queued)."""
-    deadline = time.monotonic() + timeout
-    while blocked_clients(con) != n and time.monotonic() < deadline:
-        time.sleep(0.002)
-    env.assertEqual(blocked_clients(con), n)
 
 
 def setup_slow(env, con, key="slow", scale=1):
@@ -299,9 +264,9 @@ def test_changes_under_queued_runs(env):
 def test_bgsave_while_running(env):
     """BGSAVE while 8 clients run models in a loop; the RDB it wrote loads (DEBUG RELOAD
     NOSAVE) and every model in it runs."""
-    con = connect(env)
     if env.useSlaves or env.useAof:
         env.skip()  # one fork during runs is enough; the other envs add nothing here
+    con = connect(env)
     models = {
         "add": ("TORCH", torch_blob("add")),
         "mlp": ("TORCH", torch_blob("mlp")),
@@ -329,11 +294,21 @@ def test_bgsave_while_running(env):
     threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
     for t in threads:
         t.start()
-    time.sleep(0.2)
+    # Every client runs before, during and after the fork (or has failed: reported below).
+    wait_until(env, lambda: failures or min(runs) > 0, message="every client's first run")
     env.assertTrue(con.bgsave())
-    while con.info("persistence")["rdb_bgsave_in_progress"]:
-        time.sleep(0.01)
-    time.sleep(0.1)
+    wait_until(
+        env,
+        lambda: not con.info("persistence")["rdb_bgsave_in_progress"],
+        timeout_s=60,
+        message="BGSAVE to end",
+    )
+    after_save = list(runs)
+    wait_until(
+        env,
+        lambda: failures or all(n > m for n, m in zip(runs, after_save)),
+        message="every client's run after BGSAVE",
+    )
     stop.set()
     for t in threads:
         t.join(30)
@@ -357,9 +332,9 @@ def test_bgsave_while_running(env):
 def test_ping_latency_during_large_store(env):
     """While another client stores a ~150 MB model, PING keeps answering: the model is
     built on the loader thread, not on Redis' main thread."""
-    con = connect(env)
     if env.useSlaves or env.useAof:
         env.skip()  # replicating or appending 150 MB measures those, not the module
+    con = connect(env)
     chunks = big_onnx_chunks(150)
     stored = Call(env, "AI.MODELSTORE", "big", "ONNX", "CPU", "BLOB", *chunks)
     start, pings = time.monotonic(), []

@@ -8,18 +8,27 @@ import re
 import time
 
 import numpy as np
-import redis
 import torch
-from includes import RawConnection, error_text, meta_dict, wait_replica
+from error_texts import ARITY, LOAD_BACKEND, NO_RUN_INFO, READONLY, UNSUPPORTED_BACKEND
+from includes import (
+    aof_modelstore,
+    rewrite_aof,
+    resp_command,
+    RawConnection,
+    error_text,
+    meta_dict,
+    own_server,
+    replied,
+    wait_replica,
+    wait_until,
+)
 from model_zoo import (
-    aof_base_file,
+    modelexecute,
     connect,
     execute,
     get_array,
     model_blob,
     onnx_blob,
-    resp_command,
-    rewrite_aof,
     set_array,
     store,
     torch_blob,
@@ -27,10 +36,7 @@ from model_zoo import (
     torch_bytes,
     torch_run,
 )
-from test_module_load import SCRATCH, start_server, wait_ready
 
-NO_RUN_INFO = "cannot find run info for key"
-ARITY = "wrong number of arguments for '%s' command"
 DEFAULT_CHUNK = 511 * 1024 * 1024
 INFO_NAMES = ["key", "type", "backend", "device", "tag", "duration", "samples", "calls", "errors"]
 SECTIONS = [
@@ -180,7 +186,7 @@ def test_errors_and_parse_errors(env):
     env.assertEqual(run_mlp(con, "m", 2), b"OK")
     before = counters(con, "m")
     set_array(con, "bad", np.ones((2, 5), np.float32))  # the MLP wants 4 columns
-    err = error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 1, "bad", "OUTPUTS", 1, "y")
+    err = error_text(env, *modelexecute("m", ["bad"], ["y"]))
     env.assertContains("mat1 and mat2 shapes cannot be multiplied", err)
     env.assertEqual(counters(con, "m"), (before[0], before[1], before[2] + 1, 1))
     before = counters(con, "m")
@@ -211,7 +217,7 @@ def test_resetstat(env):
     store(con, "m", "TORCH", torch_blob("mlp"), "TAG", "t")
     run_mlp(con, "m", 2)
     set_array(con, "bad", np.ones((1, 3), np.float32))
-    error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 1, "bad", "OUTPUTS", 1, "y")
+    error_text(env, *modelexecute("m", ["bad"], ["y"]))
     env.assertEqual(counters(con, "m")[1:], (2, 2, 1))
     env.assertEqual(latency(con, "m")["calls"], 2)
     with RawConnection(con) as raw:
@@ -246,7 +252,10 @@ def test_no_run_info(env):
         "modeldel": lambda k: con.execute_command("AI.MODELDEL", k),
         "del": con.delete,
         "set": lambda k: con.set(k, "a string now"),
-        "expired": lambda k: (con.pexpire(k, 1), time.sleep(0.01), con.exists(k)),
+        "expired": lambda k: (
+            con.pexpire(k, 1),
+            wait_until(env, lambda: not con.exists(k), message=f"{k} to expire"),
+        ),
         "flushall": lambda k: con.flushall(),
     }
     for name, remove in gone.items():
@@ -417,7 +426,7 @@ def test_config_get_and_set(env):
         replica = env.getSlaveConnection()
         env.assertEqual(
             error_text(env, "AI.CONFIG", "GET", "MODEL_CHUNK_SIZE", conn=replica),
-            "You can't write against a read only replica.",
+            READONLY,
         )
         replica.config_set("replica-read-only", "no")
         env.assertEqual(
@@ -439,8 +448,8 @@ def test_config_errors(env):
         (("AI.CONFIG", "GET"), ARITY % "AI.CONFIG"),
         (("AI.CONFIG", "LOADBACKEND"), ARITY % "AI.CONFIG"),
         (("AI.CONFIG", "LOADBACKEND", "TORCH"), ARITY % "AI.CONFIG"),
-        (("AI.CONFIG", "LOADBACKEND", "NOSUCH", "x.so"), "unsupported backend"),
-        (("AI.CONFIG", "LOADBACKEND", "TORCHX", "x.so"), "unsupported backend"),
+        (("AI.CONFIG", "LOADBACKEND", "NOSUCH", "x.so"), UNSUPPORTED_BACKEND),
+        (("AI.CONFIG", "LOADBACKEND", "TORCHX", "x.so"), UNSUPPORTED_BACKEND),
         (("AI.CONFIG", "BACKENDSPATH"), "BACKENDSPATH: missing path argument"),
         (("AI.CONFIG", "MODEL_CHUNK_SIZE"), "MODEL_CHUNK_SIZE: missing chunk size"),
     ]
@@ -469,12 +478,10 @@ def test_config_loadbackend(env):
     env.assertEqual(list(section(con, "ai_backends_info")), ["ai_Torch_version"])
     for name in ("TORCH", "Torch"):
         env.assertEqual(
-            error_text(env, "AI.CONFIG", "LOADBACKEND", name, "/abs/x.so"), "error loading backend"
+            error_text(env, "AI.CONFIG", "LOADBACKEND", name, "/abs/x.so"), LOAD_BACKEND
         )
     store(con, "o", "ONNX", onnx_blob("add"))  # loads ONNX on first use
-    env.assertEqual(
-        error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"), "error loading backend"
-    )
+    env.assertEqual(error_text(env, "AI.CONFIG", "LOADBACKEND", "ONNX", "x.so"), LOAD_BACKEND)
     backends = section(con, "ai_backends_info")
     env.assertEqual(
         list(backends),
@@ -565,27 +572,10 @@ def test_model_chunk_size_persistence(env):
     env.assertEqual(con.execute_command("AI.CONFIG", "GET", "MODEL_CHUNK_SIZE"), 450)
     if env.useAof:
         con.config_set("aof-use-rdb-preamble", "no")
-        rewrite_aof(con)
-        with open(aof_base_file(con), "rb") as f:
-            base = f.read()
+        base = rewrite_aof(con)
         for key, blob in models.items():
             env.assertContains(
-                resp_command(
-                    "AI.MODELSTORE",
-                    key,
-                    "TORCH",
-                    "CPU",
-                    "TAG",
-                    "",
-                    "BATCHSIZE",
-                    0,
-                    "MINBATCHSIZE",
-                    0,
-                    "MINBATCHTIMEOUT",
-                    0,
-                    "BLOB",
-                    *chunks_of(blob, 450),
-                ),
+                aof_modelstore(key, "TORCH", "CPU", chunks_of(blob, 450)),
                 base,
                 message=key,
             )
@@ -648,7 +638,7 @@ def test_info_modules_sections(env):
     for rows in (1, 2, 3):
         run_mlp(con, "m", rows)
     set_array(con, "bad", np.ones((1, 3), np.float32))
-    error_text(env, "AI.MODELEXECUTE", "m", "INPUTS", 1, "bad", "OUTPUTS", 1, "y")
+    error_text(env, *modelexecute("m", ["bad"], ["y"]))
     lat = latency(con, "m")
     env.assertEqual((lat["type"], lat["calls"], lat["errors"]), ("MODEL", 4, 1))
     env.assertGreater(lat["p50_us"], 0)
@@ -705,11 +695,14 @@ def test_info_queue_depth(env):
         first.sock.sendall(
             resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y1")
         )
-        deadline = time.monotonic() + 10
-        while section(con, "ai_queues")["ai_queue_CPU_depth"] != "1":
-            env.assertLess(time.monotonic(), deadline)
-            time.sleep(0.005)
-        time.sleep(0.05)
+        wait_until(
+            env,
+            lambda: section(con, "ai_queues")["ai_queue_CPU_depth"] == "1",
+            timeout_s=10,
+            message="the request to be queued",
+        )
+        # It stays queued: no reply comes while it waits for a second request.
+        env.assertFalse(replied(first, timeout_s=0.05))
         env.assertEqual(section(con, "ai_queues")["ai_queue_CPU_depth"], "1")
         second.sock.sendall(
             resp_command("AI.MODELEXECUTE", "m", "INPUTS", 1, "x", "OUTPUTS", 1, "y2")
@@ -724,29 +717,13 @@ def test_info_queue_depth(env):
 # Load-time arguments, on servers of their own
 
 
-def server_with(env, *args):
-    """A redis-server of its own loaded with args; returns (process, connection)."""
-    proc, port, log = start_server(SCRATCH, *args)
-    if not wait_ready(port):
-        proc.kill()
-        with open(log) as f:
-            env.assertTrue(False, message=f.read()[-2000:])
-        return proc, None
-    return proc, redis.Redis(port=port)
-
-
-def stop(env, proc):
-    proc.terminate()
-    env.assertEqual(proc.wait(timeout=20), 0)
-
-
 def test_load_time_configs(env):
     """The load-time arguments show in ai_load_time_configs (names in any case), one CPU
     worker per THREADS_PER_QUEUE in ai_cpu, MODEL_CHUNK_SIZE and BACKENDSPATH in
     AI.CONFIG GET; a backend named at load time is loaded before any model."""
     if env.useSlaves or env.useAof:
         env.skip()  # servers of their own: the env's kind changes nothing
-    proc, con = server_with(
+    with own_server(
         env,
         "THREADS_PER_QUEUE",
         "2",
@@ -764,8 +741,7 @@ def test_load_time_configs(env):
         "redisai_torch/redisai_torch.so",
         "BACKENDSPATH",
         "/opt/redisai/backends",
-    )
-    try:
+    ) as con:
         got = dict(modules_info(con))
         env.assertEqual([name for name, _ in modules_info(con)], SECTIONS)
         env.assertEqual(
@@ -785,9 +761,7 @@ def test_load_time_configs(env):
             len(con.execute_command("AI.MODELGET", "m", "BLOB")), len(torch_blob("mlp")) // 1024 + 1
         )
         env.assertEqual(run_mlp(con, "m", 2), b"OK")
-    finally:
-        stop(env, proc)
-    proc, con = server_with(
+    with own_server(
         env,
         "threads_per_queue",
         "3",
@@ -795,13 +769,10 @@ def test_load_time_configs(env):
         "1000",
         "backend_memory_limit",
         "7",
-    )
-    try:
+    ) as con:
         got = dict(modules_info(con))
         env.assertEqual(
             got["ai_load_time_configs"], list(zip(LOAD_TIME_FIELDS, ["3", "0", "0", "1000", "7"]))
         )
         env.assertEqual(len(got["ai_cpu"]), 6 + 3)
         env.assertEqual(got["ai_backends_info"], [])
-    finally:
-        stop(env, proc)

@@ -1,54 +1,6 @@
 """Loading the module: identity, load-time arguments, and refusals that never crash."""
 
-import os
-import socket
-import subprocess
-import time
-
-import redis
-
-MODULE = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "build", "cyrai.so"))
-SCRATCH = os.path.join(os.path.dirname(MODULE), "scratch")
-os.makedirs(SCRATCH, exist_ok=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(tmp, *module_args):
-    """A redis-server of its own; returns the process and its log path."""
-    port = free_port()
-    log = os.path.join(tmp, f"load-{port}.log")
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--dir",
-            tmp,
-            "--logfile",
-            log,
-            "--loadmodule",
-            MODULE,
-            *module_args,
-        ]
-    )
-    return proc, port, log
-
-
-def wait_ready(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            return redis.Redis(port=port).ping()
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    return False
+from includes import own_server, refused_load
 
 
 def test_identity(env):
@@ -60,9 +12,8 @@ def test_identity(env):
 
 
 def test_good_arguments_load(env):
-    tmp = SCRATCH
-    proc, port, _ = start_server(
-        tmp,
+    with own_server(
+        env,
         "THREADS_PER_QUEUE",
         "2",
         "INTRA_OP_PARALLELISM",
@@ -79,20 +30,13 @@ def test_good_arguments_load(env):
         "/opt/redisai/backends/redisai_torch.so",
         "BACKENDSPATH",
         "/opt/redisai/backends",
-    )
-    try:
-        env.assertTrue(wait_ready(port))
-        con = redis.Redis(port=port)
+    ) as con:
         env.assertEqual(
             con.execute_command("AI.TENSORSET", "t", "FLOAT", "1", "VALUES", "1"), b"OK"
         )
-    finally:
-        proc.terminate()
-        env.assertEqual(proc.wait(timeout=20), 0)
 
 
 def test_bad_arguments_refuse_to_load(env):
-    tmp = SCRATCH
     cases = [
         ("THREADS_PER_QUEUE", "0"),
         ("THREADS_PER_QUEUE", "abc"),
@@ -103,23 +47,14 @@ def test_bad_arguments_refuse_to_load(env):
         ("THREADS_PER_QUEUE",),
     ]
     for args in cases:
-        proc, _, log = start_server(tmp, *args)
-        rc = proc.wait(timeout=30)
+        rc, text = refused_load(*args)
         # A refused module makes redis-server exit with an error, not a crash signal.
         env.assertEqual(rc, 1, message=f"{args}")
-        with open(log) as f:
-            text = f.read()
         env.assertContains("ERR error processing argument", text, message=f"{args}")
         env.assertNotContains("crashed", text)
 
 
 def test_sigterm_still_stops_the_server(env):
     """Python must not take SIGTERM away from Redis, even after frameworks loaded."""
-    tmp = SCRATCH
-    proc, port, _ = start_server(tmp)
-    try:
-        env.assertTrue(wait_ready(port))
-        redis.Redis(port=port).execute_command("AI.TENSORSET", "t", "FLOAT", "1", "VALUES", "1")
-    finally:
-        proc.terminate()
-        env.assertEqual(proc.wait(timeout=20), 0)
+    with own_server(env) as con:
+        con.execute_command("AI.TENSORSET", "t", "FLOAT", "1", "VALUES", "1")

@@ -6,13 +6,15 @@ replication."""
 import numpy as np
 import onnx
 import onnxruntime as ort
+from error_texts import EXTERNAL, NO_GRAPH, ONNX_GPU, err
 from includes import RawConnection, error_text, keyspace, wait_replica
 from model_zoo import (
+    modelexecute,
+    RoundTrip,
     connect,
     execute,
     get_array,
     model_meta,
-    model_state,
     onnx_blob,
     onnx_error_text,
     onnx_run,
@@ -22,9 +24,6 @@ from model_zoo import (
     torch_blob,
 )
 from onnx import TensorProto
-
-ONNX_GPU = "GPU requested but ONNX couldn't find CUDA"
-EXTERNAL = "Initializer tensors with external data is not allowed."
 
 
 def store_models(con):
@@ -51,15 +50,11 @@ def run_models(env, con, rng, prefix):
     y, label = onnx_run("mlp", x=x)
     expected[prefix + ":y"] = y
     expected[prefix + ":label"] = label
-    check_outputs(env, con, expected)
+    ONNX_MODELS.check_outputs(env, con, expected)
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        got = get_array(con, key)
-        env.assertEqual(got.dtype, want.dtype, message=key)
-        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6, err_msg=key)
+ONNX_MODELS = RoundTrip(store_models, run_models, tolerance=1e-6)
 
 
 def test_outputs_match_onnxruntime(env):
@@ -92,15 +87,13 @@ def test_outputs_match_onnxruntime(env):
     np.testing.assert_allclose(get_array(con, "y1"), onnx_run("mlp", x=x)[0], rtol=1e-6)
     for key in ("onnx:add", "onnx:mlp"):
         env.assertEqual(con.execute_command("AI.MODELGET", key, "BLOB"), onnx_blob(key[5:]))
-    wait_replica(env, con)
-    for c in servers(env)[1:]:
-        check_outputs(env, c, expected)
+    ONNX_MODELS.check_replicas(env, con, expected)
 
 
 def test_bad_models(env):
     """Bytes ORT cannot load give its own text (a protobuf without a graph, garbage, a
-    TorchScript archive), a model with external data is refused before ORT reads it, GPU
-    is unavailable: every one an error that leaves no key and keeps an existing model."""
+    TorchScript archive), a model with external data is refused before ORT reads it: every
+    one an error that leaves no key and keeps an existing model."""
     con = connect(env)
     store(con, "m", "ONNX", onnx_blob("add"))
     snapshot = keyspace(con)
@@ -121,7 +114,7 @@ def test_bad_models(env):
             env.assertEqual(keyspace(con), snapshot)
     env.assertEqual(
         error_text(env, "AI.MODELSTORE", "new", "ONNX", "CPU", "BLOB", no_graph),
-        "No graph was found in the protobuf.",
+        NO_GRAPH,
     )
     # An initializer whose data lives in a file.
     model = onnx.ModelProto()
@@ -137,12 +130,21 @@ def test_bad_models(env):
             ("-", EXTERNAL.encode()),
         )
         env.assertEqual(keyspace(con), snapshot)
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            env.skip()  # the GPU case needs a host without CUDA
+    env.assertTrue(con.ping())
+
+
+def test_gpu_without_cuda(env):
+    """A model for a GPU on a host without CUDA is refused and leaves no key."""
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        env.skip()  # needs a host without CUDA
+    con = connect(env)
+    store(con, "m", "ONNX", onnx_blob("add"))
+    snapshot = keyspace(con)
+    with RawConnection(con) as raw:
         for device in ("GPU", "gpu:0", "GPU:"):
             env.assertEqual(
                 raw.call("AI.MODELSTORE", "new", "ONNX", device, "BLOB", onnx_blob("add")),
-                ("-", b"ERR " + ONNX_GPU.encode()),
+                ("-", err(ONNX_GPU).encode()),
             )
             env.assertEqual(keyspace(con), snapshot)
     env.assertTrue(con.ping())
@@ -194,9 +196,7 @@ def test_bad_inputs_write_nothing(env):
         env.assertEqual(keyspace(con), snapshot)
     env.assertContains(
         "Got invalid dimensions for input: a for the following indices",
-        error_text(
-            env, "AI.MODELEXECUTE", "onnx:add", "INPUTS", 2, "a3", "a2", "OUTPUTS", 1, "out"
-        ),
+        error_text(env, *modelexecute("onnx:add", ["a3", "a2"], ["out"])),
     )
     run_models(env, con, np.random.default_rng(3), "after")
     wait_replica(env, con)
@@ -205,48 +205,31 @@ def test_bad_inputs_write_nothing(env):
         env.assertEqual(get_array(c, "old").tolist(), [0, 1, 2])
 
 
-def check_everywhere(env, state, expected):
-    con = connect(env)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
-
-
 def test_debug_reload_and_restart(env):
     """DEBUG RELOAD (master and replica), SAVE + restart, and a restart after
     BGREWRITEAOF keep the models byte-identical and runnable."""
     con = connect(env)
-    keys = store_models(con)
-    expected = run_models(env, con, np.random.default_rng(4), "r")
-    state = model_state(con, keys)
+    keys, expected, state = ONNX_MODELS.start(env, con, 4)
     env.dumpAndReload()
-    check_everywhere(env, state, expected)
+    ONNX_MODELS.check_everywhere(env, state, expected)
     env.assertTrue(con.save())
     env.stop()
     env.start()
-    check_everywhere(env, state, expected)
+    ONNX_MODELS.check_everywhere(env, state, expected)
     env.restartAndReload()
-    check_everywhere(env, state, expected)
+    ONNX_MODELS.check_everywhere(env, state, expected)
 
 
 def test_replication(env):
     """The replica builds the models from the replicated MODELSTORE and receives the
     outputs; a replaced or deleted model follows."""
-    con = connect(env)
     if not env.useSlaves:
         env.skip()
+    con = connect(env)
     replica = env.getSlaveConnection()
     keys = store_models(con)
     expected = run_models(env, con, np.random.default_rng(5), "r")
-    wait_replica(env, con)
-    env.assertEqual(model_state(replica, keys), model_state(con, keys))
-    for key in expected:
-        env.assertEqual(
-            replica.execute_command("AI.TENSORGET", key, "BLOB"),
-            con.execute_command("AI.TENSORGET", key, "BLOB"),
-            message=key,
-        )
+    ONNX_MODELS.check_replica_copies(env, con, keys, expected)
     store(con, "onnx:add", "ONNX", onnx_blob("mlp"), "TAG", "replaced")
     env.assertEqual(con.execute_command("AI.MODELDEL", "onnx:mlp"), b"OK")
     wait_replica(env, con)

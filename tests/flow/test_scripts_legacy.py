@@ -6,6 +6,12 @@ the errors of the legacy convention. Parse errors of both commands are in
 test_scripts.py."""
 
 import inspect
+from error_texts import (
+    LEGACY_UNSUPPORTED_TYPE,
+    LEGACY_WRONG_INPUTS,
+    MISSING_FUNCTION,
+    OUTPUT_NUMBER,
+)
 from typing import List  # noqa: UP035 - TorchScript's spelling
 
 import numpy as np
@@ -21,10 +27,6 @@ from includes import (
 from model_zoo import connect, get_array, servers, set_array
 
 SSET, RUN, EXEC, GET = "AI.SCRIPTSET", "AI.SCRIPTRUN", "AI.SCRIPTEXECUTE", "AI.SCRIPTGET"
-WRONG_INPUTS = "Wrong number of inputs provided to function: %s"
-UNSUPPORTED = "Unsupported input type in function definition: %s"
-MISSING = "Function does not exist: %s"
-OUTPUT_NUMBER = "Function returned unexpected number of outputs - %s"
 
 
 # The functions below are sent as their source, exactly as SmartRedis' set_function does
@@ -256,14 +258,14 @@ def check_legacy_errors(env):
     set_array(con, "old", np.ones(3, np.int16))
     snapshot = keyspace(con)
     cases = [
-        (("add_tensors", ["a"], ["out"]), WRONG_INPUTS % "add_tensors"),
-        (("add_tensors", [], ["out"]), WRONG_INPUTS % "add_tensors"),
-        (("concat", ["a"], ["out"]), WRONG_INPUTS % "concat"),
-        (("sum_all", [], ["out"]), WRONG_INPUTS % "sum_all"),
-        (("with_count", ["a", "b"], ["out"]), UNSUPPORTED % "with_count"),
-        (("with_count", ["a"], ["out"]), WRONG_INPUTS % "with_count"),
-        (("nosuch", ["a"], ["out"]), MISSING % "nosuch"),
-        (("Add_tensors", ["a", "b"], ["out"]), MISSING % "Add_tensors"),
+        (("add_tensors", ["a"], ["out"]), LEGACY_WRONG_INPUTS % "add_tensors"),
+        (("add_tensors", [], ["out"]), LEGACY_WRONG_INPUTS % "add_tensors"),
+        (("concat", ["a"], ["out"]), LEGACY_WRONG_INPUTS % "concat"),
+        (("sum_all", [], ["out"]), LEGACY_WRONG_INPUTS % "sum_all"),
+        (("with_count", ["a", "b"], ["out"]), LEGACY_UNSUPPORTED_TYPE % "with_count"),
+        (("with_count", ["a"], ["out"]), LEGACY_WRONG_INPUTS % "with_count"),
+        (("nosuch", ["a"], ["out"]), MISSING_FUNCTION % "nosuch"),
+        (("Add_tensors", ["a", "b"], ["out"]), MISSING_FUNCTION % "Add_tensors"),
         (("add_tensors", ["a", "b"], ["out", "old"]), OUTPUT_NUMBER % "add_tensors"),
         (("min_max", ["a"], ["old"]), OUTPUT_NUMBER % "min_max"),
         (("add_tensors", ["a", "c"], ["out"]), run_error(ALL_SOURCE, add_tensors, t["a"], t["c"])),
@@ -291,11 +293,11 @@ def check_legacy_errors(env):
     # SCRIPTRUN's `$` changes nothing: still too few inputs, still an unsupported type.
     env.assertEqual(
         error_text(env, RUN, "all", "concat", "INPUTS", "$", "a", "OUTPUTS", "o"),
-        WRONG_INPUTS % "concat",
+        LEGACY_WRONG_INPUTS % "concat",
     )
     env.assertEqual(
         error_text(env, RUN, "all", "with_count", "INPUTS", "a", "$", "b", "OUTPUTS", "o"),
-        UNSUPPORTED % "with_count",
+        LEGACY_UNSUPPORTED_TYPE % "with_count",
     )
     env.assertEqual(keyspace(con), snapshot)
     info = meta_dict(con.execute_command("AI.INFO", "all"))
@@ -371,7 +373,8 @@ def check_scriptrun_on_stored_scripts(env):
     )
     env.assertEqual(get_array(con, "n").tolist(), [1, 2, 1])
     env.assertEqual(
-        error_text(env, RUN, "s", "helper", "INPUTS", "OUTPUTS", "h"), WRONG_INPUTS % "helper"
+        error_text(env, RUN, "s", "helper", "INPUTS", "OUTPUTS", "h"),
+        LEGACY_WRONG_INPUTS % "helper",
     )
 
 

@@ -5,6 +5,16 @@ Error replies are in test_tensor_errors.py, persistence in test_tensor_persisten
 import math
 
 import numpy as np
+from error_texts import (
+    BOOL_BLOB,
+    CSTRING,
+    INVALID_DTYPE,
+    INVALID_VALUE,
+    MODULE_KEY_COPY,
+    OOM,
+    STRING_BLOB,
+    TENSOR_EMPTY,
+)
 from includes import (
     ALL_DTYPES,
     NUMERIC_DTYPES,
@@ -118,7 +128,10 @@ def check_format_tokens(env):
     con.execute_command("AI.TENSORSET", "t", "INT32", 2, 2, "VALUES", 1, 2, 3, 4)
     blob = np.array([1, 2, 3, 4], dtype=np.int32).tobytes()
     meta = [b"dtype", b"INT32", b"shape", [2, 2]]
-    get = lambda *fmt: con.execute_command("AI.TENSORGET", "t", *fmt)
+
+    def get(*fmt):
+        return con.execute_command("AI.TENSORGET", "t", *fmt)
+
     env.assertEqual(get("META", "META"), meta)
     env.assertEqual(get("meta"), meta)
     env.assertEqual(get("BLOB", "BLOB"), blob)
@@ -356,7 +369,7 @@ def check_signed_values_full_range(env):
         for bad in (lo - 1, hi + 1):
             env.assertEqual(
                 error_text(env, "AI.TENSORSET", "z", dtype, 1, "VALUES", bad),
-                "invalid value",
+                INVALID_VALUE,
             )
     env.assertEqual(con.execute_command("AI.TENSORSET", "z", "INT8", 2, "VALUES", -1, -128), b"OK")
     env.assertEqual(con.execute_command("AI.TENSORGET", "z", "VALUES"), [-1, -128])
@@ -375,12 +388,12 @@ def check_unsigned_and_bool_ranges(env):
         for bad in (-1, hi + 1):
             env.assertEqual(
                 error_text(env, "AI.TENSORSET", "u", dtype, 1, "VALUES", bad),
-                "invalid value",
+                INVALID_VALUE,
             )
     for bad in ("1.0", "1.87", "A", "", "0x1", "1e2"):
         env.assertEqual(
             error_text(env, "AI.TENSORSET", "u", "INT32", 1, "VALUES", bad),
-            "invalid value",
+            INVALID_VALUE,
         )
 
 
@@ -405,7 +418,7 @@ def check_string_tensors(env):
         con.execute_command("AI.TENSORGET", "v", "META", "VALUES"),
         [b"dtype", b"STRING", b"shape", [3], b"values", [b"a", b"b", b"ccc"]],
     )
-    err = "C-string value contains null character"
+    err = CSTRING
     env.assertEqual(error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b"a\0b"), err)
     env.assertEqual(error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b"ab\0\0"), err)
     env.assertEqual(error_text(env, "AI.TENSORSET", "v", "STRING", 1, "VALUES", b""), err)
@@ -420,7 +433,7 @@ def check_string_tensors(env):
 
 def check_string_blob_mismatch(env):
     con = connection(env)
-    err = "Number of string elements in data blob does not match tensor length"
+    err = STRING_BLOB
     for shape, blob in (
         ([2], b"one\0"),
         ([2], b"one\0two\0three\0"),
@@ -443,7 +456,7 @@ def test_bool_tensors(env):
         b"OK",
     )
     env.assertEqual(con.execute_command("AI.TENSORGET", "b", "VALUES"), [1, 0, 0, 1])
-    err = "BOOL tensor elements must be 0 or 1"
+    err = BOOL_BLOB
     for blob in (
         b"\x02\x00\x00\x00",
         b"\x00\x02\x00\x00",
@@ -454,9 +467,7 @@ def test_bool_tensors(env):
     # RedisAI never checked the last byte; cyrai checks every byte.
     env.assertEqual(error_text(env, "AI.TENSORSET", "b", "BOOL", 2, "BLOB", b"\x01\x02"), err)
     env.assertEqual(con.execute_command("AI.TENSORGET", "b", "VALUES"), [1, 0, 0, 1])
-    env.assertEqual(
-        error_text(env, "AI.TENSORSET", "b", "BOOL", 2, "VALUES", 1, 2), "invalid value"
-    )
+    env.assertEqual(error_text(env, "AI.TENSORSET", "b", "BOOL", 2, "VALUES", 1, 2), INVALID_VALUE)
 
 
 def check_type_del_exists_overwrite(env):
@@ -475,7 +486,7 @@ def check_type_del_exists_overwrite(env):
     env.assertEqual(con.type("t"), b"none")
     env.assertEqual(
         error_text(env, "AI.TENSORGET", "t"),
-        "tensor key is empty or in a different shard",
+        TENSOR_EMPTY,
     )
     con.execute_command("AI.TENSORSET", "t", "FLOAT", 1)
     env.assertEqual(con.unlink("t"), 1)
@@ -493,7 +504,7 @@ def check_generic_key_commands(env):
     env.assertEqual(con.ttl("t"), -1)
     env.assertTrue(con.rename("t", "t2"))
     env.assertEqual(con.execute_command("AI.TENSORGET", "t2", "VALUES"), [3, 4])
-    env.assertEqual(error_text(env, "COPY", "t2", "t3"), "not supported for this module key")
+    env.assertEqual(error_text(env, "COPY", "t2", "t3"), MODULE_KEY_COPY)
     env.assertEqual(con.exists("t3"), 0)
     # Tensors move between databases like any value.
     env.assertTrue(con.move("t2", 1))
@@ -545,7 +556,7 @@ def test_deny_oom(env):
     try:
         env.assertEqual(
             error_text(env, "AI.TENSORSET", "u", "INT8", 1),
-            "command not allowed when used memory > 'maxmemory'.",
+            OOM,
         )  # OOM stripped
         env.assertEqual(con.execute_command("AI.TENSORGET", "t", "VALUES"), [1, 2])
         env.assertEqual(con.delete("t"), 1)
@@ -660,7 +671,7 @@ def check_multi_exec(env):
     env.assertEqual(res[1], [b"1", b"2"])
     env.assertEqual(res[2], b"OK")
     env.assertEqual(res[3], [b"dtype", b"INT8", b"shape", [2], b"values", [1, 2]])
-    env.assertEqual(str(res[4]), "invalid data type")
+    env.assertEqual(str(res[4]), INVALID_DTYPE)
     env.assertEqual(con.exists("c"), 0)
     wait_replica(env, con)
     if env.useSlaves:
@@ -684,7 +695,7 @@ def test_lua(env):
         b"ERR invalid or negative value found in tensor shape",
     )
     env.assertContains(
-        "invalid data type",
+        INVALID_DTYPE,
         error_text(env, "EVAL", "return redis.call('AI.TENSORSET', KEYS[1], 'NOPE', 1)", 1, "l"),
     )
     env.assertEqual(con.execute_command("AI.TENSORGET", "l", "VALUES"), [b"1.5", b"2"])

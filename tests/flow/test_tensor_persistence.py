@@ -1,12 +1,13 @@
 """Tensors across DEBUG RELOAD, restarts (RDB or AOF), AOF rewrite, DUMP/RESTORE
 (including corrupt payloads), and replication (spec 8.1-8.3)."""
 
-import os
 import struct
 import time
 
 import numpy as np
+from error_texts import BAD_DATA_FORMAT, BUSYKEY, READONLY
 from includes import (
+    rewrite_aof,
     check_tensors,
     connection,
     digests,
@@ -65,32 +66,6 @@ def test_restart(env):
     check_everywhere(env, tensors, before)
 
 
-def aof_base_file(con):
-    """The path of the current base file of Redis 7's multi-part AOF."""
-    directory = con.config_get("dir")["dir"]
-    aofdir = os.path.join(directory, con.config_get("appenddirname")["appenddirname"])
-    manifest = os.path.join(
-        aofdir, con.config_get("appendfilename")["appendfilename"] + ".manifest"
-    )
-    with open(manifest) as f:
-        for line in f:
-            fields = line.split()
-            if fields[fields.index("type") + 1] == "b":
-                return os.path.join(aofdir, fields[fields.index("file") + 1])
-    return None
-
-
-def wait_aof_rewrite(con, timeout_s=60):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        info = con.info("persistence")
-        if not info["aof_rewrite_in_progress"] and not info["aof_rewrite_scheduled"]:
-            break
-        time.sleep(0.01)
-    else:
-        raise AssertionError("AOF rewrite did not finish")
-
-
 def test_aof_rewrite(env):
     """Without the RDB preamble, BGREWRITEAOF writes one AI.TENSORSET ... BLOB per tensor,
     and a restart replays them."""
@@ -107,11 +82,7 @@ def test_aof_rewrite(env):
     check_tensors(env, con, tensors)
     # Replaying the rewritten ones.
     con.config_set("aof-use-rdb-preamble", "no")
-    wait_aof_rewrite(con)
-    con.bgrewriteaof()
-    wait_aof_rewrite(con)
-    with open(aof_base_file(con), "rb") as f:
-        base = f.read()
+    base = rewrite_aof(con)
     env.assertTrue(base.startswith(b"*"))
     env.assertEqual(base.count(b"\r\nAI.TENSORSET\r\n"), len(tensors))
     _, shape, blob = tensors["{t}:INT32"]
@@ -147,7 +118,7 @@ def test_dump_restore(env):
     payload = con.dump("{t}:FLOAT")
     env.assertEqual(
         error_text(env, "RESTORE", "{t}:DOUBLE", 0, payload),
-        "BUSYKEY Target key name already exists.",
+        BUSYKEY,
     )
     env.assertTrue(con.restore("{t}:DOUBLE", 0, payload, replace=True))
     env.assertEqual(
@@ -263,7 +234,7 @@ def check_restore_corrupt_payloads(env):
     for name, payload in cases:
         env.assertEqual(
             error_text(env, "RESTORE", "bad", 0, payload),
-            "Bad data format",
+            BAD_DATA_FORMAT,
             message=name,
         )
         env.assertEqual(keyspace(con), snapshot, message=name)
@@ -319,7 +290,7 @@ def check_replication(env):
     env.assertGreater(replica.pttl("z"), 0)
     env.assertEqual(
         error_text(env, "AI.TENSORSET", "r", "FLOAT", 1, conn=replica),
-        "You can't write against a read only replica.",
+        READONLY,
     )
     env.assertEqual(replica.exists("r"), 0)
     env.assertEqual(
@@ -407,7 +378,7 @@ def check_restore_older_encodings(env):
     }.items():
         env.assertEqual(
             error_text(env, "RESTORE", "bad", 0, tensor_payload(template, fields, 3)),
-            "Bad data format",
+            BAD_DATA_FORMAT,
             message=name,
         )
     env.assertEqual(keyspace(con), snapshot)

@@ -6,7 +6,30 @@ across DEBUG RELOAD, restarts, AOF rewrite and replication. The tests share one 
 replica): every process that loads TF spends seconds importing it."""
 
 import numpy as np
+from error_texts import (
+    EXPECTED_BLOB,
+    INPUTS_MISMATCH,
+    INPUT_COUNT,
+    MISSING_BLOB,
+    NO_INPUTS,
+    NO_OUTPUTS,
+    OUTPUTS_MISMATCH,
+    OUTPUT_COUNT,
+    TF_GPU,
+    TF_INCOMPATIBLE,
+    TF_INPUTS_ARGS,
+    TF_INVALID_GRAPH,
+    TF_NO_INPUTS,
+    TF_NO_INPUT_NODE,
+    TF_NO_OUTPUT_NODE,
+    TF_NO_IO,
+    TF_NO_OUTPUTS,
+    TF_OUTPUTS_ARGS,
+    WRONGTYPE,
+)
 from includes import (
+    aof_modelstore,
+    rewrite_aof,
     RawConnection,
     error_text,
     keyspace,
@@ -15,14 +38,13 @@ from includes import (
     wait_replica,
 )
 from model_zoo import (
-    aof_base_file,
+    modelexecute,
+    RoundTrip,
     execute,
     get_array,
     model_blob,
     model_meta,
     model_state,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
 )
@@ -39,9 +61,6 @@ from tf_zoo import (
 )
 
 STORE, MSET = "AI.MODELSTORE", "AI.MODELSET"
-INCOMPATIBLE = "Incompatible shapes: [2] vs. [2,2,3] \t [[{{node mul}}]]"
-INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
-OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
 
 
 def store_tf(con, key, name, inputs=None, outputs=None, *options, device="CPU", blob=None):
@@ -123,103 +142,90 @@ def run_models(env, con, rng, prefix):
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        np.testing.assert_array_equal(get_array(con, key), want, err_msg=key)
+TF_MODELS = RoundTrip(store_models, run_models)
 
 
 # Spec 3.2 step 9 and 10-11 for TF: (arguments after the key, error without "ERR ").
 B = b"<blob>"  # never looked at: parsing fails first
 TF_PARSE_ERRORS = [
-    (("TF", "CPU", "BLOB", B), "INPUTS not specified for TF"),
-    (("TF", "CPU", "TAG", "t", "BLOB", B), "INPUTS not specified for TF"),
-    (("TF", "CPU", "OUTPUTS", 1, "mul", "BLOB", B), "INPUTS not specified for TF"),
-    (("TF", "CPU", "INPUTS", "two", "a", "b", "BLOB", B), "Invalid argument for input_count"),
+    (("TF", "CPU", "BLOB", B), TF_NO_INPUTS),
+    (("TF", "CPU", "TAG", "t", "BLOB", B), TF_NO_INPUTS),
+    (("TF", "CPU", "OUTPUTS", 1, "mul", "BLOB", B), TF_NO_INPUTS),
+    (("TF", "CPU", "INPUTS", "two", "a", "b", "BLOB", B), INPUT_COUNT),
     (
         ("TF", "CPU", "INPUTS", 0, "OUTPUTS", 1, "mul", "BLOB", B),
-        "Invalid argument for input_count",
+        INPUT_COUNT,
     ),
     (
         ("TF", "CPU", "INPUTS", -1, "a", "OUTPUTS", 1, "mul", "BLOB", B),
-        "Invalid argument for input_count",
+        INPUT_COUNT,
     ),
     (
         ("TF", "CPU", "INPUTS", 3, "a", "b"),
-        "number of model inputs does not match the number of given arguments",
+        TF_INPUTS_ARGS,
     ),
     (
         ("TF", "CPU", "TAG", "t", "BATCHSIZE", 2, "INPUTS", 9, "a", "b", "OUTPUTS", 1, "mul"),
-        "number of model inputs does not match the number of given arguments",
+        TF_INPUTS_ARGS,
     ),
-    (("TF", "CPU", "INPUTS", 2, "a", "b"), "OUTPUTS not specified for TF"),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "BLOB", B), "OUTPUTS not specified for TF"),
+    (("TF", "CPU", "INPUTS", 2, "a", "b"), TF_NO_OUTPUTS),
+    (("TF", "CPU", "INPUTS", 2, "a", "b", "BLOB", B), TF_NO_OUTPUTS),
     # The count is trusted: "OUTPUTS" is taken as the second input name here.
     (
         ("TF", "CPU", "INPUTS", 2, "a", "OUTPUTS", 1, "mul", "BLOB", B),
-        "OUTPUTS not specified for TF",
+        TF_NO_OUTPUTS,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 0, "mul", "BLOB", B),
-        "Invalid argument for output_count",
+        OUTPUT_COUNT,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", "one", "mul", "BLOB", B),
-        "Invalid argument for output_count",
+        OUTPUT_COUNT,
     ),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS"), "Invalid argument for output_count"),
+    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS"), OUTPUT_COUNT),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 4, "mul", "BLOB"),
-        "number of model outputs does not match the number of given arguments",
+        TF_OUTPUTS_ARGS,
     ),
-    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul"), "Invalid argument, expected BLOB"),
+    (("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul"), EXPECTED_BLOB),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "NOTBLOB", B),
-        "Invalid argument, expected BLOB",
+        EXPECTED_BLOB,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "mul2", "BLOB", B),
-        "Invalid argument, expected BLOB",
+        EXPECTED_BLOB,
     ),
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB"),
-        "Insufficient arguments, missing model BLOB",
+        MISSING_BLOB,
     ),
     # Options after INPUTS/OUTPUTS are out of order: they fall through to the BLOB check.
     (
         ("TF", "CPU", "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "TAG", "t", "BLOB", B),
-        "Invalid argument, expected BLOB",
+        EXPECTED_BLOB,
     ),
 ]
 # AI.MODELSET's TF form (spec 3.6): names without counts.
 MODELSET_ERRORS = [
-    (("TF", "CPU", "BLOB", B), "Insufficient arguments, INPUTS and OUTPUTS not specified"),
+    (("TF", "CPU", "BLOB", B), TF_NO_IO),
     (
         ("TF", "CPU", "TAG", "t", "BLOB", B),
-        "Insufficient arguments, INPUTS and OUTPUTS not specified",
+        TF_NO_IO,
     ),
-    (("TF", "CPU", "a", "b", "OUTPUTS", "mul", "BLOB", B), "INPUTS not specified"),
-    (("TF", "CPU", "OUTPUTS", "mul", "BLOB", B), "INPUTS not specified"),
-    (("TF", "CPU", "INPUTS", "a", "b", "BLOB", B), "OUTPUTS not specified"),
+    (("TF", "CPU", "a", "b", "OUTPUTS", "mul", "BLOB", B), NO_INPUTS),
+    (("TF", "CPU", "OUTPUTS", "mul", "BLOB", B), NO_INPUTS),
+    (("TF", "CPU", "INPUTS", "a", "b", "BLOB", B), NO_OUTPUTS),
     (
         ("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul"),
-        "Insufficient arguments, missing model BLOB",
+        MISSING_BLOB,
     ),
     (
         ("TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mul", "BLOB"),
-        "Insufficient arguments, missing model BLOB",
+        MISSING_BLOB,
     ),
 ]
-
-
-def check_everywhere(env, state, expected):
-    """Every server has the models (META and bytes as before) and the earlier outputs; the
-    models run again with TF's results."""
-    con = env.getConnection()
-    wait_replica(env, con)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
 
 
 class TestTF:
@@ -359,28 +365,19 @@ class TestTF:
         env.assertEqual(get_array(con, "o").tolist(), [30, 120])  # a * b * 3
         # Counts checked against the stored names (no-ERR texts).
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 1, "x", "OUTPUTS", 2, "p", "q"
-            ),
+            error_text(env, *modelexecute("tf:addmul", ["x"], ["p", "q"])),
             INPUTS_MISMATCH,
         )
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tf:addmul", "INPUTS", 2, "x", "y", "OUTPUTS", 1, "p"
-            ),
+            error_text(env, *modelexecute("tf:addmul", ["x", "y"], ["p"])),
             OUTPUTS_MISMATCH,
         )
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "only_add", "INPUTS", 2, "x", "y", "OUTPUTS", 2, "p", "q"
-            ),
+            error_text(env, *modelexecute("only_add", ["x", "y"], ["p", "q"])),
             OUTPUTS_MISMATCH,
         )
         env.assertEqual(con.exists("p", "q"), 0)
-        wait_replica(env, con)
-        for c in servers(env)[1:]:
-            env.assertEqual(model_state(c, keys), model_state(con, keys))
-            check_outputs(env, c, expected)
+        TF_MODELS.check_replicas(env, con, expected, keys)
 
     def test_dtypes(self):
         """Outputs keep the dtype TF produced (INT64, BOOL, INT32, UINT8, INT8, INT16,
@@ -608,13 +605,13 @@ class TestTF:
                 "BLOB",
                 blob,
             ),
-            'Input node named "bad_input" not found in TF graph.',
+            TF_NO_INPUT_NODE % "bad_input",
         )
         env.assertEqual(
             error_text(
                 env, MSET, "x", "TF", "CPU", "INPUTS", "a", "b", "OUTPUTS", "mult", "BLOB", blob
             ),
-            'Output node named "mult" not found in TF graph',
+            TF_NO_OUTPUT_NODE % "mult",
         )
         env.assertEqual(
             error_text(
@@ -631,7 +628,7 @@ class TestTF:
                 "BLOB",
                 b"garbage",
             ),
-            "Invalid GraphDef",
+            TF_INVALID_GRAPH,
         )
         env.assertEqual(keyspace(con), snapshot)
         wait_replica(env, con)
@@ -654,34 +651,34 @@ class TestTF:
         con.set("str", "x")
         snapshot = keyspace(con)
         cases = [
-            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"garbage"), "Invalid GraphDef"),
+            (("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"garbage"), TF_INVALID_GRAPH),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul", "BLOB", b"\x08\xff\xff not a graph"),
-                "Invalid GraphDef",
+                TF_INVALID_GRAPH,
             ),
             (
                 ("INPUTS", 2, "bad_input", "b", "OUTPUTS", 1, "mul", "BLOB", blob),
-                'Input node named "bad_input" not found in TF graph.',
+                TF_NO_INPUT_NODE % "bad_input",
             ),
             (
                 ("INPUTS", 2, "a", "mul", "OUTPUTS", 1, "mul", "BLOB", blob),  # not a Placeholder
-                'Input node named "mul" not found in TF graph.',
+                TF_NO_INPUT_NODE % "mul",
             ),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mult", "BLOB", blob),
-                'Output node named "mult" not found in TF graph',
+                TF_NO_OUTPUT_NODE % "mult",
             ),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul:0", "BLOB", blob),  # a tensor's name
-                'Output node named "mul:0" not found in TF graph',
+                TF_NO_OUTPUT_NODE % "mul:0",
             ),
             (
                 ("INPUTS", 2, "a", "c", "OUTPUTS", 1, "sum", "BLOB", saved_model_zip()),
-                'Input node named "c" not found in TF graph.',
+                TF_NO_INPUT_NODE % "c",
             ),
             (
                 ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "mean", "BLOB", saved_model_zip()),
-                'Output node named "mean" not found in TF graph',
+                TF_NO_OUTPUT_NODE % "mean",
             ),
         ]
         with RawConnection(con) as raw:
@@ -732,7 +729,7 @@ class TestTF:
                 "BLOB",
                 blob,
             ),
-            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            WRONGTYPE,
         )
         if not tf.config.list_physical_devices("GPU"):
             env.assertEqual(
@@ -752,7 +749,7 @@ class TestTF:
                     "BLOB",
                     blob,
                 ),
-                "GPU requested but TF couldn't find CUDA",
+                TF_GPU,
             )
         env.assertEqual(keyspace(con), snapshot)
         # Runs TF rejects: the C API's one-line message; nothing written.
@@ -761,7 +758,7 @@ class TestTF:
                 error_text(
                     env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "a2", "b223", "OUTPUTS", 1, out
                 ),
-                INCOMPATIBLE,
+                TF_INCOMPATIBLE,
             )
             text = error_text(
                 env, "AI.MODELEXECUTE", "m", "INPUTS", 2, "d", "a2", "OUTPUTS", 1, out
@@ -782,11 +779,9 @@ class TestTF:
     def test_debug_reload(self):
         env = self.env
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(5), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TF_MODELS.start(env, con, 5)
         env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
-        check_everywhere(env, state, expected)
+        TF_MODELS.check_everywhere(env, state, expected)
         payload = con.dump("tf:saved")
         env.assertTrue(con.restore("copy", 0, payload))
         env.assertEqual(model_state(con, ["copy"])["copy"], state["tf:saved"])
@@ -798,15 +793,13 @@ class TestTF:
         """SAVE, stop, start (the AOF env replays its AOF): TF models survive and run."""
         env = self.env
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(6), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TF_MODELS.start(env, con, 6)
         wait_replica(env, con)
         env.assertTrue(con.save())
         env.stop()
         env.start()
         start_replica_sync(env)
-        check_everywhere(env, state, expected)
+        TF_MODELS.check_everywhere(env, state, expected)
 
     def test_aof_rewrite(self):
         """The rewritten AOF re-emits TF models with INPUTS/OUTPUTS before BLOB; replaying it
@@ -822,61 +815,16 @@ class TestTF:
         )
         state = model_state(con, ["m", "s"])
         con.config_set("aof-use-rdb-preamble", "no")
-        rewrite_aof(con)
-        with open(aof_base_file(con), "rb") as f:
-            base = f.read()
+        base = rewrite_aof(con)
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
         env.assertContains(
-            resp_command(
-                STORE,
-                "m",
-                "TF",
-                "cpu",
-                "TAG",
-                "t1",
-                "BATCHSIZE",
-                0,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "INPUTS",
-                2,
-                "a",
-                "b",
-                "OUTPUTS",
-                2,
-                "mul",
-                "add",
-                "BLOB",
-                blob,
+            aof_modelstore(
+                "m", "TF", "cpu", blob, inputs=["a", "b"], outputs=["mul", "add"], tag="t1"
             ),
             base,
         )
         env.assertContains(
-            resp_command(
-                STORE,
-                "s",
-                "TF",
-                "CPU",
-                "TAG",
-                "",
-                "BATCHSIZE",
-                0,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "INPUTS",
-                2,
-                "b",
-                "a",
-                "OUTPUTS",
-                1,
-                "sum",
-                "BLOB",
-                saved,
-            ),
+            aof_modelstore("s", "TF", "CPU", saved, inputs=["b", "a"], outputs=["sum"]),
             base,
         )
         env.stop()
@@ -907,14 +855,7 @@ class TestTF:
         env.assertEqual(execute(con, "s", ["in"], ["out"]), b"OK")
         expected = run_models(env, con, np.random.default_rng(7), "r")
         env.assertEqual(con.execute_command("WAIT", 1, 10000), 1)
-        wait_replica(env, con)
-        env.assertEqual(model_state(replica, keys), model_state(con, keys))
-        for key in [*expected, "out"]:
-            env.assertEqual(
-                replica.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                con.execute_command("AI.TENSORGET", key, "META", "BLOB"),
-                message=key,
-            )
+        TF_MODELS.check_replica_copies(env, con, keys, [*expected, "out"], ("META", "BLOB"))
         stats = replica.info("commandstats")
         env.assertContains("cmdstat_ai.modelstore", stats)
         env.assertNotContains("cmdstat_ai.modelexecute", stats)

@@ -7,16 +7,30 @@ restarts, AOF rewrite and replication."""
 import threading
 
 import numpy as np
-from includes import RawConnection, error_text, keyspace, meta_dict, wait_replica
+from error_texts import (
+    INPUTS_MISMATCH,
+    NOT_FOR_BACKEND,
+    OUTPUTS_MISMATCH,
+    TFLITE_BATCHING,
+    TFLITE_DTYPE,
+    WRONGTYPE,
+)
+from includes import (
+    aof_modelstore,
+    RawConnection,
+    error_text,
+    keyspace,
+    wait_replica,
+    rewrite_aof,
+)
 from model_zoo import (
-    aof_base_file,
+    modelexecute,
+    RoundTrip,
     execute,
     get_array,
     model_blob,
     model_meta,
     model_state,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
     store,
@@ -32,10 +46,6 @@ from tf_zoo import (
     tflite_run,
 )
 
-DTYPE_ERR = "Input tensor type doesn't match the type expected by the model definition"
-BATCHING_ERR = "Auto-batching not supported by the TFLITE backend"
-INPUTS_MISMATCH = "Number of keys given as INPUTS here does not match model definition"
-OUTPUTS_MISMATCH = "Number of keys given as OUTPUTS here does not match model definition"
 MODELS = {"tflite:dense": "dense", "tflite:quant": "quant"}
 
 
@@ -84,18 +94,7 @@ def run_models(env, con, rng, prefix):
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        np.testing.assert_array_equal(get_array(con, key), want, err_msg=key)
-
-
-def check_everywhere(env, state, expected):
-    con = env.getConnection()
-    wait_replica(env, con)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
+TFLITE_MODELS = RoundTrip(store_models, run_models)
 
 
 class TestTFLite:
@@ -160,10 +159,7 @@ class TestTFLite:
             con.execute_command("AI.TENSORGET", "qrun", "BLOB"),
             con.execute_command("AI.TENSORGET", "qe2", "BLOB"),
         )
-        wait_replica(env, con)
-        for c in servers(env)[1:]:
-            env.assertEqual(model_state(c, keys), model_state(con, keys))
-            check_outputs(env, c, expected)
+        TFLITE_MODELS.check_replicas(env, con, expected, keys)
 
     def test_errors(self):
         """Wrong input dtype: the TFLite text, nothing written, the model still runs; wrong
@@ -203,31 +199,25 @@ class TestTFLite:
                         len(outs),
                         *outs,
                     ),
-                    DTYPE_ERR,
+                    TFLITE_DTYPE,
                     message=(model, ins),
                 )
                 reply = raw.call(
                     "AI.MODELEXECUTE", model, "INPUTS", len(ins), *ins, "OUTPUTS", len(outs), *outs
                 )
                 env.assertEqual(reply[0], "-")
-                env.assertTrue(reply[1].endswith(DTYPE_ERR.encode()), message=reply)
+                env.assertTrue(reply[1].endswith(TFLITE_DTYPE.encode()), message=reply)
                 env.assertEqual(keyspace(con), snapshot)
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 1, "f13", "OUTPUTS", 2, "p", "q"
-            ),
+            error_text(env, *modelexecute("tflite:dense", ["f13"], ["p", "q"])),
             INPUTS_MISMATCH,
         )
         env.assertEqual(
-            error_text(
-                env, "AI.MODELEXECUTE", "tflite:dense", "INPUTS", 2, "f13", "f13", "OUTPUTS", 1, "p"
-            ),
+            error_text(env, *modelexecute("tflite:dense", ["f13", "f13"], ["p"])),
             OUTPUTS_MISMATCH,
         )
         # Shapes the model cannot take: an error on one line, nothing written.
-        text = error_text(
-            env, "AI.MODELEXECUTE", "tflite:quant", "INPUTS", 1, "old", "OUTPUTS", 1, "new"
-        )
+        text = error_text(env, *modelexecute("tflite:quant", ["old"], ["new"]))
         env.assertTrue(text and "\n" not in text, message=text)
         env.assertEqual(keyspace(con), snapshot)
         # Both models still run.
@@ -250,13 +240,13 @@ class TestTFLite:
                 )
         env.assertEqual(
             error_text(env, "AI.MODELSTORE", "str", "TFLITE", "CPU", "BLOB", blob),
-            "WRONGTYPE Operation against a key holding the wrong kind of value",
+            WRONGTYPE,
         )
         env.assertEqual(
             error_text(
                 env, "AI.MODELSTORE", "new", "TFLITE", "CPU", "INPUTS", 1, "x", "BLOB", blob
             ),
-            "INPUTS argument should not be specified for this backend",
+            NOT_FOR_BACKEND,
         )
         # AI.MODELSET: no auto-batching for TFLITE, whatever precedes BATCHSIZE.
         for args in (
@@ -268,13 +258,13 @@ class TestTFLite:
             for key in ("new", "tflite:dense"):
                 env.assertEqual(
                     error_text(env, "AI.MODELSET", key, "TFLITE", "CPU", *args, "BLOB", blob),
-                    BATCHING_ERR,
+                    TFLITE_BATCHING,
                     message=args,
                 )
         with RawConnection(con) as raw:
             env.assertEqual(
                 raw.call("AI.MODELSET", "new", "TFLITE", "CPU", "BATCHSIZE", 2, "BLOB", blob),
-                ("-", b"ERR " + BATCHING_ERR.encode()),
+                ("-", b"ERR " + TFLITE_BATCHING.encode()),
             )
         env.assertEqual(keyspace(con), snapshot)
         wait_replica(env, con)
@@ -328,11 +318,9 @@ class TestTFLite:
     def test_debug_reload(self):
         env = self.env
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(5), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TFLITE_MODELS.start(env, con, 5)
         env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
-        check_everywhere(env, state, expected)
+        TFLITE_MODELS.check_everywhere(env, state, expected)
         env.assertTrue(con.restore("copy", 0, con.dump("tflite:quant")))
         env.assertEqual(model_state(con, ["copy"])["copy"], state["tflite:quant"])
         run_quant(env, con, "copy", np.random.default_rng(8), "copy")
@@ -345,15 +333,13 @@ class TestTFLite:
         if env.useSlaves:
             env.skip()
         con = env.getConnection()
-        keys = store_models(con)
-        expected = run_models(env, con, np.random.default_rng(6), "r")
-        state = model_state(con, keys)
+        keys, expected, state = TFLITE_MODELS.start(env, con, 6)
         wait_replica(env, con)
         env.assertTrue(con.save())
         env.stop()
         env.start()
         start_replica_sync(env)
-        check_everywhere(env, state, expected)
+        TFLITE_MODELS.check_everywhere(env, state, expected)
 
     def test_aof_rewrite(self):
         """The rewritten AOF holds one AI.MODELSTORE per model with every option and no
@@ -367,46 +353,14 @@ class TestTFLite:
         con.execute_command("AI.MODELSET", "q", "TFLITE", "CPU", "BLOB", quant)
         state = model_state(con, ["d", "q"])
         con.config_set("aof-use-rdb-preamble", "no")
-        rewrite_aof(con)
-        with open(aof_base_file(con), "rb") as f:
-            base = f.read()
+        base = rewrite_aof(con)
         env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), 2)
         env.assertContains(
-            resp_command(
-                "AI.MODELSTORE",
-                "d",
-                "TFLITE",
-                "cpu",
-                "TAG",
-                "t1",
-                "BATCHSIZE",
-                4,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "BLOB",
-                dense,
-            ),
+            aof_modelstore("d", "TFLITE", "cpu", dense, tag="t1", batchsize=4),
             base,
         )
         env.assertContains(
-            resp_command(
-                "AI.MODELSTORE",
-                "q",
-                "TFLITE",
-                "CPU",
-                "TAG",
-                "",
-                "BATCHSIZE",
-                0,
-                "MINBATCHSIZE",
-                0,
-                "MINBATCHTIMEOUT",
-                0,
-                "BLOB",
-                quant,
-            ),
+            aof_modelstore("q", "TFLITE", "CPU", quant),
             base,
         )
         env.stop()
@@ -431,14 +385,7 @@ class TestTFLite:
         expected = run_models(env, con, np.random.default_rng(7), "r")
         expected.update(run_quant(env, con, "ms", np.random.default_rng(7), "ms"))
         env.assertEqual(con.execute_command("WAIT", 1, 10000), 1)
-        wait_replica(env, con)
-        env.assertEqual(model_state(replica, [*keys, "ms"]), model_state(con, [*keys, "ms"]))
-        for key in expected:
-            env.assertEqual(
-                meta_dict(replica.execute_command("AI.TENSORGET", key, "META", "BLOB")),
-                meta_dict(con.execute_command("AI.TENSORGET", key, "META", "BLOB")),
-                message=key,
-            )
+        TFLITE_MODELS.check_replica_copies(env, con, [*keys, "ms"], expected, ("META", "BLOB"))
         stats = replica.info("commandstats")
         env.assertContains("cmdstat_ai.modelstore", stats)
         env.assertContains("cmdstat_ai.modelset", stats)

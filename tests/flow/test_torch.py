@@ -3,16 +3,23 @@ module run in process, input/output names, output dtypes, backend errors that wr
 nothing, and models across DEBUG RELOAD, restarts, AOF rewrite and replication."""
 
 import numpy as np
-from includes import NUMERIC_DTYPES, error_text, keyspace, tensor_data, wait_replica
+from includes import (
+    aof_modelstore,
+    NUMERIC_DTYPES,
+    error_text,
+    keyspace,
+    tensor_data,
+    wait_replica,
+    rewrite_aof,
+)
 from model_zoo import (
-    aof_base_file,
+    modelexecute,
+    RoundTrip,
     connect,
     execute,
     get_array,
     model_meta,
     model_state,
-    resp_command,
-    rewrite_aof,
     servers,
     set_array,
     store,
@@ -58,9 +65,7 @@ def run_models(env, con, rng, prefix):
     return expected
 
 
-def check_outputs(env, con, expected):
-    for key, want in expected.items():
-        np.testing.assert_allclose(get_array(con, key), want, rtol=1e-6, atol=1e-6, err_msg=key)
+TORCH_MODELS = RoundTrip(store_models, run_models, tolerance=1e-6)
 
 
 def test_outputs_match_torch(env):
@@ -87,9 +92,7 @@ def test_outputs_match_torch(env):
         con.execute_command("AI.MODELRUN", "torch:mlp", "INPUTS", "x", "OUTPUTS", "y"), b"OK"
     )
     np.testing.assert_allclose(get_array(con, "y"), torch_run("mlp", x)[0], rtol=1e-6, atol=1e-6)
-    wait_replica(env, con)
-    for c in servers(env)[1:]:
-        check_outputs(env, c, expected)
+    TORCH_MODELS.check_replicas(env, con, expected)
     # Output dtypes follow the inputs through torch's add, scalars included.
     store(con, "m", "TORCH", torch_blob("add"))
     rng = np.random.default_rng(3)
@@ -145,7 +148,7 @@ def test_backend_errors_write_nothing(env):
             env.assertEqual(keyspace(con), snapshot)
     env.assertContains(
         "mat1 and mat2 shapes cannot be multiplied (2x5 and 4x8)",
-        error_text(env, "AI.MODELEXECUTE", "mlp", "INPUTS", 1, "x5", "OUTPUTS", 1, "new"),
+        error_text(env, *modelexecute("mlp", ["x5"], ["new"])),
     )
     # A 1-D input is fine for Linear: the model still works after the failures.
     env.assertEqual(execute(con, "mlp", ["x1d"], ["y"]), b"OK")
@@ -154,16 +157,6 @@ def test_backend_errors_write_nothing(env):
     for c in servers(env)[1:]:
         env.assertEqual(c.exists("new"), 0)
         env.assertEqual(get_array(c, "old").tolist(), [0, 1, 2])
-
-
-def check_everywhere(env, state, expected):
-    """Every server has the models (META and bytes as before), their earlier outputs, and
-    runs them again with the same results."""
-    con = connect(env)
-    for c in servers(env):
-        env.assertEqual(model_state(c, list(state)), state)
-        check_outputs(env, c, expected)
-    run_models(env, con, np.random.default_rng(99), "again")
 
 
 def test_reload_and_restart(env):
@@ -190,9 +183,9 @@ def test_reload_and_restart(env):
     expected = run_models(env, con, np.random.default_rng(5), "r")
     state = model_state(con, keys)
     env.dumpAndReload()
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
     env.assertEqual(con.execute_command("DEBUG", "RELOAD"), b"OK")
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
     payload = con.dump("torch:mlp")
     env.assertTrue(con.restore("copy", 0, payload))
     env.assertEqual(model_state(con, ["copy"])["copy"], state["torch:mlp"])
@@ -206,7 +199,7 @@ def test_reload_and_restart(env):
     env.assertTrue(con.save())
     env.stop()
     env.start()
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
     if env.useAof:
         check_rewritten_aof(env, state, expected)
 
@@ -216,51 +209,21 @@ def check_rewritten_aof(env, state, expected):
     option; a restart replays them."""
     con = connect(env)
     con.config_set("aof-use-rdb-preamble", "no")
-    rewrite_aof(con)
-    with open(aof_base_file(con), "rb") as f:
-        base = f.read()
+    base = rewrite_aof(con)
     env.assertEqual(base.count(b"\r\nAI.MODELSTORE\r\n"), len(state))
     env.assertContains(
-        resp_command(
-            "AI.MODELSTORE",
-            "opts",
-            "TORCH",
-            "cpu",
-            "TAG",
-            "t1",
-            "BATCHSIZE",
-            4,
-            "MINBATCHSIZE",
-            2,
-            "MINBATCHTIMEOUT",
-            0,
-            "BLOB",
-            torch_blob("add"),
+        aof_modelstore(
+            "opts", "TORCH", "cpu", torch_blob("add"), tag="t1", batchsize=4, minbatchsize=2
         ),
         base,
     )
     env.assertContains(
-        resp_command(
-            "AI.MODELSTORE",
-            "copy",
-            "TORCH",
-            "CPU",
-            "TAG",
-            "tag:mlp",
-            "BATCHSIZE",
-            0,
-            "MINBATCHSIZE",
-            0,
-            "MINBATCHTIMEOUT",
-            0,
-            "BLOB",
-            torch_blob("mlp"),
-        ),
+        aof_modelstore("copy", "TORCH", "CPU", torch_blob("mlp"), tag="tag:mlp"),
         base,
     )
     env.stop()
     env.start()
-    check_everywhere(env, state, expected)
+    TORCH_MODELS.check_everywhere(env, state, expected)
 
 
 def test_replication(env):
@@ -273,14 +236,7 @@ def test_replication(env):
     replica = env.getSlaveConnection()
     keys = store_models(con)
     expected = run_models(env, con, np.random.default_rng(7), "r")
-    wait_replica(env, con)
-    env.assertEqual(model_state(replica, keys), model_state(con, keys))
-    for key in expected:
-        env.assertEqual(
-            replica.execute_command("AI.TENSORGET", key, "BLOB"),
-            con.execute_command("AI.TENSORGET", key, "BLOB"),
-            message=key,
-        )
+    TORCH_MODELS.check_replica_copies(env, con, keys, expected)
     stats = replica.info("commandstats")
     env.assertContains("cmdstat_ai.modelstore", stats)
     env.assertContains("cmdstat_ai.tensorset", stats)

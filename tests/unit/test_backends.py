@@ -15,17 +15,16 @@ import time
 import numpy as np
 import pytest
 
+import backends
+from backends import BackendError
+from tests.flow.error_texts import EXTERNAL, ONNX_GPU, TORCH_GPU
+
 torch = pytest.importorskip("torch")
 ort = pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")
-from onnx import TensorProto, helper, numpy_helper
+TensorProto, helper, numpy_helper = onnx.TensorProto, onnx.helper, onnx.numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import backends
-from backends import BackendError
 
 # torch.jit.* is deprecated in favour of torch.export; TorchScript is what RedisAI stores.
 pytestmark = pytest.mark.filterwarnings(
@@ -231,7 +230,7 @@ def test_torch_wrong_shape_and_count(mlp):
 def test_torch_gpu_without_cuda(device):
     with pytest.raises(BackendError) as err:
         load_torch(Add(), device=device)
-    assert str(err.value) == "GPU requested but Torch couldn't find CUDA"
+    assert str(err.value) == TORCH_GPU
 
 
 def test_torch_thread_settings():
@@ -393,7 +392,7 @@ def test_onnx_wrong_shape_dtype_count():
 def test_onnx_gpu_without_cuda():
     with pytest.raises(BackendError) as err:
         load_onnx(ADD, device="GPU:0")
-    assert str(err.value) == "ERR GPU requested but ONNX couldn't find CUDA"
+    assert str(err.value) == "ERR " + ONNX_GPU
 
 
 def test_onnx_refuses_external_data(tmp_path, monkeypatch):
@@ -411,7 +410,7 @@ def test_onnx_refuses_external_data(tmp_path, monkeypatch):
     )
     with pytest.raises(BackendError) as err:
         load_onnx(blob)
-    assert str(err.value) == "Initializer tensors with external data is not allowed."
+    assert str(err.value) == EXTERNAL
 
 
 def test_onnx_execution_timeout():

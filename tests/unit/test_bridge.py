@@ -17,6 +17,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from tests.flow.error_texts import CSTRING, err
 
 # RedisAI dtype name: (NumPy dtype, torch dtype).
 DTYPES = {
@@ -37,7 +38,7 @@ DTYPES = {
 NAMES = list(DTYPES)
 # NumPy has no bfloat16 of its own, so it cannot take one through DLPack.
 NUMPY_DLPACK_NAMES = [n for n in NAMES if n != "BFLOAT16"]
-NUL_ERROR = "ERR C-string value contains null character"
+NUL_ERROR = err(CSTRING)
 
 
 def sample(name, shape=(3, 4)):

@@ -14,15 +14,21 @@ import threading
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 import backends
 from backends import BackendError, script_ops
-from backends import torch_script as ts
+from tests.flow.error_texts import (
+    CALL_ERROR,
+    MODEL_EMPTY,
+    TORCH_GPU,
+    UNSUPPORTED_DEVICE,
+    WRONGTYPE,
+    err,
+)
+
+torch = pytest.importorskip("torch")
+ts = pytest.importorskip("backends.torch_script")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning",
@@ -30,7 +36,6 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 SIG = "(tensors: List[Tensor], keys: List[str], args: List[str])"
-WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
 # Spec 4.5, verbatim.
 EXAMPLES = f"""
@@ -81,7 +86,7 @@ class FakeRedis:
     def _typed(self, key, kind):
         value = self.data.get(key)
         if value is not None and not isinstance(value, kind):
-            raise BackendError("Redis command returned an error: " + WRONGTYPE)
+            raise BackendError(CALL_ERROR + WRONGTYPE)
         return value
 
     def cmd_ping(self, *args):
@@ -132,7 +137,7 @@ class FakeModels:
     def __call__(self, key, inputs, num_outputs):
         self.seen.append((key, inputs, num_outputs, torch.is_grad_enabled()))
         if key not in self.models:
-            raise BackendError("ERR model key is empty")
+            raise BackendError(err(MODEL_EMPTY))
         return self.models[key](*inputs)[:num_outputs]
 
 
@@ -304,9 +309,7 @@ def test_redis_error_replies_fail_the_script_with_their_text(redis):
     fake, _ = redis
     fake.data["h"] = {"f": "1"}
     script = ops_script()
-    assert error_of(script.run, "describe", [], ["h"], ["GET"]) == (
-        "Redis command returned an error: " + WRONGTYPE
-    )
+    assert error_of(script.run, "describe", [], ["h"], ["GET"]) == (CALL_ERROR + WRONGTYPE)
     assert error_of(script.run, "describe", [], ["k"], ["NOSUCHCMD"]) == (
         "Redis command returned an error: No such file or directory"
     )
@@ -318,7 +321,7 @@ def test_redis_error_replies_fail_the_script_with_their_text(redis):
 def test_model_execute_errors(redis):
     script = compile_entry(EXAMPLES, "chain")
     x = np.ones(2, np.float32)
-    assert error_of(script.run, "chain", [x, x], ["nomodel"], []) == "ERR model key is empty"
+    assert error_of(script.run, "chain", [x, x], ["nomodel"], []) == err(MODEL_EMPTY)
 
 
 def test_ops_without_hooks():
@@ -348,7 +351,7 @@ def test_op_error_text_is_per_thread(redis):
         t.start()
     for t in threads:
         t.join()
-    assert set(errors) == {"ERR model key is empty"}
+    assert set(errors) == {err(MODEL_EMPTY)}
     assert results == [[2.0, 2.0]] * 100
 
 
@@ -401,15 +404,19 @@ def ints(tensors: List[Tensor], keys: List[str], args: List[int]):
 def bar(a, b):
     return a + b
 """
-    store = lambda *eps: ts.compile_script(source, device="CPU", entry_points=list(eps))
+
+    def store(*eps):
+        return ts.compile_script(source, device="CPU", entry_points=list(eps))
+
     assert store("good").entry_points == ["good"]
     assert error_of(store, "good", "bar1") == "Function bar1 does not exist in the given script."
     assert error_of(store, "two") == "Wrong number of inputs in function two. Expected 3 but was 2"
     assert (
         error_of(store, "four") == "Wrong number of inputs in function four. Expected 3 but was 4"
     )
-    sig = "Expected signature similar to: def {0}(tensors: List[Tensor], keys: List[str], args: List[str])"
-    assert error_of(store, "ints") == "Wrong inputs type in function ints. " + sig.format("ints")
+    assert error_of(store, "ints") == (
+        "Wrong inputs type in function ints. Expected signature similar to: def ints" + SIG
+    )
     # SCRIPTSET: no entry points, nothing validated.
     assert ts.compile_script(source, device="CPU", entry_points=None).entry_points == []
     assert ts.compile_script(source, device="CPU", entry_points=[]).entry_points == []
@@ -422,16 +429,14 @@ def test_cpu_devices(device):
 
 @pytest.mark.parametrize("device", ["TPU", "", "GP", "cuda"])
 def test_unsupported_devices(device):
-    assert error_of(ts.compile_script, "", device=device) == "ERR unsupported device"
+    assert error_of(ts.compile_script, "", device=device) == err(UNSUPPORTED_DEVICE)
 
 
 @pytest.mark.parametrize("device", ["GPU", "gpu:0", "GPU:1"])
 def test_gpu_devices(device):
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here: GPU scripts compile")
-    assert error_of(ts.compile_script, "", device=device) == (
-        "GPU requested but Torch couldn't find CUDA"
-    )
+    assert error_of(ts.compile_script, "", device=device) == TORCH_GPU
 
 
 def test_compile_script_reachable_from_the_torch_backend():

@@ -19,15 +19,14 @@ import threading
 import numpy as np
 import pytest
 
+import backends
+from backends import BackendError, _tensorflow
+from tests.flow.error_texts import TF_INCOMPATIBLE, TFLITE_DTYPE
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 tf = pytest.importorskip("tensorflow")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-import backends
-from backends import BackendError, _tensorflow
 
 TF = backends.get("TF")
 TFLITE = backends.get("tflite")
@@ -250,7 +249,7 @@ def test_tf_run_error_is_tensorflow_text():
     model = load(TF, frozen_graph(mul_graph), ["a", "b"], ["mul"])
     with pytest.raises(BackendError) as e:
         model.run([np.ones(2, np.float32), np.ones((2, 2, 3), np.float32)])
-    assert error_text(e) == "Incompatible shapes: [2] vs. [2,2,3] \t [[{{node mul}}]]"
+    assert error_text(e) == TF_INCOMPATIBLE
     with pytest.raises(BackendError) as e:  # fed as is, never cast to the placeholder's type
         model.run([np.ones(2, np.float64), np.ones(2, np.float32)])
     assert "double" in error_text(e) and "float" in str(e.value)
@@ -393,9 +392,7 @@ def test_tflite_input_errors(dense_tflite, quantized_tflite):
     model = load(TFLITE, dense_tflite)
     with pytest.raises(BackendError) as e:
         model.run([np.ones((1, 3), np.float64), np.ones((1, 3), np.float32)])
-    assert error_text(e) == (
-        "Input tensor type doesn't match the type expected by the model definition"
-    )
+    assert error_text(e) == TFLITE_DTYPE
     with pytest.raises(BackendError, match="^Input tensor type doesn't match"):
         load(TFLITE, quantized_tflite).run([np.ones((1, 4), np.float32)])
     with pytest.raises(BackendError, match="^Expected 2 inputs but got 1$"):
