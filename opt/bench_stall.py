@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from bench_server import RedisServer
+from redis_launcher import RedisServer, resp_call
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODULE = os.path.join(ROOT, "build", "cyrai.so")
@@ -273,11 +273,11 @@ def run(module=MODULE, mb=200, repeat=2, module_args=(), aof=False):
         "server's main thread, ms. The idle row is the machine's own noise."
     )
     results = {}
-    with RedisServer(module, extra_args=list(module_args)) as server:
+    with RedisServer(module, module_args=module_args) as server:
         if aof:  # Redis then copies each stored command into its AOF buffer and writes it
-            server.client().config_set("appendonly", "yes")
+            resp_call(server.host, server.port, "CONFIG", "SET", "appendonly", "yes")
         for _ in range(repeat):
-            pinger = Pinger(server.port, os.path.join(server._dir, "pings"))
+            pinger = Pinger(server.port, os.path.join(server.dir, "pings"))
             try:
                 runs = scenarios(server.port, server.proc.pid, blob)
             finally:

@@ -14,10 +14,10 @@ Redis's accounting. Nothing here is timed; waits poll with a deadline."""
 
 import io
 import os
-import time
 
 import numpy as np
 import torch
+from includes import blocked_clients, wait_until
 from model_zoo import connect, execute, get_array, set_array, store, torch_blob
 
 BIG_MB = 80
@@ -52,24 +52,15 @@ def thread_nices(con):
     return nices
 
 
-def blocked_clients(con):
-    return con.info("clients")["blocked_clients"]
-
-
-def wait_until(env, predicate, what):
-    deadline = time.monotonic() + DEADLINE_S
-    while not predicate():
-        if time.monotonic() > deadline:
-            env.assertTrue(False, message=f"timed out waiting until {what}")
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def settled_rss(env, con, below_mb):
     """Polls until the server's RSS is below below_mb; returns the last reading."""
     readings = []
-    wait_until(env, lambda: readings.append(rss_mb(con)) or readings[-1] < below_mb, "RSS fell")
+
+    def fell():
+        readings.append(rss_mb(con))
+        return readings[-1] < below_mb
+
+    wait_until(env, fell, DEADLINE_S, f"RSS below {below_mb:.0f} MB", 0.01)
     return readings[-1]
 
 
@@ -100,7 +91,7 @@ def test_main_thread_answers_during_a_load(env):
     blob = big_blob(4)
     pending = loader.connection_pool.get_connection("AI.MODELSTORE")
     pending.send_command("AI.MODELSTORE", "big:new", "TORCH", "CPU", "BLOB", blob)
-    wait_until(env, lambda: blocked_clients(con) == 1, "the store is queued")
+    wait_until(env, lambda: blocked_clients(con) == 1, DEADLINE_S, "the store to block")
 
     env.assertEqual(con.delete("big:del"), 1)
     env.assertTrue(con.set("big:set", "a string now"))
@@ -143,7 +134,7 @@ def test_background_threads_yield_to_the_main_thread(env):
     con = connect(env)
     store(con, "m", "TORCH", torch_blob("add"))
     con.delete("m")
-    wait_until(env, lambda: thread_nices(con).count(10) >= 2, "two threads at nice 10")
+    wait_until(env, lambda: thread_nices(con).count(10) >= 2, DEADLINE_S, "threads at nice 10")
     pid = con.info("server")["process_id"]
     with open(f"/proc/{pid}/stat") as f:
         env.assertEqual(int(f.read().rsplit(")", 1)[1].split()[16]), 0)  # the main thread
