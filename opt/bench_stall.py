@@ -191,21 +191,25 @@ def wait_blocked(conn, name):
 
 def while_loading(port, ctl, blob, key, act):
     """Starts a store of blob under key on a second connection, runs act() once the load
-    is under way, then waits for the store. The window spans both."""
+    is under way, then waits for the store. Returns the window (spanning both), act's
+    text, and act's own window."""
     loader = Conn(port)
     loader.call("CLIENT", "SETNAME", "bench-stall-loader")
     t0 = time.monotonic_ns()
     loader.send(*store_argv(key, blob))
     wait_blocked(ctl, "bench-stall-loader")
     time.sleep(0.15)  # past the copy of the argument, into torch.jit.load
+    t_act = time.monotonic_ns()
     extra = act()
+    own = (t_act, time.monotonic_ns())
     loader.reply()
     loader.close()
-    return (t0, time.monotonic_ns()), extra
+    return (t0, time.monotonic_ns()), extra, own
 
 
 def scenarios(port, pid, blob):
-    """(name, window, main thread CPU ms, extra text) for each scenario, in order."""
+    """(name, window, window of the commands sent during a load or None, main thread CPU
+    ms, extra text) for each scenario, in order."""
     ctl = Conn(port)
     out = []
 
@@ -213,20 +217,20 @@ def scenarios(port, pid, blob):
         if prepare:
             prepare()
         cpu = main_thread_cpu_ms(pid)
-        window, extra = act()
+        window, extra, own = act()
         time.sleep(AFTER_NS / 1e9)  # the window's tail: nothing else runs in it
-        out.append((name, window, main_thread_cpu_ms(pid) - cpu, extra))
+        out.append((name, window, own, main_thread_cpu_ms(pid) - cpu, extra))
 
     def idle():
         t0 = time.monotonic_ns()
         time.sleep(IDLE_S)
-        return (t0, time.monotonic_ns()), ""
+        return (t0, time.monotonic_ns()), "", None
 
     def store(key):
-        return lambda: (timed(ctl, *store_argv(key, blob)), "")
+        return lambda: (timed(ctl, *store_argv(key, blob)), "", None)
 
     def delete(key):
-        return lambda: (timed(ctl, "DEL", key), "")
+        return lambda: (timed(ctl, "DEL", key), "", None)
 
     def during_load(act):
         return lambda: while_loading(port, ctl, blob, "stall:b", act)
@@ -272,7 +276,7 @@ def run(module=MODULE, mb=200, repeat=2, module_args=(), aof=False):
         "round trip, ms; in server: worst wait before the server ran one, ms; cpu: the "
         "server's main thread, ms. The idle row is the machine's own noise."
     )
-    results = {}
+    results = {}  # name -> [(rtt, wait, probes, cpu, extra, wait during the commands)]
     with RedisServer(module, module_args=module_args) as server:
         if aof:  # Redis then copies each stored command into its AOF buffer and writes it
             resp_call(server.host, server.port, "CONFIG", "SET", "appendonly", "yes")
@@ -282,8 +286,11 @@ def run(module=MODULE, mb=200, repeat=2, module_args=(), aof=False):
                 runs = scenarios(server.port, server.proc.pid, blob)
             finally:
                 pings = pinger.stop()
-            for name, window, cpu, extra in runs:
-                results.setdefault(name, []).append((*worst(pings, window), cpu, extra))
+            for name, window, own, cpu, extra in runs:
+                own_wait = worst(pings, own)[1] if own else None
+                results[name] = results.get(name, []) + [
+                    (*worst(pings, window), cpu, extra, own_wait)
+                ]
     ok = True
     for name, runs in results.items():
         met = name.startswith("idle") or all(r[0] < TARGET_MS for r in runs)
@@ -292,6 +299,9 @@ def run(module=MODULE, mb=200, repeat=2, module_args=(), aof=False):
         wait = ", ".join(f"{r[1]:.2f}" for r in runs)
         cpu = ", ".join(f"{r[3]:.0f}" for r in runs)
         extra = "; ".join(r[4] for r in runs if r[4])
+        own = [r[5] for r in runs if r[5] is not None]
+        if own:  # the commands sent during the load, apart from the load's own upload
+            extra += "; in server during them: " + ", ".join(f"{w:.2f}" for w in own) + " ms"
         print(
             f"  {name:<44} PING {rtt:<12} in server {wait:<12} cpu {cpu:<8} "
             f"{'ok' if met else 'MISS'}" + (f"  [{extra}]" if extra else "")
