@@ -114,13 +114,17 @@ def test_main_thread_answers_during_a_load(env):
 
 
 def test_replacing_keeps_one_model(env):
-    """Storing over the same key again and again leaves one model's memory: the
-    replaced models and the stored commands' arguments are all released."""
+    """Storing over the same key again and again, blocking or in MULTI, leaves one
+    model's memory: the replaced models and the stored commands' arguments are all
+    released."""
     con = connect(env)
     base = baseline_rss(con)
     blob = big_blob(5)
-    for _ in range(4):
+    for _ in range(3):
         env.assertEqual(store(con, "big", "TORCH", blob), b"OK")
+    pipe = con.pipeline(transaction=True)  # built in place: a client in MULTI cannot block
+    pipe.execute_command("AI.MODELSTORE", "big", "TORCH", "CPU", "BLOB", blob)
+    env.assertEqual(pipe.execute(), [b"OK"])
     settled_rss(env, con, base + 2.5 * BIG_MB)
     env.assertEqual(con.delete("big"), 1)
     settled_rss(env, con, base + 0.5 * BIG_MB)
