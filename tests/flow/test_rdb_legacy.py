@@ -19,15 +19,23 @@ import os
 import struct
 
 import numpy as np
-from includes import error_text, keyspace, meta_dict, run_checks, wait_replica
-from model_zoo import (
+import redis
+from error_texts import BAD_DATA_FORMAT, LOAD_BACKEND
+from includes import (
     aof_base_file,
+    error_text,
+    keyspace,
+    meta_dict,
+    rewrite_aof,
+    run_checks,
+    wait_replica,
+)
+from model_zoo import (
     execute,
     get_array,
     model_blob,
     model_meta,
     onnx_blob,
-    rewrite_aof,
     servers,
     set_array,
     torch_blob,
@@ -35,7 +43,7 @@ from model_zoo import (
 from test_tensor_persistence import crc64, module_string, module_uint, rdb_len
 from tf_zoo import dense_inputs, tf_blob, tflite_blob, tflite_names, tflite_run
 
-BAD = "Bad data format"
+BAD = BAD_DATA_FORMAT
 RDB_VERSION = 9  # Redis 6.x, where RedisAI 1.2 ran; Redis 7 reads it
 CHUNK = 1000  # small chunks, so that old blobs come in several
 # A replica that loads these values imports every framework first: seconds, more on a
@@ -262,8 +270,15 @@ def check_script(env, key, s, rng):
 
 
 def settled(env):
-    """The master's connection once its replica (if any) has caught up."""
+    """The master's connection once its replica (if any) has caught up, with every
+    framework imported: a RESTORE builds its model in place, and the first one of a
+    backend would otherwise import the framework inside the client's read timeout."""
     con = env.getConnection()
+    for backend in BACKEND_IDS:
+        try:
+            con.execute_command("AI.CONFIG", "LOADBACKEND", backend, "preload")
+        except redis.ResponseError as e:  # loaded before, by an earlier call
+            env.assertEqual(str(e), LOAD_BACKEND)
     wait_replica(env, con, REPLICA_WAIT_S)
     return con
 
