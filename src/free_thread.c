@@ -24,17 +24,10 @@ static FreeItem *head, *tail;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int started;
 
-void ai_thread_background(void) {
-    static __thread int done;
-    if (done) return;
-    done = 1;
-    /* Linux: a thread's nice value is its own (PRIO_PROCESS with its thread id). */
-    setpriority(PRIO_PROCESS, (id_t)gettid(), AI_BACKGROUND_NICE);
-}
-
 static void *free_main(void *unused) {
     (void)unused;
-    ai_thread_background();
+    /* Linux: a thread's nice value is its own (PRIO_PROCESS with its thread id). */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), AI_BACKGROUND_NICE);
     for (;;) {
         pthread_mutex_lock(&lock);
         while (!head) pthread_cond_wait(&ready, &lock);

@@ -10,11 +10,11 @@
 
 typedef void (*AIFreeFn)(void *arg);
 
-/* Lowers the calling thread's CPU priority (nice AI_BACKGROUND_NICE), once per thread: on
- * a small machine a busy background thread (the loader in torch.jit.load, the free
- * thread) otherwise takes the core the main thread needs next. */
+/* The free thread runs at this nice value: on a small machine its madvise of 200 MB
+ * otherwise takes the core the main thread needs next. (Not the loader: ONNX Runtime and
+ * TF create their sessions' thread pools there, and threads inherit their creator's nice
+ * value, so model runs would run at it too.) */
 #define AI_BACKGROUND_NICE 10
-void ai_thread_background(void);
 
 /* Any thread: fn(arg) runs soon on the free thread (here, if it cannot start). */
 void free_later(AIFreeFn fn, void *arg);

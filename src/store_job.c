@@ -44,7 +44,6 @@ static void build(StoreJob *j) { j->ops->build(j->value, j->args, j->argv, j->ar
 
 static void build_on_loader(AIJob *job) {
     StoreJob *j = (StoreJob *)job;
-    ai_thread_background();
     build(j);
     RedisModule_UnblockClient(j->bc, j);
 }

@@ -7,7 +7,7 @@ AI.CONFIG GET, AI.MODELDEL and PING before that store completes: none of them wa
 the GIL. The models they drop are freed afterwards off the main thread (the Python object
 on the loader thread, the blob and the stored command's arguments on the free thread),
 and the server's resident memory comes back down: no model, blob or argument is kept.
-The loader and free threads run at a lower CPU priority than the main thread.
+The free thread runs at a lower CPU priority than the main thread.
 
 Memory is read from /proc (the server runs on this machine): torch allocates outside
 Redis's accounting. Nothing here is timed; waits poll with a deadline."""
@@ -131,14 +131,14 @@ def test_replacing_keeps_one_model(env):
     check_tiny(env, con)
 
 
-def test_background_threads_yield_to_the_main_thread(env):
-    """The loader (which has built a model by now) and the free thread (which has freed
-    one) run at a lower CPU priority than Redis's threads: on a busy machine the main
-    thread gets the core first."""
+def test_free_thread_yields_to_the_main_thread(env):
+    """The free thread (which has freed a model by now) runs at a lower CPU priority than
+    Redis's threads; the loader and the workers do not (the frameworks' own pools are
+    created there and would inherit it)."""
     con = connect(env)
     store(con, "m", "TORCH", torch_blob("add"))
     con.delete("m")
-    wait_until(env, lambda: thread_nices(con).count(10) >= 2, DEADLINE_S, "threads at nice 10")
+    wait_until(env, lambda: thread_nices(con).count(10) == 1, DEADLINE_S, "a thread at nice 10")
     pid = con.info("server")["process_id"]
     with open(f"/proc/{pid}/stat") as f:
         env.assertEqual(int(f.read().rsplit(")", 1)[1].split()[16]), 0)  # the main thread
