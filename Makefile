@@ -63,6 +63,7 @@ clients: build $(CLIENTS_VENV)/.requirements.installed
 
 bench: build
 	$(PY) opt/bench.py
+	$(PY) opt/bench_stall.py
 
 PY_SOURCES := backends tests opt setup.py
 

@@ -3,9 +3,10 @@
  *
  * RDB, AOF, replication and AI.MODELGET use only the C side, so a fork child never needs
  * the interpreter. Models are reference-counted: a queued run holds a reference, so a
- * DEL or overwrite never disturbs it. The last release frees the C side at once and
- * hands the loaded object to the loader thread, so the main thread never waits on the GIL
- * to free a model. */
+ * DEL or overwrite never disturbs it. The last release, on whatever thread, hands the
+ * loaded object to the loader thread (which takes the GIL) and the C side, blob
+ * included, to the free thread (free_thread.h): the main thread never waits on the GIL
+ * to free a model, nor pays for handing its pages back. */
 #pragma once
 #include "bridge.h"
 #include "errors.h"
