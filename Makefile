@@ -35,7 +35,7 @@ run: build
 	redis-server --port $(PORT) --save "" --loadmodule $(abspath $(MODULE))
 
 # Cluster tests need hash-tagged keys: only the files written for it run there.
-CLUSTER_TESTS ?= test_cluster.py
+CLUSTER_TESTS ?= test_cluster.py test_dag_async_cluster.py
 
 test: build lint unit flow flow-replica flow-aof flow-cluster clients
 
@@ -63,6 +63,7 @@ clients: build $(CLIENTS_VENV)/.requirements.installed
 
 bench: build
 	$(PY) opt/bench.py
+	$(PY) opt/bench_stall.py
 
 PY_SOURCES := backends tests opt setup.py
 

@@ -52,6 +52,78 @@ common = {
 core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c"]
 
 
+# --- native runners ----------------------------------------------------------------------
+# A backend's compiled extension that hands workers a native runner (src/native_runner.h).
+# Each is built into build/ (backends/_native.py imports it from there) only when its
+# framework is installed, and only when its sources changed: compiling against a
+# framework's C++ headers takes minutes. `configure` fills the framework's include and
+# library paths and flags just before a build, so an up-to-date tree never imports it.
+
+
+def torch_configure(ext):
+    """libtorch's headers, libraries and C++ ABI, as torch.utils.cpp_extension gives them."""
+    import torch
+    from torch.utils.cpp_extension import include_paths, library_paths
+
+    abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
+    ext.include_dirs += include_paths()
+    ext.library_dirs += library_paths()
+    ext.runtime_library_dirs += library_paths()
+    ext.libraries += ["c10", "torch", "torch_cpu", "torch_python"]
+    ext.extra_compile_args += [
+        f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
+        "-DTORCH_API_INCLUDE_EXTENSION_H",
+        f"-DTORCH_EXTENSION_NAME={ext.name}",
+    ]
+
+
+def tf_configure(ext):
+    """The TF C API of the tensorflow wheel: its headers, its two libraries and an rpath."""
+    tf_dir = os.path.dirname(importlib.util.find_spec("tensorflow").origin)
+    ext.include_dirs += [os.path.join(tf_dir, "include")]
+    ext.extra_objects += [
+        os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")
+    ]
+    ext.runtime_library_dirs += [tf_dir]
+
+
+def onnx_configure(ext):
+    """Nothing to link: the runner gets the OrtApi of the wheel's ORT when it loads; the C
+    API header is deps/onnxruntime/onnxruntime_c_api.h."""
+    ext.include_dirs += ["deps"]
+
+
+# (extension name, sources, the framework's Python package, configure); a backend's
+# native runner is added here with a configure function of its own.
+NATIVE = [
+    ("_torch_native", ["backends/_torch_native.cpp"], "torch", torch_configure),
+    ("_tf_native", ["backends/_tf_native.c"], "tensorflow", tf_configure),
+    ("_onnx_native", ["backends/_onnx_native.c"], "onnxruntime", onnx_configure),
+]
+
+
+def native_extension(name, sources, package, configure):
+    cxx = any(src.endswith((".cpp", ".cc")) for src in sources)
+    ext = Extension(
+        name,
+        sources,
+        include_dirs=["src"],
+        extra_compile_args=["-std=c++20" if cxx else "-std=gnu11", "-O2", "-Wall"]
+        + ["-fvisibility=hidden"],
+        language="c++" if cxx else "c",
+        depends=["src/native_runner.h"],
+    )
+    ext.configure = configure
+    return ext
+
+
+def native_extensions():
+    """The native runner extensions whose framework is installed."""
+    return [
+        native_extension(*spec) for spec in NATIVE if importlib.util.find_spec(spec[2]) is not None
+    ]
+
+
 class BuildInto(build_ext):
     """Writes the extensions to build/, the module under the plain name Redis loads.
 
@@ -73,60 +145,29 @@ class BuildInto(build_ext):
         final = self.final_path(ext.name)
         if not (self.force or newer_group(ext.sources + ext.depends, final, "newer")):
             return
+        if getattr(ext, "configure", None):
+            self.build_native(ext, final)
+            return
+        self.link_into_place(ext, final)
+
+    def build_native(self, ext, final):
+        """A native runner extension that fails to build leaves its backend on the Python
+        run path (and the module built): say so loudly, drop any stale copy."""
+        try:
+            ext.configure(ext)
+            self.link_into_place(ext, final)
+        except Exception as e:  # noqa: BLE001 - any compiler or framework failure
+            print(f"warning: {ext.name} not built ({e}); its backend runs through Python")
+            if os.path.exists(final):
+                os.remove(final)
+
+    def link_into_place(self, ext, final):
         forced, self.linking, self.force = self.force, ext.name, True
         try:
             super().build_extension(ext)
         finally:
             self.linking, self.force = None, forced
         os.replace(final + ".tmp", final)
-
-
-# The TF and ONNX native runners (src/native_runner.h): C extensions of their backends,
-# built into build/ (backends/_native.py loads them) when their framework is installed.
-def _package_dir(name):
-    spec = importlib.util.find_spec(name)  # finds the package without importing it
-    return os.path.dirname(spec.origin) if spec and spec.origin else None
-
-
-def tf_configure(ext):
-    """The TF C API of the tensorflow wheel: its headers, its two libraries and an rpath."""
-    tf_dir = _package_dir("tensorflow")
-    ext.include_dirs += [os.path.join(tf_dir, "include")]
-    ext.extra_objects += [
-        os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")
-    ]
-    ext.runtime_library_dirs += [tf_dir]
-
-
-def onnx_configure(ext):
-    """Nothing to link: the runner gets the OrtApi of the wheel's ORT when it loads; the C
-    API header is deps/onnxruntime/onnxruntime_c_api.h."""
-    ext.include_dirs += ["deps"]
-    ext.depends += ["deps/onnxruntime/onnxruntime_c_api.h"]
-
-
-# (extension name, sources, the framework's Python package, configure)
-C_RUNNERS = [
-    ("_tf_native", ["backends/_tf_native.c"], "tensorflow", tf_configure),
-    ("_onnx_native", ["backends/_onnx_native.c"], "onnxruntime", onnx_configure),
-]
-
-
-def c_runner_extensions():
-    exts = []
-    for name, sources, package, configure in C_RUNNERS:
-        if _package_dir(package):
-            ext = Extension(
-                name,
-                sources,
-                include_dirs=["src"],
-                extra_compile_args=["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla"]
-                + ["-fvisibility=hidden"],
-                depends=["src/native_runner.h"],
-            )
-            configure(ext)
-            exts.append(ext)
-    return exts
 
 
 setup(
@@ -140,7 +181,7 @@ setup(
         # name (src/onnx_memory.c).
         Extension("cyrai", core + [bridge_c], extra_link_args=["-Wl,-soname,cyrai.so"], **common),
         Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
-        *c_runner_extensions(),
+        *native_extensions(),
     ],
     cmdclass={"build_ext": BuildInto},
 )

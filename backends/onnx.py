@@ -34,7 +34,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import Fail as _OrtFail
 
-from . import BackendError, one_line, parse_device
+from . import BackendError, one_line, parse_device, policy
 
 ort.set_default_logger_severity(4)  # backends never print; errors travel as exceptions
 
@@ -317,7 +317,7 @@ def load_model(
             raise BackendError("ERR GPU requested but ONNX couldn't find CUDA")
         providers.insert(0, ("CUDAExecutionProvider", {"device_id": index}))
     if _has_external_data(blob):
-        raise BackendError("Initializer tensors with external data is not allowed.")
+        raise policy.ExternalData()
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
     # Idle intra-op threads sleep rather than spin (as in _onnx_native.c): spinning took

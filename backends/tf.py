@@ -35,7 +35,7 @@ import zipfile
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from . import BackendError, one_line, parse_device
+from . import BackendError, one_line, parse_device, policy
 from ._tensorflow import tf
 
 # Other tensorflow modules are imported where used: ._tensorflow must import TF first.
@@ -88,6 +88,7 @@ def _import_graph_def(session, blob, inputs, outputs):
         graph_def.ParseFromString(blob)
     except DecodeError as e:
         raise BackendError(INVALID_GRAPHDEF) from e
+    policy.check_tf_graph_def(graph_def)
     tf.compat.v1.import_graph_def(graph_def, name="")
     graph = session.graph
     for name in inputs:
@@ -159,11 +160,14 @@ def _load_saved_model(session, blob, inputs, outputs):
     """Load into session; -> (input names, output names, feeds, fetches)."""
     with tempfile.TemporaryDirectory(prefix="cyrai-tf-") as path:
         _extract(blob, path)
+        model_dir = _saved_model_dir(path)
+        with open(os.path.join(model_dir, "saved_model.pb"), "rb") as f:
+            policy.check_tf_saved_model(f.read())  # before TF restores anything
         from tensorflow.python.util import deprecation
 
         with deprecation.silence():  # the TF1 loader logs a deprecation notice
             meta_graph = tf.compat.v1.saved_model.load(
-                session, [tf.saved_model.SERVING], _saved_model_dir(path), clear_devices=True
+                session, [tf.saved_model.SERVING], model_dir, clear_devices=True
             )
     if SIGNATURE not in meta_graph.signature_def:
         raise BackendError(f"ERR SavedModel has no '{SIGNATURE}' signature")

@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from . import BackendError, one_line, parse_device
+from . import BackendError, one_line, parse_device, policy
 from ._tensorflow import quiet_stderr, tf
 
 warnings.filterwarnings("ignore", r"\s*Warning: tf\.lite\.Interpreter is deprecated", UserWarning)
@@ -93,6 +93,7 @@ def load_model(
     interpreter's threads; the other settings do not apply to TFLite."""
     if parse_device(device)[0] == "GPU":
         raise BackendError("ERR GPU requested but TFLITE couldn't find CUDA")
+    policy.check_tflite(bytes(blob))
     try:
         interpreter = tf.lite.Interpreter(
             model_content=bytes(blob), num_threads=intra_op if intra_op > 0 else None

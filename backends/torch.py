@@ -14,7 +14,10 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, _torch_threads, one_line, parse_device
+from . import BackendError, _native, _torch_threads, one_line, parse_device, policy
+
+# The native runner (backends/_torch_native.cpp): workers run forward without Python.
+_NATIVE = _native.load("_torch_native")
 
 # Deprecation notes and the read-only-buffer notice are noise here: backends never print.
 warnings.filterwarnings("ignore", r"`torch\.jit\.\w+` is deprecated", DeprecationWarning)
@@ -39,6 +42,8 @@ def _set_threads(intra_op, inter_op):
         _torch_threads.configure(intra_op)
     except RuntimeError as e:
         raise BackendError(_INTRA_OP_ERR) from e
+    if _NATIVE is not None:
+        _NATIVE.set_intra_op_threads(_torch_threads.DEFAULT_INTRA_OP if intra_op <= 0 else intra_op)
 
 
 def _torch_device(device):
@@ -83,6 +88,7 @@ class Model:
         schema = self._forward.schema
         self.input_names = [arg.name for arg in schema.arguments[1:]]
         self.output_names = [""] * sum(_count_tensors(r.type) for r in schema.returns)
+        self.native_runner = _native_runner(module, device, schema)
 
     def run(self, inputs):
         _torch_threads.apply()
@@ -103,6 +109,16 @@ class Model:
         return outputs
 
 
+def _native_runner(module, device, schema):
+    """A native runner over forward, or None: on the CPU, and only when every parameter is a
+    Tensor, so that any error on the way in is torch's own text on either path."""
+    if _NATIVE is None or device.type != "cpu":
+        return None
+    if not all(arg.type.kind() == "TensorType" for arg in schema.arguments[1:]):
+        return None
+    return _NATIVE.make_runner(module)
+
+
 def load_model(
     blob,
     *,
@@ -118,8 +134,13 @@ def load_model(
     takes inputs from forward's parameters; the two limits are ONNX-only settings."""
     dev = _torch_device(device)
     _set_threads(intra_op, inter_op)
+    policy.check_torch_archive(bytes(blob))  # before load runs any __setstate__
     try:
         module = torch.jit.load(io.BytesIO(blob), map_location=dev)
+    except Exception as e:
+        raise BackendError(one_line(e)) from e
+    policy.check_torch_module(module)
+    try:
         return Model(module, dev)
     except Exception as e:
         raise BackendError(one_line(e)) from e

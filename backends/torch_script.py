@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import torch
 
-from . import BackendError, _torch_threads, one_line, script_ops
+from . import BackendError, _native, _torch_threads, one_line, policy, script_ops
 
 __all__ = ["Script", "compile_script"]
 
@@ -179,6 +179,7 @@ def compile_script(source, *, device, entry_points=None):
         cu.define(source, rcb=_resolve)
     except Exception as e:
         raise BackendError(one_line(e).strip()) from e
+    policy.check_torch_script(source, cu)
     for fn in entry_points or ():
         _check_entry_point(cu, fn)
     return Script(cu, dev, list(entry_points or ()))
@@ -223,6 +224,25 @@ def _flatten(value, fn):
     raise BackendError(_NON_TENSOR.format(fn))
 
 
+def take_op_failure():
+    """The text of the op error that failed this thread's last call run natively (the
+    worker called the function itself, not run() below), cleared; or None."""
+    text = getattr(_op_failure, "text", None)
+    _op_failure.text = None
+    return text.strip() if text else None
+
+
+def _native_script(cu, device, entry_points):
+    """Native calls (backends/_torch_native.cpp) of the script's functions, or None. The
+    redis.* and redisAI.* ops stay Python kernels: a native call takes the GIL in them
+    only."""
+    native = _native.load("_torch_native")
+    if native is None or device.type != "cpu":
+        return None
+    names = [f.name for f in cu.get_functions()]
+    return native.make_script_runner(cu, list(entry_points), names)
+
+
 class Script:
     """A compiled script: its free functions, the entry points checked at store time."""
 
@@ -231,6 +251,7 @@ class Script:
         self.device = device
         self.entry_points = entry_points
         self._entry_set = frozenset(entry_points)
+        self.native_script = _native_script(cu, device, entry_points)
 
     @property
     def function_names(self):

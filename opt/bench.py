@@ -20,6 +20,7 @@ import signal
 import sys
 
 import redis
+from bench_async import async_dag_cases
 from bench_case import Case, Outcome, Target, Workload
 from bench_load import OK, bulk, encode, run_load
 from bench_models import MODEL_CASE_FACTORIES
@@ -101,7 +102,7 @@ def tensor_cases():
     ]
 
 
-CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES]
+CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES, async_dag_cases]
 
 
 # --- running ---------------------------------------------------------------------------
@@ -110,17 +111,24 @@ CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES]
 def run_case(server, case, duration, rounds):
     """Alternates baseline and subject `rounds` times, duration/rounds seconds each, then
     times the in-process calls, if any, with the server idle."""
+    if case.runner:
+        return case.runner(server, case, rounds)
     duration = duration or case.duration or DURATION_S
     rounds = rounds or case.rounds or ROUNDS
     out = Outcome(case)
     with server.client() as r:
         r.flushall()
-        for w in (case.baseline, case.subject):
+        for w in (case.baseline, case.reference, case.subject):
             if w is not None:
                 w.setup(r, case.clients)
     subject_pairs = case.subject.pairs(case.clients)
     baseline_pairs = case.baseline.pairs(case.clients) if case.baseline else None
+    reference_pairs = case.reference.pairs(case.clients) if case.reference else None
     for _ in range(rounds):
+        if reference_pairs:
+            out.reference_rounds.append(
+                run_load(server, reference_pairs, duration / rounds / 2, WARMUP_S)
+            )
         if baseline_pairs:
             out.baseline_rounds.append(
                 run_load(server, baseline_pairs, duration / rounds, WARMUP_S)
@@ -135,9 +143,19 @@ def run_case(server, case, duration, rounds):
 
 # --- report ----------------------------------------------------------------------------
 
-COLUMNS = "{:<34} {:>7} {:>10} {:>10} {:>6} {:>7} {:>7}  {:>14}  {}"
+COLUMNS = "{:<34} {:>7} {:>10} {:>10} {:>6} {:>7} {:>7}  {:>14} {:>8} {:>6}  {}"
 HEADER = COLUMNS.format(
-    "case", "clients", "cyrai rps", "base rps", "ratio", "p50 ms", "p99 ms", "srv us/req", "target"
+    "case",
+    "clients",
+    "cyrai rps",
+    "base rps",
+    "ratio",
+    "p50 ms",
+    "p99 ms",
+    "srv us/req",
+    "SET4K us",
+    "x SET",
+    "target",
 )
 
 
@@ -152,6 +170,10 @@ def row(o):
     cpu = f"{subject.cpu_us_per_request:.1f}"
     if o.case.baseline:
         cpu += f" / {o.baseline.cpu_us_per_request:.1f}"
+    set_cpu, vs_set = "-", "-"
+    if o.reference_rounds:
+        set_cpu = f"{o.reference.cpu_us_per_request:.1f}"
+        vs_set = f"{o.cpu_vs_set:.2f}" if o.cpu_vs_set is not None else "-"
     missed = o.missed
     targets = " ".join(("MISS " if t in missed else "ok ") + str(t) for t in o.case.targets)
     line = COLUMNS.format(
@@ -163,6 +185,8 @@ def row(o):
         _ms(subject.p50_ms),
         _ms(subject.p99_ms),
         cpu,
+        set_cpu,
+        vs_set,
         targets or "-",
     )
     if o.inprocess_cps:
@@ -204,10 +228,14 @@ def main(argv=None):
     # A SIGTERM (timeout, CI cancel) unwinds like an exception, so the server is stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     cases = [c for make in CASE_FACTORIES for c in make() if args.only.lower() in c.name.lower()]
-    if not cases:
+    threads = args.only.lower() in "threads_per_queue"
+    if not cases and not threads:
         sys.exit(f"no case matches {args.only!r}")
+    threads_met = True
     try:
-        outcomes = run_all(args, cases)
+        outcomes = run_all(args, cases) if cases else []
+        if threads:
+            threads_met = run_threads_scaling(args)
     except (ServerError, RuntimeError, redis.RedisError) as e:  # the server is stopped
         sys.exit(f"bench: {type(e).__name__}: {e}")
     with_targets = [o for o in outcomes if o.case.targets]
@@ -224,8 +252,58 @@ def main(argv=None):
             for o in missed
         )
     )
-    if missed and args.strict:
+    if (missed or not threads_met) and args.strict:
         sys.exit(1)
+
+
+# --- THREADS_PER_QUEUE scaling -------------------------------------------------------------
+# Runs without the GIL let the workers of one queue run in parallel: the same ~1 ms model
+# at THREADS_CLIENTS clients on a server with 1 worker per queue and one with 2, their
+# rounds alternated.
+
+THREADS_CLIENTS = 8
+THREADS_TARGET = 1.6  # 2 workers' rps over 1 worker's
+
+
+def run_threads_scaling(args):
+    """Prints a row per thread count and the ratio; True when the target is met."""
+    from bench_models import MODEL_DURATION_S, MODEL_ROUNDS, execute_workload
+    from bench_zoo import TORCH_MLP_1MS, calls_per_second
+
+    model = TORCH_MLP_1MS
+    workload = execute_workload("TORCH mlp ~1 ms", "bench:m", model)
+    duration = args.duration or MODEL_DURATION_S * 2
+    rounds = args.rounds or MODEL_ROUNDS
+    outcomes = {}
+    servers = {}
+    try:
+        for n in (1, 2):
+            extra = args.module_args.split() + ["THREADS_PER_QUEUE", str(n)]
+            servers[n] = BenchServer(args.module, module_args=extra)
+            servers[n].start()
+            case = Case(f"THREADS_PER_QUEUE {n} TORCH mlp ~1ms", THREADS_CLIENTS, workload)
+            outcomes[n] = Outcome(case)
+            with servers[n].client() as r:
+                workload.setup(r, THREADS_CLIENTS)
+        pairs = workload.pairs(THREADS_CLIENTS)
+        for _ in range(rounds):
+            for n in (1, 2):
+                result = run_load(servers[n], pairs, duration / rounds, WARMUP_S)
+                outcomes[n].subject_rounds.append(result)
+    finally:
+        for server in servers.values():
+            server.stop()
+    print(HEADER)
+    for n in (1, 2):
+        print(row(outcomes[n]), flush=True)
+    ratio = outcomes[2].rps / outcomes[1].rps if outcomes[1].rps else 0.0
+    met = ratio >= THREADS_TARGET
+    print(
+        f"THREADS_PER_QUEUE 2 / 1 on the ~1 ms model ({1e3 / calls_per_second(model):.2f} ms a "
+        f"call in process, load average {_load()}): {ratio:.2f}x  "
+        f"{'ok' if met else 'MISS'} >={THREADS_TARGET:g}x"
+    )
+    return met
 
 
 def run_all(args, cases):
@@ -244,7 +322,8 @@ def run_all(args, cases):
             f"(load average {_load()}); {timing} in {rounds}\n"
             "base: the baseline (plain Redis, or the other workload named); ratio: median "
             "of the rounds' cyrai/base; p50: median latency of a request (or a sequence); "
-            "srv us/req: server CPU per request, cyrai / base"
+            "srv us/req: server CPU per request, cyrai / base; SET4K us: SET 4 KB's server "
+            "CPU per request in the same rounds (x SET: srv us/req over it)"
         )
         print(HEADER)
         print("-" * len(HEADER))

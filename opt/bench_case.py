@@ -30,20 +30,25 @@ class Workload:
 @dataclass(frozen=True)
 class Target:
     """A bound on one of an Outcome's metrics: ratio (subject/baseline), rps (of the
-    subject) or p50_ms (the subject's median latency, an upper bound)."""
+    subject), p50_ms (the subject's median latency, an upper bound) or cpu_vs_set (the
+    subject's server CPU per request over SET 4 KB's in the same rounds, an upper bound)."""
 
     metric: str
     value: float
+
+    UPPER_BOUNDS = ("p50_ms", "cpu_vs_set")
 
     def met(self, outcome):
         got = getattr(outcome, self.metric)
         if got is None:
             return False
-        return got <= self.value if self.metric == "p50_ms" else got >= self.value
+        return got <= self.value if self.metric in self.UPPER_BOUNDS else got >= self.value
 
     def __str__(self):
         if self.metric == "p50_ms":
             return f"p50<={self.value:g}ms"
+        if self.metric == "cpu_vs_set":
+            return f"cpu<={self.value:g}xSET"
         if self.metric == "rps":
             return f"rps>={self.value:,.0f}"
         return f"ratio>={self.value:.2f}"
@@ -58,9 +63,15 @@ class Case:
     targets: tuple = ()  # Targets, all of which must be met
     duration: float | None = None  # measured seconds per workload; None: --duration's
     rounds: int | None = None  # None: --rounds
+    # A case that is a fixed amount of work rather than a closed-loop load runs itself:
+    # (server, case, rounds) -> Outcome.
+    runner: Callable[[object, "Case", int], "Outcome"] | None = None
     # The same work called in the bench process, for the per-request cost of Redis:
     # () -> calls/s. Given on the 1-client case of a model.
     inprocess: Callable[[], float] | None = None
+    # Run in the same rounds for its server CPU per request only (SET 4 KB: what a request
+    # that moves bytes costs Redis itself on this machine, now).
+    reference: Workload | None = None
 
 
 @dataclass
@@ -70,6 +81,7 @@ class Outcome:
     case: Case
     subject_rounds: list = field(default_factory=list)
     baseline_rounds: list = field(default_factory=list)
+    reference_rounds: list = field(default_factory=list)
     inprocess_cps: float | None = None  # in-process calls/s
 
     @property
@@ -79,6 +91,17 @@ class Outcome:
     @property
     def baseline(self):
         return _total(self.baseline_rounds)
+
+    @property
+    def reference(self):
+        return _total(self.reference_rounds)
+
+    @property
+    def cpu_vs_set(self):
+        """Server CPU per request of the subject over the reference's (SET 4 KB)."""
+        if not self.reference_rounds or not self.reference.cpu_us_per_request:
+            return None
+        return self.subject.cpu_us_per_request / self.reference.cpu_us_per_request
 
     @property
     def rps(self):

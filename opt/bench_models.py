@@ -7,11 +7,16 @@
   sent one after the other (one iteration) by each client.
 - 32 clients on an MLP stored with BATCHSIZE 16 against the same model without.
 
+Model and DAG cases also run SET 4 KB in the same rounds, for its server CPU per request:
+the report prints a case's own beside it, and their ratio ("x SET").
+
 Every client shares the input tensors and writes its own output key. Before a case's load,
 one run through the server is checked against the in-process output. Model cases run
 shorter than the tensor cases (MODEL_DURATION_S in MODEL_ROUNDS rounds) so that the whole
 of `make bench` stays within minutes on two cores.
 """
+
+import random
 
 import bench_zoo as zoo
 import numpy as np
@@ -21,8 +26,15 @@ from bench_load import OK, bulk, encode
 MODEL_DURATION_S = 1.5
 MODEL_ROUNDS = 3
 CLIENTS = (1, 50)
-# The tiny models: executions/s at 50 clients, median latency at 1 client.
-TINY_TARGETS = {1: (Target("p50_ms", 0.1),), 50: (Target("rps", 50_000),)}
+# The tiny models: executions/s at 50 clients, median latency at 1 client, and server CPU
+# per request against SET 4 KB's in the same rounds (issue 12: RedisAI's C path costs
+# 2.2-3.7x SET on TORCH and ONNX, 7-9x on TF).
+CPU_2X, CPU_5X = Target("cpu_vs_set", 2.0), Target("cpu_vs_set", 5.0)
+TINY_TARGETS = {1: (Target("p50_ms", 0.1), CPU_2X), 50: (Target("rps", 50_000), CPU_2X)}
+TORCH_TARGETS = {1: (Target("p50_ms", 0.08), CPU_2X), 50: (Target("rps", 50_000), CPU_2X)}
+SCRIPT_TARGETS = {clients: (CPU_2X,) for clients in CLIENTS}
+TF_TARGETS = {clients: (CPU_5X,) for clients in CLIENTS}
+SET_SIZE = 4 * 1024
 BATCH_CLIENTS = 32
 BATCH_TARGET = Target("ratio", 1.5)  # batched / unbatched
 
@@ -67,6 +79,12 @@ def execute_workload(label, key, model, *options):
     return Workload(label, lambda i: encode(*execute_argv(key, model, i)), lambda i: OK, setup)
 
 
+def set_4k():
+    """SET of 4 KB, each client its own key: the reference of server CPU per request."""
+    data = random.Random(SET_SIZE).randbytes(SET_SIZE)
+    return Workload("SET 4 KB", lambda i: encode("SET", f"bench:set:{i}", data), lambda i: OK)
+
+
 def execute_cases(name, model, targets=None):
     workload = execute_workload(name, "bench:m", model)
     return [
@@ -78,6 +96,7 @@ def execute_cases(name, model, targets=None):
             duration=MODEL_DURATION_S,
             rounds=MODEL_ROUNDS,
             inprocess=(lambda: zoo.calls_per_second(model)) if clients == 1 else None,
+            reference=set_4k(),
         )
         for clients in CLIENTS
     ]
@@ -85,13 +104,13 @@ def execute_cases(name, model, targets=None):
 
 def model_cases():
     return [
-        *execute_cases("AI.MODELEXECUTE TORCH add 1x4", zoo.TORCH_ADD, TINY_TARGETS),
+        *execute_cases("AI.MODELEXECUTE TORCH add 1x4", zoo.TORCH_ADD, TORCH_TARGETS),
         *execute_cases("AI.MODELEXECUTE TORCH mlp 1x256", zoo.TORCH_MLP),
         *execute_cases("AI.MODELEXECUTE ONNX add 1x4", zoo.ONNX_ADD, TINY_TARGETS),
         *execute_cases("AI.MODELEXECUTE ONNX mlp 1x256", zoo.ONNX_MLP),
-        *execute_cases("AI.MODELEXECUTE TF mul 1x4", zoo.TF_MUL),
+        *execute_cases("AI.MODELEXECUTE TF mul 1x4", zoo.TF_MUL, TF_TARGETS),
         *execute_cases("AI.MODELEXECUTE TFLITE mlp 1x256", zoo.TFLITE_MLP),
-        *execute_cases("AI.SCRIPTEXECUTE pre 1x256", zoo.SCRIPT_PRE),
+        *execute_cases("AI.SCRIPTEXECUTE pre 1x256", zoo.SCRIPT_PRE, SCRIPT_TARGETS),
     ]
 
 
@@ -154,6 +173,7 @@ def dag_cases():
             baseline,
             duration=MODEL_DURATION_S * 2,
             rounds=MODEL_ROUNDS,
+            reference=set_4k(),
         )
         for clients in CLIENTS
     ]

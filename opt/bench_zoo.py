@@ -4,6 +4,7 @@ time a case needs them, and the same models called in process, for the baselines
     TORCH_ADD, ONNX_ADD   a, b (FLOAT 1x4) -> a + b
     TF_MUL                a, b (FLOAT 1x4) -> c = a * b (a frozen GraphDef)
     TORCH_MLP, ONNX_MLP   x (FLOAT 1x256) -> relu(x W1 + b1) W2 + b2 (1x10)
+    TORCH_MLP_1MS         x (FLOAT 8x1024) -> two 1024x1024 layers, ~1 ms of CPU on one thread
     TFLITE_MLP            the same, a tf.Module converted by tf.lite.TFLiteConverter
     SCRIPT_PRE            x (FLOAT 1x256) -> (x - 0.5) * 2.0 (a TorchScript script)
 
@@ -122,6 +123,16 @@ def _torch_mlp():
         torch.nn.Linear(256, HIDDEN), torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES)
     ).eval()
     return _torch_bytes(torch.jit.trace(mlp, torch.zeros(1, 256)))
+
+
+def _torch_mlp_1ms():
+    """About 1 ms of CPU a call on one thread: two 1024x1024 layers on 8 rows."""
+    torch = _torch()
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(1024, 1024), torch.nn.ReLU(), torch.nn.Linear(1024, 1024)
+    ).eval()
+    return _torch_bytes(torch.jit.trace(mlp, torch.zeros(8, 1024)))
 
 
 def _torch_load(blob, inputs):
@@ -277,6 +288,8 @@ def _tflite_load(blob, inputs):
 
 TORCH_ADD = Model("TORCH", (TINY, TINY_B), _torch_add, _torch_load)
 TORCH_MLP = Model("TORCH", (X256,), _torch_mlp, _torch_load)
+X8x1024 = np.random.default_rng(1).standard_normal((8, 1024)).astype(np.float32)
+TORCH_MLP_1MS = Model("TORCH", (X8x1024,), _torch_mlp_1ms, _torch_load)
 ONNX_ADD = Model("ONNX", (TINY, TINY_B), _onnx_add, _onnx_load)
 ONNX_MLP = Model("ONNX", (X256,), _onnx_mlp, _onnx_load)
 TF_MUL = Model("TF", (TINY, TINY_B), _tf_mul, _tf_load, ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"))

@@ -13,10 +13,12 @@ updated=0
 apt_update() { [ $updated = 1 ] || { sudo_ apt-get update -qq; updated=1; }; }
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null \
-        || [ ! -f /usr/include/dlpack/dlpack.h ] || ! command -v clang-format >/dev/null; then
+        || [ ! -f /usr/include/dlpack/dlpack.h ] || ! command -v clang-format >/dev/null \
+        || ! command -v g++ >/dev/null; then
     apt_update
+    # g++: the native runners are C++ extensions built against the frameworks' headers.
     sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        redis-server redis-tools libdlpack-dev clang-format >/dev/null
+        redis-server redis-tools libdlpack-dev clang-format g++ >/dev/null
     # Debian starts a server on 6379 at install; `make run` wants that port for itself.
     sudo_ service redis-server stop >/dev/null 2>&1 || true
 fi

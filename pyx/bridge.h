@@ -9,6 +9,7 @@
 
 #include "errors.h"
 #include "names.h"
+#include "native_runner.h"
 #include "tensor.h"
 
 /* Starts the embedded interpreter on the project's virtual environment, imports the
@@ -41,12 +42,23 @@ int bridge_model_load(const char *backend, const char *device, const char *blob,
 int bridge_model_run(void *handle, AITensor **inputs, int ninputs, AITensor **outputs, int noutputs,
                      AIError *err);
 
+/* The native runner a loaded model's backend made (it lives as long as handle), or NULL
+ * when it made none or NATIVE_RUNS is no. Takes the GIL: call it once, at load. */
+const AINativeRunner *bridge_model_runner(void *handle);
+
 /* Drops a loaded model or compiled script. */
 void bridge_model_free(void *handle);
 
 /* Compiles TorchScript source; entry_points NULL means none were declared (SCRIPTSET). */
 int bridge_script_compile(const char *source, const char *device, const AINames *entry_points,
                           void **handle, AIError *err);
+
+/* A compiled script's native calls (living as long as handle), or NULL; as above. */
+const AINativeScript *bridge_script_native(void *handle);
+/* After a failed native script call: when a redis.* or redisAI.* op failed it, replaces
+ * the message in err[errlen] by that op's own text (the Python path's reply). Takes the
+ * GIL. */
+void bridge_script_op_failure(char *err, size_t errlen);
 
 /* What a script run may do in Redis: the caller's database and user, for redis.execute
  * and redisAI.model_execute from the worker thread. */

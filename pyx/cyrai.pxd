@@ -35,11 +35,15 @@ cdef extern from "errors.h" nogil:
         AI_ERR_DETAIL
         AI_ERR_CSTRING_NUL
         AI_ERR_INVALID_DEVICE
+        AI_ERR_MODEL_FORBIDDEN
+        AI_ERR_SCRIPT_FORBIDDEN
+        AI_ERR_EXTERNAL_DATA
     ctypedef struct AIError:
         AIErrCode code
         char *detail
     const char *ai_err_text(AIErrCode code)
     void ai_error_set(AIError *err, AIErrCode code, const char *detail)
+    void ai_error_set_arg(AIError *err, AIErrCode code, const char *arg)
     void ai_error_clear(AIError *err)
 
 cdef extern from "tensor.h" nogil:
@@ -88,6 +92,10 @@ cdef extern from "bridge.h" nogil:
         int dbid
         char *username
 
+cdef extern from "native_run.h" nogil:
+    const AIScriptCallCtx *script_call_current()
+    const AIScriptCallCtx *script_call_set(const AIScriptCallCtx *call)
+
 cdef extern from "script_calls.h" nogil:
     int AI_REPLY_NIL, AI_REPLY_STRING, AI_REPLY_INTEGER, AI_REPLY_ARRAY
     ctypedef struct AIReply:
@@ -103,3 +111,17 @@ cdef extern from "script_calls.h" nogil:
     void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
                                void **handle, int *ninputs, int *noutputs, AIError *err)
     void script_model_release(void *model)
+
+cdef extern from "native_runner.h" nogil:
+    const char *AI_NATIVE_RUNNER_CAPSULE
+    const char *AI_NATIVE_SCRIPT_CAPSULE
+    int AI_NATIVE_RUNNER_ABI
+    ctypedef struct AINativeRunner:
+        int abi
+    ctypedef struct AINativeScript:
+        int abi
+
+cdef extern from "config.h" nogil:
+    ctypedef struct AIConfig:
+        int native_runs
+    AIConfig ai_config

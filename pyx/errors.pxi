@@ -37,18 +37,28 @@ cdef object _c_error(object kind, AIError *err):
 
 # Backend exception kinds whose reply is the spec's fixed text -> its code in errors.h.
 cdef dict _SPEC_REPLIES = {}
+# Kinds whose text has one argument: kind -> {e.what: code}, filled with e.name.
+cdef dict _FORBIDDEN = {}
 
 
 cdef void _learn_backend_errors(object backends) except *:
     """Called with the backends package before any of its exceptions can reach C."""
     if not _SPEC_REPLIES:
+        from backends import policy
         _SPEC_REPLIES[backends.InvalidDevice] = AI_ERR_INVALID_DEVICE
+        _SPEC_REPLIES[policy.ExternalData] = AI_ERR_EXTERNAL_DATA
+        _FORBIDDEN[policy.ForbiddenOperator] = {"model": AI_ERR_MODEL_FORBIDDEN,
+                                                "script": AI_ERR_SCRIPT_FORBIDDEN}
 
 
 cdef void _set_error(AIError *err, BaseException e) noexcept:
     code = _SPEC_REPLIES.get(type(e))
     if code is not None:
         ai_error_set(err, <AIErrCode>code, NULL)
+        return
+    codes = _FORBIDDEN.get(type(e))
+    if codes is not None and codes.get(e.what) is not None:
+        ai_error_set_arg(err, <AIErrCode>codes[e.what], str(e.name).encode("utf-8", "replace"))
         return
     cdef bytes text
     try:

@@ -1,21 +1,18 @@
 # Scripts: compile, run, and the Redis operations a running script may call (spec 4.6).
 #
 # The operations reach back into C through hooks installed in backends.script_ops. A
-# script runs on a worker thread; the caller's context of the run it belongs to (database,
-# ACL user) is kept per thread while it runs. The GIL is released around every Redis
-# call: the worker must never wait for the Redis lock while holding it.
-
-import threading
-
-_current = threading.local()
+# script runs on a worker thread, natively (src/native_run.c: only these ops take the GIL)
+# or here; the caller's context of the run it belongs to (database, ACL user) is kept in a
+# C thread-local while it runs. The GIL is released around every Redis call: the worker
+# must never wait for the Redis lock while holding it.
 
 
 cdef const AIScriptCallCtx *_current_call() except NULL:
-    ptr = getattr(_current, "call", 0)
-    if not ptr:
+    cdef const AIScriptCallCtx *call = script_call_current()
+    if call is NULL:
         from backends.script_ops import NO_CONTEXT
         raise ScriptCallError(NO_CONTEXT)
-    return <const AIScriptCallCtx *><size_t>ptr
+    return call
 
 
 cdef object _reply_to_python(const AIReply *r):
@@ -123,7 +120,7 @@ cdef public int bridge_script_run(void *handle, const char *fn, AITensor **input
                                   AIError *err) noexcept with gil:
     cdef Tensor out
     cdef int i
-    _current.call = <size_t>call
+    cdef const AIScriptCallCtx *previous = script_call_set(call)
     try:
         results = (<object>handle).run(
             fn.decode(), [_input_view(inputs[i]) for i in range(ninputs)],
@@ -137,4 +134,15 @@ cdef public int bridge_script_run(void *handle, const char *fn, AITensor **input
         _set_error(err, e)
         return -1
     finally:
-        _current.call = 0
+        script_call_set(previous)
+
+
+cdef public void bridge_script_op_failure(char *err, size_t errlen) noexcept with gil:
+    try:
+        from backends import torch_script
+        text = torch_script.take_op_failure()
+        if text:
+            encoded = text.encode("utf-8", "replace")
+            snprintf(err, errlen, "%s", <const char *>encoded)
+    except BaseException as e:
+        ai_log(b"warning", f"script op failure text: {e}".encode())

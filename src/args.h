@@ -20,3 +20,11 @@ static inline int ai_cannot_block(RedisModuleCtx *ctx) {
                     REDISMODULE_CTX_FLAGS_DENY_BLOCKING | REDISMODULE_CTX_FLAGS_REPLICATED |
                     REDISMODULE_CTX_FLAGS_LOADING);
 }
+
+/* True when the command comes from the server's own data: AOF loading or a master's
+ * replication stream. A model or script the policy refuses is then kept, unrunnable,
+ * rather than lost (roadmap R5). */
+static inline int ai_from_own_data(RedisModuleCtx *ctx) {
+    int flags = RedisModule_GetContextFlags(ctx);
+    return (flags & (REDISMODULE_CTX_FLAGS_REPLICATED | REDISMODULE_CTX_FLAGS_LOADING)) != 0;
+}

@@ -2,7 +2,9 @@
  * logging `ERR error processing argument: <NAME> <value>` as RedisAI does. */
 #define _GNU_SOURCE /* dladdr */
 #include "config.h"
+#include "errors.h"
 #include "model.h"
+#include "tensor.h"
 
 #include <dlfcn.h>
 #include <libgen.h>
@@ -11,10 +13,21 @@
 #include <strings.h>
 
 AIConfig ai_config = {
+    .dag_result_ttl = 60000,
+    .dag_async_max = 100000,
     .threads_per_queue = 1,
     .model_chunk_size = 511LL * 1024 * 1024,
     .model_execution_timeout = 5000,
+    .tensor_max_bytes = (long long)AI_TENSOR_MAX_BYTES_DEFAULT,
+    .native_runs = 1,
 };
+
+long long *config_dag_option(const char *name, long long *min) {
+    *min = !strcasecmp(name, "DAG_ASYNC_MAX");
+    if (!strcasecmp(name, "DAG_RESULT_TTL")) return &ai_config.dag_result_ttl;
+    if (!strcasecmp(name, "DAG_ASYNC_MAX")) return &ai_config.dag_async_max;
+    return NULL;
+}
 
 void config_set_backends_path(const char *path) {
     if (ai_config.backends_path) RedisModule_Free(ai_config.backends_path);
@@ -39,6 +52,13 @@ static int parse_positive(RedisModuleString *value, long long min, long long *ou
     return 0;
 }
 
+static int parse_yes_no(RedisModuleString *value, int *out) {
+    const char *v = RedisModule_StringPtrLen(value, NULL);
+    if (strcasecmp(v, "yes") && strcasecmp(v, "no")) return -1;
+    *out = !strcasecmp(v, "yes");
+    return 0;
+}
+
 static int apply(const char *name, RedisModuleString *value) {
     int b = ai_backend_by_name(name, strlen(name));
     if (b >= 0) {
@@ -46,6 +66,8 @@ static int apply(const char *name, RedisModuleString *value) {
         ai_config.preload_backends |= 1u << b;
         return 0;
     }
+    long long min, *dag_option = config_dag_option(name, &min);
+    if (dag_option) return parse_positive(value, min, dag_option);
     if (!strcasecmp(name, "THREADS_PER_QUEUE"))
         return parse_positive(value, 1, &ai_config.threads_per_queue);
     if (!strcasecmp(name, "INTER_OP_PARALLELISM"))
@@ -58,8 +80,24 @@ static int apply(const char *name, RedisModuleString *value) {
         return parse_positive(value, 1000, &ai_config.model_execution_timeout);
     if (!strcasecmp(name, "BACKEND_MEMORY_LIMIT"))
         return parse_positive(value, 1, &ai_config.backend_memory_limit);
+    if (!strcasecmp(name, "TENSOR_MAX_BYTES")) {
+        if (parse_positive(value, 1, &ai_config.tensor_max_bytes) != 0) return -1;
+        tensor_set_max_bytes((size_t)ai_config.tensor_max_bytes);
+        return 0;
+    }
+    if (!strcasecmp(name, "NATIVE_RUNS")) return parse_yes_no(value, &ai_config.native_runs);
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
     return -1;
+}
+
+int config_tensor_max_bytes_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    long long size;
+    if (argc < 3) return ai_reply_code(ctx, AI_ERR_TENSOR_MAX_MISSING);
+    if (parse_positive(argv[2], 1, &size) != 0)
+        return ai_reply_code(ctx, AI_ERR_TENSOR_MAX_INVALID);
+    ai_config.tensor_max_bytes = size;
+    tensor_set_max_bytes((size_t)size);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {

@@ -4,18 +4,28 @@
 
 typedef struct AIConfig {
     char *backends_path;
+    long long dag_result_ttl; /* ms an asynchronous DAG's result is kept */
+    long long dag_async_max;  /* asynchronous DAGs pending or kept, at most */
     long long threads_per_queue;
     long long inter_op_parallelism;
     long long intra_op_parallelism;
     long long model_chunk_size;
     long long model_execution_timeout;
     long long backend_memory_limit;
-    unsigned preload_backends; /* bit per backend id named at load time */
+    long long tensor_max_bytes; /* the cap of one tensor (roadmap R5), see tensor.h */
+    unsigned preload_backends;  /* bit per backend id named at load time */
+    int native_runs;            /* NATIVE_RUNS yes|no: workers use backends' native runners */
 } AIConfig;
 
 extern AIConfig ai_config;
+/* The asynchronous DAG option called name (DAG_RESULT_TTL, DAG_ASYNC_MAX), and its least
+ * valid value; NULL for another name. Set at load time and by AI.CONFIG. */
+long long *config_dag_option(const char *name, long long *min);
 
 void config_set_backends_path(const char *path);
+
+/* AI.CONFIG TENSOR_MAX_BYTES <bytes>: sets the cap and replies. */
+int config_tensor_max_bytes_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /* Applies `NAME value` pairs; on a bad pair logs which one and returns REDISMODULE_ERR. */
 int config_load_args(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

@@ -50,6 +50,13 @@ typedef struct Dag {
     int failed, timed_out; /* atomic */
     int copies_left;       /* atomic: device copies still running */
     AIScriptCallCtx call;
+    /* Set instead of bc by an asynchronous DAG (dag_async.h): the last copy to finish calls
+     * done(d) on its worker, which hands d to the main thread. */
+    void (*done)(struct Dag *d);
+    void (*started)(struct Dag *d); /* worker, asynchronous DAGs: its first op starts */
+    void *owner;                    /* the registry entry of an asynchronous DAG */
+    uint64_t started_us;            /* atomic: when a worker began its first op, 0 before */
+    AIError persist_err;            /* set by dag_persist when a PERSIST key could not be written */
 } Dag;
 
 /* Parses a whole DAG command (argv[0] its name) into *dag: REDISMODULE_OK, or
@@ -61,7 +68,16 @@ void dag_free(Dag *d);
 int dag_needs_workers(const Dag *d);
 /* Queues one copy per device; the last copy to finish unblocks the client. */
 void dag_start(Dag *d);
-/* Main thread: reply and PERSIST. */
+/* Main thread, once the run is over: writes the PERSIST keys of a DAG that succeeded,
+ * replicating each as AI.TENSORSET; a key of another type stops it with persist_err set. */
+void dag_persist(RedisModuleCtx *ctx, Dag *d);
+/* Main thread, after dag_persist: the command's reply. It leaves d unchanged, so it can be
+ * sent again (AI.DAGINFO). */
 void dag_reply(RedisModuleCtx *ctx, Dag *d);
+/* Main thread: what a run started by the command in ctx keeps of its caller (database,
+ * user) for the scripts' Redis calls. */
+void dag_set_caller(RedisModuleCtx *ctx, Dag *d);
+/* The getkeys-api answer of every DAG command. */
+int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv);
 /* Main thread: statistics of the ops that ran. */
 void dag_record(Dag *d);

@@ -6,8 +6,16 @@
 #include "args.h"
 #include "commands.h"
 #include "dag.h"
+#include "dag_async.h"
 #include "tensor_cmd.h"
 #include "tensor_type.h"
+
+/* An error element that stays in d: a reply may be sent again (AI.DAGINFO). */
+static void reply_error_kept(RedisModuleCtx *ctx, const AIError *err) {
+    AIError copy = {0};
+    ai_error_set(&copy, err->code, err->detail);
+    ai_reply_error(ctx, &copy);
+}
 
 static void reply_op(RedisModuleCtx *ctx, Dag *d, DagOp *o) {
     if (o->kind == DAG_TENSORSET) {
@@ -21,37 +29,52 @@ static void reply_op(RedisModuleCtx *ctx, Dag *d, DagOp *o) {
     } else if (o->state == OP_DONE) {
         RedisModule_ReplyWithSimpleString(ctx, "OK");
     } else if (o->state == OP_FAILED) {
-        ai_reply_error(ctx, &o->err);
+        reply_error_kept(ctx, &o->err);
     } else {
         RedisModule_ReplyWithSimpleString(ctx, "NA");
     }
 }
 
-/* Writes the PERSIST keys; a key of another type ends it with an extra error element. */
-static int persist(RedisModuleCtx *ctx, Dag *d) {
-    for (int k = 0; k < d->npersist; k++) {
-        AITensor *t = d->slots[d->persist_slots[k]];
-        if (tensor_store_or_reply(ctx, d->persist_keys[k], tensor_share(t)) != REDISMODULE_OK)
-            return 1;
-        tensor_replicate(ctx, d->persist_keys[k], t);
+/* Writes t under key, unless the key holds another type. */
+static int persist_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t, AIError *err) {
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != REDISMODULE_KEYTYPE_EMPTY && (type != REDISMODULE_KEYTYPE_MODULE ||
+                                              RedisModule_ModuleTypeGetType(key) != AITensorType)) {
+        RedisModule_CloseKey(key);
+        return ai_fail(err, AI_ERR_WRONGTYPE);
     }
-    return 0;
+    RedisModule_ModuleTypeSetValue(key, AITensorType, tensor_share(t));
+    RedisModule_CloseKey(key);
+    tensor_replicate(ctx, keyname, t);
+    return REDISMODULE_OK;
 }
 
+void dag_persist(RedisModuleCtx *ctx, Dag *d) {
+    if (d->failed) return;
+    for (int k = 0; k < d->npersist; k++)
+        if (persist_key(ctx, d->persist_keys[k], d->slots[d->persist_slots[k]], &d->persist_err) !=
+            REDISMODULE_OK)
+            return;
+}
+
+/* A PERSIST key of another type adds an error element after the ops' replies. */
 void dag_reply(RedisModuleCtx *ctx, Dag *d) {
     if (d->timed_out) {
         RedisModule_ReplyWithSimpleString(ctx, "TIMEDOUT");
         return;
     }
-    RedisModule_ReplyWithArray(ctx, REDISMODULE_POSTPONED_LEN);
+    int extra = d->persist_err.code != AI_OK;
+    RedisModule_ReplyWithArray(ctx, d->nops + extra);
     for (int k = 0; k < d->nops; k++) reply_op(ctx, d, &d->ops[k]);
-    int extra = d->failed ? 0 : persist(ctx, d);
-    RedisModule_ReplySetArrayLength(ctx, d->nops + extra);
+    if (extra) reply_error_kept(ctx, &d->persist_err);
 }
 
 static int on_unblock(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     (void)argv, (void)argc;
-    dag_reply(ctx, RedisModule_GetBlockedClientPrivateData(ctx));
+    Dag *d = RedisModule_GetBlockedClientPrivateData(ctx);
+    dag_persist(ctx, d);
+    dag_reply(ctx, d);
     return REDISMODULE_OK;
 }
 
@@ -63,7 +86,7 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
 
 /* The keys of a DAG: after LOAD n and PERSIST n, ROUTING's value, and the model or script
  * key of each op. Tensor names inside ops are DAG-local, not keys. */
-static int dag_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
+int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
     int i = 1;
     for (; i < argc && !ai_arg_is(argv[i], "|>"); i++) {
         long long n;
@@ -88,20 +111,25 @@ static int dag_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
     return REDISMODULE_OK;
 }
 
-static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags) {
-    if (RedisModule_IsKeysPositionRequest(ctx)) return dag_keys(ctx, argc, argv);
-    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
-    AIError err = {0};
-    Dag *d;
-    if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
-        return ai_reply_error(ctx, &err);
+void dag_set_caller(RedisModuleCtx *ctx, Dag *d) {
     d->call.dbid = RedisModule_GetSelectedDb(ctx);
     RedisModuleString *user = RedisModule_GetCurrentUserName(ctx);
     if (user) {
         d->call.username = RedisModule_Strdup(RedisModule_StringPtrLen(user, NULL));
         RedisModule_FreeString(ctx, user);
     }
+}
+
+static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags) {
+    if (RedisModule_IsKeysPositionRequest(ctx)) return dag_command_keys(ctx, argc, argv);
+    if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
+    AIError err = {0};
+    Dag *d;
+    if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
+        return ai_reply_error(ctx, &err);
+    dag_set_caller(ctx, d);
     if (!dag_needs_workers(d)) {
+        dag_persist(ctx, d);
         dag_reply(ctx, d);
         dag_free(d);
         return REDISMODULE_OK;
@@ -140,5 +168,5 @@ int dag_commands_register(RedisModuleCtx *ctx) {
         if (RedisModule_CreateCommand(ctx, cmds[i].name, cmds[i].fn, cmds[i].flags, 0, 0, 0) ==
             REDISMODULE_ERR)
             return REDISMODULE_ERR;
-    return REDISMODULE_OK;
+    return dag_async_commands_register(ctx);
 }

@@ -5,6 +5,7 @@
 
 #include "dag.h"
 #include "deadline.h"
+#include "native_run.h"
 #include "stats.h"
 
 typedef struct DagCopy {
@@ -27,9 +28,9 @@ static void run_op(Dag *d, DagOp *o) {
     for (int i = 0; i < o->ninputs; i++) in[i] = d->slots[o->in_slots[i]];
     uint64_t start = RedisModule_MonotonicMicroseconds();
     int rc = o->kind == DAG_MODEL
-                 ? bridge_model_run(o->model->handle, in, o->ninputs, out, o->noutputs, &o->err)
-                 : bridge_script_run(o->script->handle, o->fn, in, o->ninputs, &o->keys, &o->args,
-                                     out, o->noutputs, &d->call, &o->err);
+                 ? native_model_run(o->model, in, o->ninputs, out, o->noutputs, &o->err)
+                 : native_script_run(o->script, o->fn, in, o->ninputs, &o->keys, &o->args, out,
+                                     o->noutputs, &d->call, &o->err);
     o->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
     if (rc != 0) {
         __atomic_store_n(&o->state, OP_FAILED, __ATOMIC_RELEASE);
@@ -45,10 +46,23 @@ static void run_op(Dag *d, DagOp *o) {
     RedisModule_Free(out);
 }
 
+/* The first op of d to run, on any device, sets started_us. */
+static void mark_started(Dag *d) {
+    uint64_t none = 0, now = RedisModule_MonotonicMicroseconds();
+    if (__atomic_compare_exchange_n(&d->started_us, &none, now, 0, __ATOMIC_RELEASE,
+                                    __ATOMIC_RELAXED) &&
+        d->started)
+        d->started(d);
+}
+
 static void copy_done(DagCopy *c) {
     Dag *d = c->dag;
     RedisModule_Free(c);
     if (__atomic_sub_fetch(&d->copies_left, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (d->done) {
+        d->done(d);
+        return;
+    }
     RedisModule_BlockedClientMeasureTimeEnd(d->bc);
     RedisModule_UnblockClient(d->bc, d);
 }
@@ -70,9 +84,22 @@ static void copy_run(AIJob *job) {
             queue_backoff();
             return;
         }
+        mark_started(d);
         run_op(d, o);
     }
     copy_done(c);
+}
+
+/* Whether every op of queue q may run without Python (inputs that turn out to be STRING
+ * still take the Python path: native_run.h). */
+static int copy_is_native(const Dag *d, const AIQueue *q) {
+    for (int k = 0; k < d->nops; k++) {
+        const DagOp *o = &d->ops[k];
+        if (o->queue != q) continue;
+        if (o->kind == DAG_MODEL && !o->model->runner) return 0;
+        if (o->kind == DAG_SCRIPT && !native_script_can_run(o->script, o->fn, NULL, 0)) return 0;
+    }
+    return 1;
 }
 
 static int has_copy(AIQueue **queues, int n, AIQueue *q) {
@@ -99,6 +126,7 @@ void dag_start(Dag *d) {
         c->dag = d;
         c->queue = queues[i];
         c->job.execute = copy_run;
+        c->job.native = copy_is_native(d, queues[i]);
         queue_push(queues[i], &c->job);
     }
     RedisModule_Free(queues);

@@ -288,5 +288,6 @@ void dag_free(Dag *d) {
     if (d->persist_keys) RedisModule_Free(d->persist_keys);
     if (d->persist_slots) RedisModule_Free(d->persist_slots);
     if (d->call.username) RedisModule_Free(d->call.username);
+    ai_error_clear(&d->persist_err);
     RedisModule_Free(d);
 }

@@ -46,6 +46,11 @@ void ai_error_clear(AIError *err) {
     err->code = AI_OK;
 }
 
+int ai_error_is_refusal(const AIError *err) {
+    return err->code == AI_ERR_MODEL_FORBIDDEN || err->code == AI_ERR_SCRIPT_FORBIDDEN ||
+           err->code == AI_ERR_EXTERNAL_DATA;
+}
+
 int ai_fail(AIError *err, AIErrCode code) {
     ai_error_set(err, code, NULL);
     return REDISMODULE_ERR;

@@ -45,6 +45,9 @@ void ai_error_set(AIError *err, AIErrCode code, const char *detail);
 void ai_error_set_arg(AIError *err, AIErrCode code, const char *arg);
 void ai_error_set_arg_len(AIError *err, AIErrCode code, const char *arg, size_t len);
 void ai_error_clear(AIError *err);
+/* Whether err is a refusal of the policy of roadmap R5 (a forbidden operator, external
+ * data): what a model or script from the server's own data keeps instead of failing. */
+int ai_error_is_refusal(const AIError *err);
 
 /* Set err and return REDISMODULE_ERR: a parser's one-line failure. */
 int ai_fail(AIError *err, AIErrCode code);

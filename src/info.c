@@ -9,6 +9,7 @@
 #include "backends.h"
 #include "commands.h"
 #include "config.h"
+#include "dag_async.h"
 #include "model.h"
 #include "onnx_memory.h"
 #include "queue.h"
@@ -122,6 +123,7 @@ static void info_func(RedisModuleInfoCtx *ctx, int for_crash_report) {
     section_queues(ctx);
     RedisModule_InfoAddSection(ctx, "latency");
     stats_foreach(add_latency, ctx);
+    dag_async_info(ctx);
 }
 
 int info_register(RedisModuleCtx *ctx) { return RedisModule_RegisterInfoFunc(ctx, info_func); }

@@ -104,12 +104,31 @@ static int config_loadbackend(RedisModuleCtx *ctx, RedisModuleString **argv, int
 
 static int config_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (argc < 3) return ai_reply_arity(ctx, argv[0]);
+    long long min, *dag_option = config_dag_option(RedisModule_StringPtrLen(argv[2], NULL), &min);
+    if (dag_option) return RedisModule_ReplyWithLongLong(ctx, *dag_option);
     if (ai_arg_is(argv[2], "BACKENDSPATH"))
         return RedisModule_ReplyWithStringBuffer(ctx, ai_config.backends_path,
                                                  strlen(ai_config.backends_path));
     if (ai_arg_is(argv[2], "MODEL_CHUNK_SIZE"))
         return RedisModule_ReplyWithLongLong(ctx, ai_config.model_chunk_size);
+    if (ai_arg_is(argv[2], "TENSOR_MAX_BYTES"))
+        return RedisModule_ReplyWithLongLong(ctx, ai_config.tensor_max_bytes);
     return RedisModule_ReplyWithNull(ctx);
+}
+
+/* DAG_RESULT_TTL <ms> | DAG_ASYNC_MAX <n> (roadmap R1.2). */
+static int config_set_dag_option(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    long long min, value,
+        *option = config_dag_option(RedisModule_StringPtrLen(argv[1], NULL), &min);
+    const char *name = min ? "DAG_ASYNC_MAX" : "DAG_RESULT_TTL";
+    AIError err = {0};
+    if (argc < 3)
+        ai_error_set_arg(&err, AI_ERR_CONFIG_VALUE_MISSING, name);
+    else if (RedisModule_StringToLongLong(argv[2], &value) != REDISMODULE_OK || value < min)
+        ai_error_set_arg(&err, AI_ERR_CONFIG_VALUE_INVALID, name);
+    if (err.code != AI_OK) return ai_reply_error(ctx, &err);
+    *option = value;
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
 /* AI.CONFIG LOADBACKEND | BACKENDSPATH | MODEL_CHUNK_SIZE | GET ... */
@@ -122,6 +141,8 @@ static int config_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
         config_set_backends_path(RedisModule_StringPtrLen(argv[2], NULL));
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
+    if (ai_arg_is(argv[1], "TENSOR_MAX_BYTES"))
+        return config_tensor_max_bytes_command(ctx, argv, argc);
     if (ai_arg_is(argv[1], "MODEL_CHUNK_SIZE")) {
         long long size;
         if (argc < 3) return ai_reply_code(ctx, AI_ERR_CHUNK_MISSING);
@@ -130,6 +151,8 @@ static int config_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
         ai_config.model_chunk_size = size;
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
+    if (config_dag_option(RedisModule_StringPtrLen(argv[1], NULL), &(long long){0}))
+        return config_set_dag_option(ctx, argv, argc);
     return ai_reply_code(ctx, AI_ERR_UNSUPPORTED_SUBCOMMAND);
 }
 

@@ -29,6 +29,8 @@
     X(AI_ERR_BLOB_AND_VALUES, "ERR both BLOB and VALUES specified")                                \
     X(AI_ERR_UNSUPPORTED_DTYPE, "ERR unsupported dtype")                                           \
     X(AI_ERR_TENSOR_TOO_LARGE, "ERR tensor is too large")                                          \
+    X(AI_ERR_NO_MEMORY, "ERR Cannot allocate memory")                                              \
+    X(AI_ERR_OUTPUT_DTYPE, "ERR unsupported output dtype")                                         \
     /* Storing models */                                                                           \
     X(AI_ERR_UNSUPPORTED_BACKEND, "ERR unsupported backend")                                       \
     X(AI_ERR_INVALID_DEVICE, "ERR Invalid DEVICE")                                                 \
@@ -54,6 +56,11 @@
     X(AI_ERR_INPUTS_NOT_FOR_BACKEND, "ERR INPUTS argument should not be specified for this "       \
                                      "backend")                                                    \
     X(AI_ERR_MODEL_EMPTY, "ERR model key is empty")                                                \
+    /* What a model or script may not do (roadmap R5): refused when stored, or kept                \
+     * unrunnable when it comes from RDB, AOF or a master (ai_error_is_refusal) */                 \
+    X(AI_ERR_MODEL_FORBIDDEN, "ERR model uses a forbidden operator: %s")                           \
+    X(AI_ERR_SCRIPT_FORBIDDEN, "ERR script uses a forbidden operator: %s")                         \
+    X(AI_ERR_EXTERNAL_DATA, "Initializer tensors with external data is not allowed.")              \
     X(AI_ERR_NO_QUEUE, "ERR cannot start the device's worker threads")                             \
     /* Running models */                                                                           \
     X(AI_ERR_NO_INPUTS, "ERR INPUTS not specified")                                                \
@@ -81,6 +88,8 @@
     X(AI_ERR_BACKENDSPATH_MISSING, "ERR BACKENDSPATH: missing path argument")                      \
     X(AI_ERR_CHUNK_MISSING, "ERR MODEL_CHUNK_SIZE: missing chunk size")                            \
     X(AI_ERR_CHUNK_INVALID, "ERR MODEL_CHUNK_SIZE: invalid chunk size")                            \
+    X(AI_ERR_TENSOR_MAX_MISSING, "ERR TENSOR_MAX_BYTES: missing size")                             \
+    X(AI_ERR_TENSOR_MAX_INVALID, "ERR TENSOR_MAX_BYTES: invalid size")                             \
     /* Storing scripts */                                                                          \
     X(AI_ERR_SCRIPT_EMPTY, "ERR script key is empty")                                              \
     X(AI_ERR_MISSING_ENTRY_POINTS, "ERR Insufficient arguments, missing script entry points")      \
@@ -148,4 +157,9 @@
     X(AI_ERR_DAG_OP_ARITY, "wrong number of arguments for '%s' command")                           \
     X(AI_ERR_DAG_INPUT_UNKNOWN, "ERR INPUT key cannot be found in DAG")                            \
     X(AI_ERR_DAG_PERSIST_UNKNOWN, "ERR PERSIST key cannot be found in DAG")                        \
+    X(AI_ERR_DAG_ASYNC_FULL, "ERR too many asynchronous DAGs")                                     \
+    X(AI_ERR_DAG_UNKNOWN_ID, "ERR unknown DAG id")                                                 \
+    X(AI_ERR_SYNTAX, "ERR syntax error")                                                           \
+    X(AI_ERR_CONFIG_VALUE_MISSING, "ERR %s: missing value")                                        \
+    X(AI_ERR_CONFIG_VALUE_INVALID, "ERR %s: invalid value")                                        \
     X(AI_ERR_DAG_MISSING_ARGS, "ERR missing arguments for '%s' command")

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "config.h"
+#include "free_thread.h"
 #include "strdup.h"
 
 static const char *const backend_names[AI_BACKEND__COUNT] = {"TF", "TFLITE", "TORCH", "ONNX"};
@@ -49,9 +50,11 @@ int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_out
         .execution_timeout_ms = ai_config.model_execution_timeout,
         .memory_limit_mb = ai_config.backend_memory_limit,
     };
-    return bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen,
-                             given_inputs, given_outputs, &opts, &m->handle, &m->inputs,
-                             &m->outputs, err);
+    int rc =
+        bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen, given_inputs,
+                          given_outputs, &opts, &m->handle, &m->inputs, &m->outputs, err);
+    if (rc == 0) m->runner = bridge_model_runner(m->handle);
+    return rc;
 }
 
 AIModel *model_share(AIModel *m) {
@@ -76,9 +79,10 @@ void bridge_free_later(void *handle) {
     queue_push(queue_loader(), &job->job);
 }
 
-void model_release(AIModel *m) {
-    if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
-    if (m->handle) bridge_free_later(m->handle);
+/* Free thread: the C side, the blob included. */
+static void model_free(void *arg) {
+    AIModel *m = arg;
+    ai_error_clear(&m->refused);
     ai_names_free(&m->inputs);
     ai_names_free(&m->outputs);
     RedisModule_Free(m->device);
@@ -86,6 +90,12 @@ void model_release(AIModel *m) {
     if (m->blob) RedisModule_Free(m->blob);
     if (m->key) RedisModule_Free(m->key);
     RedisModule_Free(m);
+}
+
+void model_release(AIModel *m) {
+    if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (m->handle) bridge_free_later(m->handle);
+    free_later(model_free, m);
 }
 
 size_t model_mem_usage(const AIModel *m) { return sizeof *m + m->bloblen + m->taglen; }

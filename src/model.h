@@ -3,9 +3,10 @@
  *
  * RDB, AOF, replication and AI.MODELGET use only the C side, so a fork child never needs
  * the interpreter. Models are reference-counted: a queued run holds a reference, so a
- * DEL or overwrite never disturbs it. The last release frees the C side at once and
- * hands the loaded object to the loader thread, so the main thread never waits on the GIL
- * to free a model. */
+ * DEL or overwrite never disturbs it. The last release, on whatever thread, hands the
+ * loaded object to the loader thread (which takes the GIL) and the C side, blob
+ * included, to the free thread (free_thread.h): the main thread never waits on the GIL
+ * to free a model, nor pays for handing its pages back. */
 #pragma once
 #include "bridge.h"
 #include "errors.h"
@@ -27,7 +28,14 @@ typedef struct AIModel {
     AINames inputs, outputs;
     char *blob;
     size_t bloblen;
-    void *handle; /* the backend's loaded model; NULL until loaded */
+    void *handle; /* the backend's loaded model; NULL until loaded, or if refused */
+    /* A model the policy refuses (ai_error_is_refusal) that came from the server's own
+     * data (RDB, AOF, a master): kept so nothing is lost, never run; every run replies
+     * with this error (model_from_key). AI_OK otherwise. */
+    AIError refused;
+    /* Its native runner (owned by handle), or NULL: runs take the Python path. Set with
+     * handle, when the backend made one and NATIVE_RUNS allows it. */
+    const AINativeRunner *runner;
     AIQueue *queue;
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;

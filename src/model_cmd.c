@@ -167,7 +167,9 @@ static char *concat_chunks(RedisModuleString **argv, int argc, int from, size_t 
         RedisModule_StringPtrLen(argv[i], &clen);
         total += clen;
     }
-    char *blob = RedisModule_Alloc(total ? total : 1);
+    /* The client chose the size: a failed allocation is an error, not an abort. */
+    char *blob = RedisModule_TryAlloc(total ? total : 1);
+    if (!blob) return NULL;
     for (int i = from; i < argc; i++) {
         const char *p = RedisModule_StringPtrLen(argv[i], &clen);
         memcpy(blob + off, p, clen);
@@ -181,6 +183,7 @@ static char *concat_chunks(RedisModuleString **argv, int argc, int from, size_t 
 typedef struct ModelArgs {
     int blob_at;
     AINames inputs, outputs; /* TF node names */
+    int keep;                /* from AOF or a master: a refused model is kept (model_type.h) */
 } ModelArgs;
 
 /* Loader thread: the chunks are concatenated here, not on the main thread, where copying
@@ -189,8 +192,8 @@ static int build(void *value, void *args, RedisModuleString **argv, int argc, AI
     AIModel *m = value;
     ModelArgs *a = args;
     m->blob = concat_chunks(argv, argc, a->blob_at, &m->bloblen);
-    int tf = m->backend == AI_BACKEND_TF;
-    return model_load(m, tf ? &a->inputs : NULL, tf ? &a->outputs : NULL, err);
+    if (!m->blob) return ai_fail(err, AI_ERR_NO_MEMORY);
+    return model_load_keeping(m, &a->inputs, &a->outputs, a->keep, err);
 }
 
 static int store(RedisModuleCtx *ctx, RedisModuleString *key, void *value) {
@@ -217,6 +220,7 @@ static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
     args->blob_at = a->blob_at;
     args->inputs = a->inputs;
     args->outputs = a->outputs;
+    args->keep = ai_from_own_data(ctx);
     return store_job_start(ctx, argv, argc, &model_store_ops, m, args);
 }
 

@@ -6,7 +6,8 @@
  *   keys do not affect the run), mark the run for batching when its model allows it,
  *   block the client and queue the run on the model's device (queue_model_run);
  * - worker (execute): skip the run if its TIMEOUT passed, else run the backend, alone or
- *   merged with compatible queued runs of the same model (auto-batching);
+ *   merged with compatible queued runs of the same model (auto-batching), on its native
+ *   runner without the GIL when it has one (native_run.h);
  * - main thread (run.c, on unblock): write and replicate the outputs as tensors, and
  *   reply. A client that disconnected gets nothing written: Redis then skips the reply
  *   callback. */
@@ -16,6 +17,7 @@
 #include "args.h"
 #include "commands.h"
 #include "model_type.h"
+#include "native_run.h"
 #include "run.h"
 #include "stats.h"
 #include "tensor_batch.h"
@@ -44,7 +46,7 @@ static const AIRunKind model_run_kind = {record, destroy};
 static void run_alone(ModelRun *j) {
     AIRun *r = &j->run;
     uint64_t start = RedisModule_MonotonicMicroseconds();
-    bridge_model_run(j->model->handle, r->inputs, r->ninputs, r->outputs, r->noutputs, &r->err);
+    native_model_run(j->model, r->inputs, r->ninputs, r->outputs, r->noutputs, &r->err);
     r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
 }
 
@@ -88,8 +90,7 @@ static void run_together(ModelRun **jobs, int n) {
     AIError err = {0};
     uint64_t start = RedisModule_MonotonicMicroseconds();
     if (concat_inputs(jobs, n, cat, &err) == REDISMODULE_OK &&
-        bridge_model_run(jobs[0]->model->handle, cat, head->ninputs, outs, head->noutputs, &err) ==
-            0)
+        native_model_run(jobs[0]->model, cat, head->ninputs, outs, head->noutputs, &err) == 0)
         split_outputs(jobs, n, outs, total);
     long long duration = (long long)(RedisModule_MonotonicMicroseconds() - start);
     for (int k = 0; k < n; k++) {
@@ -163,6 +164,7 @@ static int queue_model_run(RedisModuleCtx *ctx, const AIModelCall *c) {
         return ai_reply_error(ctx, &err);
     }
     set_batching(j);
+    j->run.job.native = native_model_can_run(j->model, j->run.inputs, j->run.ninputs);
     run_enqueue(ctx, &j->run, j->model->queue, c->timeout);
     return REDISMODULE_OK;
 }

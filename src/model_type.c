@@ -112,14 +112,28 @@ static void model_track_key(AIModel *m, const RedisModuleString *keyname) {
     m->key = stats_register(keyname, &m->keylen, m, 0, m->backend, m->device, m->tag, m->taglen);
 }
 
+int model_load_keeping(AIModel *m, AINames *in, AINames *out, int keep, AIError *err) {
+    /* Only TF needs the names it was given; the others report their own. */
+    int tf = m->backend == AI_BACKEND_TF;
+    if (model_load(m, tf ? in : NULL, tf ? out : NULL, err) == 0) return 0;
+    if (!keep || !ai_error_is_refusal(err)) return -1;
+    m->refused = *err;
+    *err = (AIError){0};
+    ai_names_free(&m->inputs);
+    ai_names_free(&m->outputs);
+    m->inputs = *in;
+    m->outputs = *out;
+    *in = (AINames){0};
+    *out = (AINames){0};
+    return 0;
+}
+
 static void *rdb_load(RedisModuleIO *io, int encver) {
     AINames in = {0}, out = {0};
     AIModel *m =
         encver >= 0 && encver <= AI_MODEL_ENCVER ? load_fields(io, encver, &in, &out) : NULL;
     AIError err = {0};
-    /* Only TF needs the names it was given; the others report their own. */
-    int tf = m && m->backend == AI_BACKEND_TF;
-    if (m && model_load(m, tf ? &in : NULL, tf ? &out : NULL, &err) != 0) {
+    if (m && model_load_keeping(m, &in, &out, 1, &err) != 0) {
         RedisModule_LogIOError(io, "warning", "cannot rebuild a model: %s",
                                err.detail ? err.detail : "unknown error");
         model_release(m);
@@ -131,6 +145,9 @@ static void *rdb_load(RedisModuleIO *io, int encver) {
     ai_names_free(&in);
     ai_names_free(&out);
     if (!m) return NULL;
+    if (m->refused.code != AI_OK)
+        RedisModule_LogIOError(io, "warning", "a model is kept but will not run: %s",
+                               ai_error_text(&m->refused));
     if (!(m->queue = queue_get(m->device))) {
         RedisModule_LogIOError(io, "warning", "no worker queue for a model's device");
         model_release(m);
@@ -204,7 +221,12 @@ int model_type_register(RedisModuleCtx *ctx) {
 }
 
 AIModel *model_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
-    return ai_key_value(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, err);
+    AIModel *m = ai_key_value(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, err);
+    if (m && m->refused.code != AI_OK) {
+        ai_error_set(err, m->refused.code, m->refused.detail);
+        return NULL;
+    }
+    return m;
 }
 
 int model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel **m) {

@@ -46,6 +46,29 @@ typedef struct AINativeRunner {
                int noutputs, char *err, size_t errlen);
 } AINativeRunner;
 
+/* A compiled TorchScript script's native calls: a PyCapsule named AI_NATIVE_SCRIPT_CAPSULE,
+ * the attribute `native_script` of the script object a backend returns, kept alive like a
+ * model's runner. A function that reaches back into Redis (redis.execute,
+ * redisAI.model_execute) runs natively too: only those ops take the GIL (they are Python
+ * kernels), with the caller's context from script_call_current() (src/native_run.h). */
+#define AI_NATIVE_SCRIPT_CAPSULE "cyrai.native_script"
+
+typedef struct AINativeScript {
+    int abi; /* AI_NATIVE_RUNNER_ABI */
+    void *ctx;
+    /* 1 when function fn can be called natively, else 0. Any thread; no Python. */
+    int (*has)(void *ctx, const char *fn);
+    /* Calls fn the way the Python path would: an entry point with (inputs, keys, args),
+     * another function with its inputs mapped onto its parameters. Tensors as for run()
+     * above; noutputs 0 ignores what fn returned, else its flattened tensors must number
+     * exactly noutputs. Returns 0 (outputs set), -1 (err set, as for run()), or 1 when
+     * this call must take the Python path after all (nothing ran, nothing set: e.g. the
+     * inputs do not fit fn's parameters, whose error text the Python path owns). */
+    int (*call)(void *ctx, const char *fn, const DLTensor *const *inputs, int ninputs,
+                const char *const *keys, int nkeys, const char *const *args, int nargs,
+                DLManagedTensor **outputs, int noutputs, char *err, size_t errlen);
+} AINativeScript;
+
 #ifdef __cplusplus
 }
 #endif

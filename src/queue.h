@@ -10,10 +10,15 @@
  * queue it got; queue_push and queue_loader() are safe on any thread.
  *
  * Ownership: queue_push hands the job to the queue; a worker pops it and calls
- * job->execute exactly once, holding the GIL (the worker's own kept thread state), and
- * from then on the job belongs to whatever execute() hands it to (usually
- * RedisModule_UnblockClient). Workers sleep on a condition variable, and drain up to
- * AI_QUEUE_DRAIN jobs per wake-up and GIL acquisition. */
+ * job->execute exactly once, and from then on the job belongs to whatever execute() hands
+ * it to (usually RedisModule_UnblockClient). Workers sleep on a condition variable, and
+ * drain up to AI_QUEUE_DRAIN jobs per wake-up.
+ *
+ * The GIL: a job that says it is native (a run on a native runner, see native_run.h) runs
+ * without it, so the workers of a queue run such jobs in parallel. Any other job runs
+ * holding it (the worker's own kept thread state), taken once for consecutive such jobs
+ * of a drained batch. A native job that finds it needs Python after all takes the GIL
+ * through the bridge's own calls. */
 #pragma once
 #include <stdint.h>
 
@@ -41,6 +46,7 @@ struct AIJob {
     AIJob *mates;
     uint64_t enqueued_us; /* set by queue_push */
     uint64_t deadline_us; /* the client's TIMEOUT (deadline.h), 0: none; set before queueing */
+    int native;           /* runs without Python: its worker does not take the GIL for it */
     AIBatching batch;
 };
 

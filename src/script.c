@@ -19,8 +19,10 @@ AIScript *script_new(const char *device, const char *tag, size_t taglen, const c
 }
 
 int script_compile(AIScript *s, AIError *err) {
-    return bridge_script_compile(s->source, s->device,
-                                 s->has_entry_points ? &s->entry_points : NULL, &s->handle, err);
+    int rc = bridge_script_compile(s->source, s->device,
+                                   s->has_entry_points ? &s->entry_points : NULL, &s->handle, err);
+    if (rc == 0) s->native = bridge_script_native(s->handle);
+    return rc;
 }
 
 AIScript *script_share(AIScript *s) {
@@ -31,6 +33,7 @@ AIScript *script_share(AIScript *s) {
 void script_release(AIScript *s) {
     if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     if (s->handle) bridge_free_later(s->handle);
+    ai_error_clear(&s->refused);
     ai_names_free(&s->entry_points);
     RedisModule_Free(s->device);
     RedisModule_Free(s->tag);

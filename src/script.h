@@ -14,6 +14,8 @@ typedef struct AIScript {
     AINames entry_points; /* empty for AI.SCRIPTSET scripts */
     int has_entry_points; /* stored with AI.SCRIPTSTORE */
     void *handle;
+    AIError refused; /* as a model's (model.h): kept from RDB/AOF/a master, never run */
+    const AINativeScript *native; /* owned by handle; NULL: every call takes the Python path */
     AIQueue *queue;
     char *key;
     size_t keylen;

@@ -13,7 +13,9 @@ static void set_call_error(AIError *err, const char *text, size_t len) {
     ai_error_set_arg_len(err, AI_ERR_SCRIPT_CALL, text, len);
 }
 
-static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
+/* Copies reply into out: 0, or -1 (out partly filled, to be freed) when a string of it
+ * cannot be allocated: its size is the data's, so the allocation must not abort. */
+static int copy_reply(RedisModuleCallReply *reply, AIReply *out) {
     memset(out, 0, sizeof *out);
     size_t len;
     const char *s;
@@ -22,7 +24,7 @@ static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
     case REDISMODULE_REPLY_ERROR: /* only nested errors reach here */
         s = RedisModule_CallReplyStringPtr(reply, &len);
         out->type = AI_REPLY_STRING;
-        out->str = RedisModule_Alloc(len + 1);
+        if (!(out->str = RedisModule_TryAlloc(len + 1))) return -1;
         memcpy(out->str, s, len);
         out->str[len] = '\0';
         out->len = len;
@@ -36,10 +38,12 @@ static void copy_reply(RedisModuleCallReply *reply, AIReply *out) {
         out->count = RedisModule_CallReplyLength(reply);
         out->elems = RedisModule_Calloc(out->count ? out->count : 1, sizeof(AIReply));
         for (size_t i = 0; i < out->count; i++)
-            copy_reply(RedisModule_CallReplyArrayElement(reply, i), &out->elems[i]);
+            if (copy_reply(RedisModule_CallReplyArrayElement(reply, i), &out->elems[i]) != 0)
+                return -1;
         break;
     default: out->type = AI_REPLY_NIL;
     }
+    return 0;
 }
 
 void ai_reply_free(AIReply *r) {
@@ -70,16 +74,24 @@ static void acl_denial(RedisModuleCtx *ctx, RedisModuleUser *user, RedisModuleSt
     ai_error_set_arg(denial, AI_ERR_NOPERM_COMMAND, name);
 }
 
+/* The caller's ACL user (free with RedisModule_FreeModuleUser); NULL with the NOPERM error
+ * in denial if it no longer exists. */
+static RedisModuleUser *caller(RedisModuleCtx *ctx, const AIScriptCallCtx *call, AIError *denial) {
+    RedisModuleString *name = RedisModule_CreateString(ctx, call->username, strlen(call->username));
+    RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
+    RedisModule_FreeString(ctx, name);
+    if (!user) ai_error_set_arg(denial, AI_ERR_NOPERM_USER, call->username);
+    return user;
+}
+
 /* A script may only do what its caller's ACL user may do: REDISMODULE_OK if allowed, else
  * REDISMODULE_ERR with the NOPERM error in denial. An unknown command passes here so that
  * RedisModule_Call reports it (ENOENT, spec 4.6). */
 static int acl_allows(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString **argv,
                       int argc, AIError *denial) {
     if (!call->username) return REDISMODULE_OK;
-    RedisModuleString *name = RedisModule_CreateString(ctx, call->username, strlen(call->username));
-    RedisModuleUser *user = RedisModule_GetModuleUserFromUserName(name);
-    RedisModule_FreeString(ctx, name);
-    if (!user) return ai_fail_arg(denial, AI_ERR_NOPERM_USER, call->username);
+    RedisModuleUser *user = caller(ctx, call, denial);
+    if (!user) return REDISMODULE_ERR;
     errno = 0;
     int ok = RedisModule_ACLCheckCommandPermissions(user, argv, argc) == REDISMODULE_OK ||
              errno == ENOENT;
@@ -111,8 +123,10 @@ static void call_locked(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisM
         size_t len;
         const char *text = RedisModule_CallReplyStringPtr(reply, &len);
         set_call_error(err, text, len);
-    } else {
-        copy_reply(reply, out);
+    } else if (copy_reply(reply, out) != 0) {
+        ai_reply_free(out);
+        const char *why = strerror(ENOMEM);
+        set_call_error(err, why, strlen(why));
     }
     RedisModule_FreeCallReply(reply);
 }
@@ -138,13 +152,28 @@ int script_redis_call(const AIScriptCallCtx *call, const char **argv, const size
     return err->code == AI_OK ? 0 : -1;
 }
 
+/* Whether the caller may read the key (as a read-only command's key): else NOPERM in err,
+ * Redis's own text for a denied key. */
+static int may_read_key(RedisModuleCtx *ctx, const AIScriptCallCtx *call, RedisModuleString *key,
+                        AIError *err) {
+    if (!call->username) return REDISMODULE_OK;
+    RedisModuleUser *user = caller(ctx, call, err);
+    if (!user) return REDISMODULE_ERR;
+    int ok =
+        RedisModule_ACLCheckKeyPermissions(user, key, REDISMODULE_CMD_KEY_ACCESS) == REDISMODULE_OK;
+    RedisModule_FreeModuleUser(user);
+    return ok ? REDISMODULE_OK : ai_fail(err, AI_ERR_NOPERM_KEYS);
+}
+
 void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
                            void **handle, int *ninputs, int *noutputs, AIError *err) {
     RedisModuleCtx *ctx = RedisModule_GetThreadSafeContext(NULL);
     RedisModule_ThreadSafeContextLock(ctx);
     RedisModule_SelectDb(ctx, call->dbid);
     RedisModuleString *name = RedisModule_CreateString(ctx, key, keylen);
-    AIModel *m = model_from_key(ctx, name, err);
+    AIModel *m = may_read_key(ctx, call, name, err) == REDISMODULE_OK
+                     ? model_from_key(ctx, name, err)
+                     : NULL;
     if (m) model_share(m);
     RedisModule_FreeString(ctx, name);
     RedisModule_FreeThreadSafeContext(ctx);

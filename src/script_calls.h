@@ -27,7 +27,8 @@ int script_redis_call(const AIScriptCallCtx *call, const char **argv, const size
 void ai_reply_free(AIReply *r);
 
 /* The model stored at key in the caller's database, with one reference for the caller
- * (release it with script_model_release), or NULL with err set. */
+ * (release it with script_model_release), or NULL with err set: NOPERM when the caller's
+ * ACL user may not read the key, the model's refusal when the policy refused it. */
 void *script_model_acquire(const AIScriptCallCtx *call, const char *key, size_t keylen,
                            void **handle, int *ninputs, int *noutputs, AIError *err);
 void script_model_release(void *model);

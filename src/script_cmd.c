@@ -8,9 +8,10 @@
 #include "stats.h"
 #include "store_job.h"
 
+/* args: non-NULL when the command comes from AOF or a master (ai_from_own_data). */
 static int build(void *value, void *args, RedisModuleString **argv, int argc, AIError *err) {
-    (void)args, (void)argv, (void)argc;
-    return script_compile(value, err);
+    (void)argv, (void)argc;
+    return script_compile_keeping(value, args != NULL, err);
 }
 
 static int store(RedisModuleCtx *ctx, RedisModuleString *key, void *value) {
@@ -21,6 +22,11 @@ static void release(void *value) { script_release(value); }
 static void no_args(void *args) { (void)args; }
 
 static const AIStoreOps script_store_ops = {build, store, release, no_args};
+
+static void *own_data_flag(RedisModuleCtx *ctx) {
+    static int from_own_data;
+    return ai_from_own_data(ctx) ? &from_own_data : NULL;
+}
 
 /* [TAG t] at argv[*i]. */
 static void parse_tag(RedisModuleString **argv, int argc, int *i, const char **tag,
@@ -60,7 +66,7 @@ static int scriptstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, in
     AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
     s->has_entry_points = 1;
     ai_names_from_args(&s->entry_points, argv + names_at, (int)n);
-    return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
+    return store_job_start(ctx, argv, argc, &script_store_ops, s, own_data_flag(ctx));
 }
 
 /* AI.SCRIPTSET key device [TAG t] SOURCE src (deprecated: no entry points) */
@@ -73,7 +79,7 @@ static int scriptset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
     if (i + 1 >= argc || !ai_arg_is(argv[i], "SOURCE"))
         return ai_reply_code(ctx, AI_ERR_MISSING_SOURCE);
     AIScript *s = new_script(argv, tag, taglen, argv[i + 1]);
-    return store_job_start(ctx, argv, argc, &script_store_ops, s, NULL);
+    return store_job_start(ctx, argv, argc, &script_store_ops, s, own_data_flag(ctx));
 }
 
 /* AI.SCRIPTGET key [META] [SOURCE] */

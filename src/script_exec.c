@@ -6,6 +6,7 @@
 #include "args.h"
 #include "commands.h"
 #include "model.h"
+#include "native_run.h"
 #include "run.h"
 #include "script_exec.h"
 #include "script_type.h"
@@ -43,8 +44,8 @@ static void execute(AIJob *job) {
         r->timed_out = 1;
     } else {
         uint64_t start = RedisModule_MonotonicMicroseconds();
-        bridge_script_run(j->script->handle, j->fn, r->inputs, r->ninputs, &j->keys, &j->args,
-                          r->outputs, r->noutputs, &j->call, &r->err);
+        native_script_run(j->script, j->fn, r->inputs, r->ninputs, &j->keys, &j->args, r->outputs,
+                          r->noutputs, &j->call, &r->err);
         r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
     }
     run_finish(r);
@@ -161,9 +162,10 @@ static int queue_script_run(RedisModuleCtx *ctx, AIScriptCall *c) {
     ai_names_from_args(&j->args, c->args, c->nargs);
     AIError err = {0};
     int rc = run_capture(ctx, &j->run, c->inputs, c->outputs, &err);
-    if (rc == REDISMODULE_OK)
+    if (rc == REDISMODULE_OK) {
+        j->run.job.native = native_script_can_run(j->script, j->fn, j->run.inputs, j->run.ninputs);
         run_enqueue(ctx, &j->run, j->script->queue, c->timeout);
-    else
+    } else
         run_free(&j->run);
     script_call_clear(c);
     return rc == REDISMODULE_OK ? REDISMODULE_OK : ai_reply_error(ctx, &err);

@@ -51,6 +51,14 @@ static void track_key(AIScript *s, const RedisModuleString *keyname) {
         stats_register(keyname, &s->keylen, s, 1, AI_BACKEND_TORCH, s->device, s->tag, s->taglen);
 }
 
+int script_compile_keeping(AIScript *s, int keep, AIError *err) {
+    if (script_compile(s, err) == 0) return 0;
+    if (!keep || !ai_error_is_refusal(err)) return -1;
+    s->refused = *err;
+    *err = (AIError){0};
+    return 0;
+}
+
 static void *rdb_load(RedisModuleIO *io, int encver) {
     AIScript *s = encver >= 0 && encver <= AI_SCRIPT_ENCVER ? load_fields(io, encver) : NULL;
     AIError err = {0};
@@ -58,13 +66,16 @@ static void *rdb_load(RedisModuleIO *io, int encver) {
         RedisModule_LogIOError(io, "warning", "corrupt or unsupported AI_SCRIPT value");
         return NULL;
     }
-    if (script_compile(s, &err) != 0) {
+    if (script_compile_keeping(s, 1, &err) != 0) {
         RedisModule_LogIOError(io, "warning", "cannot rebuild a script: %s",
                                err.detail ? err.detail : "unknown error");
         ai_error_clear(&err);
         script_release(s);
         return NULL;
     }
+    if (s->refused.code != AI_OK)
+        RedisModule_LogIOError(io, "warning", "a script is kept but will not run: %s",
+                               ai_error_text(&s->refused));
     s->queue = queue_get(s->device);
     if (!s->queue) {
         RedisModule_LogIOError(io, "warning", "no worker queue for a script's device");
@@ -129,7 +140,12 @@ int script_type_register(RedisModuleCtx *ctx) {
 }
 
 AIScript *script_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
-    return ai_key_value(ctx, keyname, AIScriptType, AI_ERR_SCRIPT_EMPTY, err);
+    AIScript *s = ai_key_value(ctx, keyname, AIScriptType, AI_ERR_SCRIPT_EMPTY, err);
+    if (s && s->refused.code != AI_OK) {
+        ai_error_set(err, s->refused.code, s->refused.detail);
+        return NULL;
+    }
+    return s;
 }
 
 int script_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScript **s) {

@@ -2,6 +2,7 @@
 #include "store_job.h"
 
 #include "args.h"
+#include "free_thread.h"
 #include "queue.h"
 
 typedef struct StoreJob {
@@ -16,13 +17,27 @@ typedef struct StoreJob {
     int published;
 } StoreJob;
 
-static void job_free(StoreJob *j) {
-    if (j->value) j->ops->release(j->value);
-    if (j->args) j->ops->free_args(j->args);
-    ai_error_clear(&j->err);
+/* Free thread: by now the retained arguments are the last references to these strings
+ * (Redis reset the client before the event loop turned), so the thread drops them alone,
+ * 200 MB of blob included. */
+static void free_argv(void *arg) {
+    StoreJob *j = arg;
     for (int i = 0; i < j->argc; i++) RedisModule_FreeString(NULL, j->argv[i]);
     RedisModule_Free(j->argv);
     RedisModule_Free(j);
+}
+
+/* Main thread. A job built in place (its client cannot block) drops its arguments here:
+ * the command is still running and Redis holds them too, and during AOF loading the event
+ * loop would not turn before every stored command's arguments piled up. */
+static void job_free(StoreJob *j, int in_place) {
+    if (j->value) j->ops->release(j->value);
+    if (j->args) j->ops->free_args(j->args);
+    ai_error_clear(&j->err);
+    if (in_place)
+        free_argv(j);
+    else
+        free_after_command(free_argv, j);
 }
 
 static void build(StoreJob *j) { j->ops->build(j->value, j->args, j->argv, j->argc, &j->err); }
@@ -61,7 +76,7 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
         publish(detached, j);
         RedisModule_FreeThreadSafeContext(detached);
     }
-    job_free(j);
+    job_free(j, 0);
 }
 
 int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, const AIStoreOps *ops,
@@ -86,6 +101,6 @@ int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, con
     }
     build(j);
     publish(ctx, j);
-    job_free(j);
+    job_free(j, 1);
     return REDISMODULE_OK;
 }

@@ -5,7 +5,10 @@
  * built in place. A client that disconnects meanwhile still gets its value stored.
  *
  * Ownership: store_job_start takes over value and args; ops->release and ops->free_args
- * free them unless ops->store took the value. */
+ * free them unless ops->store took the value. The command's argument strings are
+ * retained, not copied, until the store is done; a blocked client's are then dropped on
+ * the free thread (free_thread.h), so that a 200 MB blob's pages go back to the kernel off
+ * the main thread. */
 #pragma once
 #include "errors.h"
 #include "redismodule.h"

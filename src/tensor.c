@@ -33,10 +33,18 @@ int64_t ai_shape_length(const int64_t *dims, int ndim) {
     return n;
 }
 
+static size_t max_bytes = AI_TENSOR_MAX_BYTES_DEFAULT;
+
+void tensor_set_max_bytes(size_t max) { __atomic_store_n(&max_bytes, max, __ATOMIC_RELAXED); }
+size_t tensor_max_bytes(void) { return __atomic_load_n(&max_bytes, __ATOMIC_RELAXED); }
+
+static __thread int cap_lifted;
+void tensor_cap_lift(int lifted) { cap_lifted = lifted; }
+
 /* A tensor without its data yet. */
 static AITensor *tensor_header(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
                                AIError *err) {
-    if (nbytes > AI_TENSOR_MAX_BYTES) {
+    if (nbytes > tensor_max_bytes() && !cap_lifted) {
         ai_error_set(err, AI_ERR_TENSOR_TOO_LARGE, NULL);
         return NULL;
     }
@@ -57,8 +65,15 @@ AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size
     AITensor *t = tensor_header(dtype, dims, ndim, nbytes, err);
     if (!t) return NULL;
     /* 64-byte alignment comes with jemalloc's size classes for anything sizeable; a
-     * zero-byte tensor still gets a valid pointer for DLPack consumers. */
-    t->dl.data = RedisModule_Alloc(nbytes ? nbytes : 1);
+     * zero-byte tensor still gets a valid pointer for DLPack consumers. The size is the
+     * client's or a model's choice: an allocation that fails is an error, not an abort. */
+    t->dl.data = RedisModule_TryAlloc(nbytes ? nbytes : 1);
+    if (!t->dl.data) {
+        RedisModule_Free(t->dl.shape);
+        RedisModule_Free(t);
+        ai_error_set(err, AI_ERR_TENSOR_TOO_LARGE, NULL);
+        return NULL;
+    }
     return t;
 }
 
@@ -123,6 +138,55 @@ AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int nd
     return t;
 }
 
+/* Copies the elements of dimension dim onward, following src's strides (in elements). */
+static char *copy_strided(char *dst, const char *src, const DLTensor *t, int dim, size_t size) {
+    int64_t n = t->shape[dim], stride = t->strides[dim];
+    if (dim == t->ndim - 1 && stride == 1) {
+        memcpy(dst, src, (size_t)n * size);
+        return dst + (size_t)n * size;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const char *from = src + i * stride * (int64_t)size;
+        if (dim == t->ndim - 1) {
+            memcpy(dst, from, size);
+            dst += size;
+        } else {
+            dst = copy_strided(dst, from, t, dim + 1, size);
+        }
+    }
+    return dst;
+}
+
+static int dl_contiguous(const DLTensor *t) {
+    if (!t->strides) return 1;
+    int64_t expected = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->strides[i] != expected) return 0;
+        expected *= t->shape[i];
+    }
+    return 1;
+}
+
+AITensor *tensor_copy_dlpack(const DLTensor *src, AIError *err) {
+    const AIDType *dtype = src->dtype.lanes == 1 && src->device.device_type == kDLCPU
+                               ? ai_dtype_by_code(src->dtype.code, src->dtype.bits)
+                               : NULL;
+    if (!dtype || ai_dtype_is_string(dtype)) {
+        ai_error_set(err, AI_ERR_OUTPUT_DTYPE, NULL);
+        return NULL;
+    }
+    AITensor *t = tensor_alloc(dtype, src->shape, src->ndim,
+                               numeric_bytes(dtype, src->shape, src->ndim), err);
+    if (!t) return NULL;
+    const char *data = (const char *)src->data + src->byte_offset;
+    if (t->nbytes == 0) return t;
+    if (dl_contiguous(src))
+        memcpy(t->dl.data, data, t->nbytes);
+    else
+        copy_strided(t->dl.data, data, src, 0, dtype->size);
+    return t;
+}
+
 AITensor *tensor_share(AITensor *t) {
     __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
     return t;
@@ -165,7 +229,11 @@ int tensor_index_strings(AITensor *t, AIError *err) {
         return -1;
     }
     const char *data = t->dl.data;
-    size_t *offsets = RedisModule_Alloc(sizeof(size_t) * (n ? n : 1));
+    size_t *offsets = RedisModule_TryAlloc(sizeof(size_t) * (n ? n : 1));
+    if (!offsets) {
+        ai_error_set(err, AI_ERR_TENSOR_TOO_LARGE, NULL);
+        return -1;
+    }
     size_t start = 0;
     for (int64_t i = 0; i < n; i++) {
         offsets[i] = start;

@@ -18,9 +18,17 @@
 /* Not DLPack: RedisAI's code for strings, kept for RDB compatibility. */
 #define AI_DL_STRING 7
 
-/* Refuses tensors larger than this: a zero-filled TENSORSET of absurd dims must not take
- * the server down. */
-#define AI_TENSOR_MAX_BYTES ((size_t)1 << 34)
+/* No tensor may hold more bytes than this (TENSOR_MAX_BYTES, roadmap R5; default 512 MB
+ * like proto-max-bulk-len): a TENSORSET of absurd dims, or a model's output, is refused
+ * with AI_ERR_TENSOR_TOO_LARGE instead of taking the server down. Allocations whose size
+ * a client or a model chooses use the non-aborting allocator, and fail the same way. */
+#define AI_TENSOR_MAX_BYTES_DEFAULT ((size_t)512 * 1024 * 1024)
+void tensor_set_max_bytes(size_t max);
+size_t tensor_max_bytes(void);
+/* Lifts the cap (lifted != 0) or restores it for the calling thread only: what the server
+ * already holds (RDB load, AOF, a master's stream) is not refused because the cap is
+ * lower than when it was written. */
+void tensor_cap_lift(int lifted);
 
 typedef struct AIDType {
     const char *name; /* as replies show it */
@@ -49,7 +57,7 @@ static inline int ai_dtype_is_string(const AIDType *d) { return d->code == AI_DL
 int64_t ai_shape_length(const int64_t *dims, int ndim);
 
 /* A tensor with data of nbytes uninitialised bytes (STRING: offsets unset), or NULL with
- * AI_ERR_TENSOR_TOO_LARGE when the shape does not fit. */
+ * AI_ERR_TENSOR_TOO_LARGE when nbytes is over the cap or cannot be allocated. */
 AITensor *tensor_alloc(const AIDType *dtype, const int64_t *dims, int ndim, size_t nbytes,
                        AIError *err);
 /* Zero-filled numbers, or empty strings. */
@@ -64,6 +72,11 @@ AITensor *tensor_new_from_blob(const AIDType *dtype, const int64_t *dims, int nd
 AITensor *tensor_new_borrowing(const AIDType *dtype, const int64_t *dims, int ndim,
                                const char *blob, size_t len, void *owner, AIDataFree free_owner,
                                AIError *err);
+
+/* A new tensor holding a copy of a DLPack tensor a native runner produced (CPU memory, any
+ * strides and byte offset), in host byte order. Fails with AI_ERR_OUTPUT_DTYPE for a dtype
+ * RedisAI has no name for, or one off the CPU. The caller still owns src. */
+AITensor *tensor_copy_dlpack(const DLTensor *src, AIError *err);
 
 AITensor *tensor_share(AITensor *t);
 void tensor_release(AITensor *t);

@@ -163,8 +163,10 @@ static int tensorset_command(RedisModuleCtx *ctx, RedisModuleString **argv, int 
         return REDISMODULE_OK;
     AIError err = {0};
     AITensor *t;
-    if (tensor_parse_set_args(argv, argc, &t, &err) != REDISMODULE_OK)
-        return ai_reply_error(ctx, &err);
+    tensor_cap_lift(ai_from_own_data(ctx));
+    int rc = tensor_parse_set_args(argv, argc, &t, &err);
+    tensor_cap_lift(0);
+    if (rc != REDISMODULE_OK) return ai_reply_error(ctx, &err);
     if (tensor_store_or_reply(ctx, argv[1], t) != REDISMODULE_OK) return REDISMODULE_OK;
     RedisModule_ReplicateVerbatim(ctx);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");

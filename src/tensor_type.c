@@ -73,11 +73,14 @@ static void *rdb_load(RedisModuleIO *io, int encver) {
     char *blob = RedisModule_LoadStringBuffer(io, &len);
     if (RedisModule_IsIOError(io)) goto bad;
     AIError err = {0};
-    /* Numbers keep the buffer the load allocated; strings are copied and indexed. */
+    /* Numbers keep the buffer the load allocated; strings are copied and indexed. Saved
+     * data loads whatever TENSOR_MAX_BYTES is now. */
+    tensor_cap_lift(1);
     AITensor *t =
         ai_dtype_is_string(dtype)
             ? tensor_new_from_blob(dtype, dims, ndim, blob, len, &err)
             : tensor_new_borrowing(dtype, dims, ndim, blob, len, blob, RedisModule_Free, &err);
+    tensor_cap_lift(0);
     if (!t || ai_dtype_is_string(dtype)) RedisModule_Free(blob);
     if (!t) {
         ai_error_clear(&err);

@@ -153,9 +153,22 @@ ROUTING_MISSING = "Missing ROUTING value"
 SCRIPT_RO = "AI.SCRIPTEXECUTE command cannot be specified in a read-only DAG"
 TIMEOUT_IN_OP = "TIMEOUT not allowed within a DAG command"
 
+# Asynchronous DAGs (roadmap R1)
+DAG_ASYNC_FULL = "too many asynchronous DAGs"
+DAG_CONFIG_INVALID = "%s: invalid value"  # DAG_RESULT_TTL, DAG_ASYNC_MAX
+DAG_CONFIG_MISSING = "%s: missing value"
+DAG_UNKNOWN_ID = "unknown DAG id"
+SYNTAX = "syntax error"
+
 # Run statistics and configuration
 LOAD_BACKEND = "error loading backend"
 NO_RUN_INFO = "cannot find run info for key"
+TENSOR_MAX_INVALID = "TENSOR_MAX_BYTES: invalid size"
+TENSOR_MAX_MISSING = "TENSOR_MAX_BYTES: missing size"
+
+# What a model or script may not do (roadmap R5)
+MODEL_FORBIDDEN = "model uses a forbidden operator: %s"
+SCRIPT_FORBIDDEN = "script uses a forbidden operator: %s"
 
 # Redis itself
 BUSYKEY = "BUSYKEY Target key name already exists."
@@ -164,3 +177,4 @@ NOPERM_COMMAND = "NOPERM this user has no permissions to run the '%s' command"
 NOPERM_KEYS = "NOPERM this user has no permissions to access one of the keys used as arguments"
 OOM = "command not allowed when used memory > 'maxmemory'."
 READONLY = "You can't write against a read only replica."
+CROSSSLOT = "Keys in request don't hash to the same slot"  # as redis-py's cluster error says

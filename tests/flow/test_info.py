@@ -47,6 +47,7 @@ SECTIONS = [
     "ai_cpu",
     "ai_queues",
     "ai_latency",
+    "ai_async_dags",
 ]
 LOAD_TIME_FIELDS = [
     "ai_threads_per_queue",

@@ -527,6 +527,8 @@ LIB.bridge_model_run.argtypes = [
 LIB.bridge_backend_load.argtypes = [ctypes.c_char_p, ctypes.POINTER(AIError)]
 LIB.tensor_release.argtypes = [ctypes.c_void_p]
 LIB.ai_error_clear.argtypes = [ctypes.POINTER(AIError)]
+LIB.ai_err_text.argtypes = [ctypes.c_int]
+LIB.ai_err_text.restype = ctypes.c_char_p
 
 
 class FakeModel:
@@ -546,14 +548,21 @@ class FakeModel:
         return self.outputs
 
 
+def reply_text(err):
+    """The text a client would get for err: its detail, or the text of its code."""
+    if err.detail:
+        return err.detail.decode()
+    return LIB.ai_err_text(err.code).decode() if err.code else None
+
+
 def model_run(model, inputs=None, noutputs=0):
-    """(rc, C tensors made, error detail) of one bridge_model_run."""
+    """(rc, C tensors made, the error's reply text) of one bridge_model_run."""
     inputs = inputs or []
     c_in = (ctypes.c_void_p * max(len(inputs), 1))(*inputs)
     c_out = (ctypes.c_void_p * max(noutputs, 1))()
     err = AIError()
     rc = LIB.bridge_model_run(model, c_in, len(inputs), c_out, noutputs, ctypes.byref(err))
-    detail = err.detail.decode() if err.detail else None
+    detail = reply_text(err)
     LIB.ai_error_clear(ctypes.byref(err))
     return rc, list(c_out[:noutputs]), detail
 

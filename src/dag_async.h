@@ -1,0 +1,10 @@
+/* Asynchronous DAGs (roadmap R1): AI.DAGEXECUTE_ASYNC, AI.DAGRUNASYNC, AI.DAGINFO and
+ * their registry of runs; see dag_async.c. Main thread only. */
+#pragma once
+#include "redismodule.h"
+
+/* Registers the three commands; called from dag_commands_register at load. */
+int dag_async_commands_register(RedisModuleCtx *ctx);
+/* The INFO MODULES section ai_async_dags: runs queued, running, kept (finished, not yet
+ * forgotten), and how many ended done, with an error, or timed out. */
+void dag_async_info(RedisModuleInfoCtx *ctx);
