@@ -70,7 +70,7 @@ PY_SOURCES := backends tests opt setup.py
 lint: setup
 	$(VENV)/bin/ruff check $(PY_SOURCES)
 	$(VENV)/bin/ruff format --check $(PY_SOURCES)
-	clang-format --dry-run --Werror src/*.[ch] pyx/*.[ch]
+	clang-format --dry-run --Werror src/*.[ch] pyx/*.[ch] backends/*.c backends/*.cpp tests/unit/c/*.c
 
 clean:
 	rm -rf build

@@ -47,7 +47,8 @@ void set_error(const std::string &text, char *err, size_t errlen) {
 }
 
 std::string message_of(const std::exception &e) {
-    if (auto *c10_error = dynamic_cast<const c10::Error *>(&e)) return c10_error->what_without_backtrace();
+    if (auto *c10_error = dynamic_cast<const c10::Error *>(&e))
+        return c10_error->what_without_backtrace();
     return e.what();
 }
 
@@ -133,7 +134,7 @@ int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTe
 
 void destroy_model_runner(PyObject *capsule) {
     delete static_cast<ModelRunner *>(
-        PyCapsule_GetContext(capsule));  // the runner is the first member of ModelRunner
+        PyCapsule_GetContext(capsule)); // the runner is the first member of ModelRunner
 }
 
 // A runner over a loaded ScriptModule's forward (whose inputs backends/torch.py checked to
@@ -143,7 +144,8 @@ py::object make_runner(py::handle script_module) {
     if (!module) throw std::invalid_argument("not a ScriptModule");
     auto *self = new ModelRunner(*module);
     self->runner = AINativeRunner{AI_NATIVE_RUNNER_ABI, self, model_run};
-    PyObject *capsule = PyCapsule_New(&self->runner, AI_NATIVE_RUNNER_CAPSULE, destroy_model_runner);
+    PyObject *capsule =
+        PyCapsule_New(&self->runner, AI_NATIVE_RUNNER_CAPSULE, destroy_model_runner);
     if (!capsule || PyCapsule_SetContext(capsule, self) != 0) {
         Py_XDECREF(capsule);
         delete self;
@@ -249,7 +251,8 @@ void destroy_script_runner(PyObject *capsule) {
 py::object make_script_runner(std::shared_ptr<torch::jit::CompilationUnit> cu,
                               const std::vector<std::string> &entry_points,
                               const std::vector<std::string> &native) {
-    auto *self = new ScriptRunner{AINativeScript{}, std::move(cu),
+    auto *self = new ScriptRunner{AINativeScript{},
+                                  std::move(cu),
                                   {entry_points.begin(), entry_points.end()},
                                   {native.begin(), native.end()}};
     self->script = AINativeScript{AI_NATIVE_RUNNER_ABI, self, script_has, script_call};
@@ -263,7 +266,7 @@ py::object make_script_runner(std::shared_ptr<torch::jit::CompilationUnit> cu,
     return py::reinterpret_steal<py::object>(capsule);
 }
 
-}  // namespace
+} // namespace
 
 PYBIND11_MODULE(_torch_native, m) {
     m.doc() = "Native runs of TORCH models and scripts for cyrai's workers";
