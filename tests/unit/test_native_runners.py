@@ -15,7 +15,6 @@ import io
 import os
 import resource
 import subprocess
-import sys
 import time
 import zipfile
 
@@ -23,8 +22,6 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 import backends  # noqa: E402
 from backends import BackendError  # noqa: E402
@@ -32,45 +29,7 @@ from backends import BackendError  # noqa: E402
 # ------------------------------------------------------------- DLPack through ctypes
 
 
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", ctypes.c_int), ("device_id", ctypes.c_int)]
-
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [
-        ("data", ctypes.c_void_p),
-        ("device", DLDevice),
-        ("ndim", ctypes.c_int),
-        ("dtype", DLDataType),
-        ("shape", ctypes.POINTER(ctypes.c_int64)),
-        ("strides", ctypes.POINTER(ctypes.c_int64)),
-        ("byte_offset", ctypes.c_uint64),
-    ]
-
-
-class DLManagedTensor(ctypes.Structure):
-    pass
-
-
-DLManagedTensor._fields_ = [
-    ("dl_tensor", DLTensor),
-    ("manager_ctx", ctypes.c_void_p),
-    ("deleter", ctypes.CFUNCTYPE(None, ctypes.POINTER(DLManagedTensor))),
-]
-RUN = ctypes.CFUNCTYPE(
-    ctypes.c_int,
-    ctypes.c_void_p,
-    ctypes.POINTER(ctypes.POINTER(DLTensor)),
-    ctypes.c_int,
-    ctypes.POINTER(ctypes.POINTER(DLManagedTensor)),
-    ctypes.c_int,
-    ctypes.c_char_p,
-    ctypes.c_size_t,
-)
+from dlpack_ctypes import RUN, DLDataType, DLDevice, DLManagedTensor, DLTensor  # noqa: E402
 
 
 class AINativeRunner(ctypes.Structure):

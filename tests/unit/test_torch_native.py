@@ -4,17 +4,11 @@ Its outputs and error texts are those of the Python path (backends/torch.py)."""
 
 import ctypes
 import io
-import os
-import sys
 
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 from backends import BackendError, _native  # noqa: E402
 from backends import torch as torch_backend  # noqa: E402
@@ -26,46 +20,8 @@ pytestmark = [
 ]
 
 
-class DLDevice(ctypes.Structure):
-    _fields_ = [("device_type", ctypes.c_int), ("device_id", ctypes.c_int)]
+from dlpack_ctypes import RUN, DLDataType, DLDevice, DLManagedTensor, DLTensor  # noqa: E402
 
-
-class DLDataType(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_uint8), ("bits", ctypes.c_uint8), ("lanes", ctypes.c_uint16)]
-
-
-class DLTensor(ctypes.Structure):
-    _fields_ = [
-        ("data", ctypes.c_void_p),
-        ("device", DLDevice),
-        ("ndim", ctypes.c_int),
-        ("dtype", DLDataType),
-        ("shape", ctypes.POINTER(ctypes.c_int64)),
-        ("strides", ctypes.POINTER(ctypes.c_int64)),
-        ("byte_offset", ctypes.c_uint64),
-    ]
-
-
-class DLManagedTensor(ctypes.Structure):
-    pass
-
-
-DELETER = ctypes.CFUNCTYPE(None, ctypes.POINTER(DLManagedTensor))
-DLManagedTensor._fields_ = [
-    ("dl_tensor", DLTensor),
-    ("manager_ctx", ctypes.c_void_p),
-    ("deleter", DELETER),
-]
-RUN = ctypes.CFUNCTYPE(
-    ctypes.c_int,
-    ctypes.c_void_p,
-    ctypes.POINTER(ctypes.POINTER(DLTensor)),
-    ctypes.c_int,
-    ctypes.POINTER(ctypes.POINTER(DLManagedTensor)),
-    ctypes.c_int,
-    ctypes.c_char_p,
-    ctypes.c_size_t,
-)
 CALL = ctypes.CFUNCTYPE(
     ctypes.c_int,
     ctypes.c_void_p,
