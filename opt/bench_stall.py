@@ -1,7 +1,10 @@
 """Does storing or dropping a big model stall Redis? A pinging client measures the worst
 PING round trip while a 200 MB TorchScript model is stored onto a new key, stored over an
 existing one, deleted, and replaced while another 200 MB model loads; INFO and AI.CONFIG
-GET are timed while a load holds the loader thread. Target: every worst PING < 2 ms.
+GET are timed while a load holds the loader thread; then the same stores are sent to a
+master and the pinger times its replica. Baseline rows time a plain SET of the same bytes:
+Redis's own cost of reading (and, on a replica, of keeping a backlog of) 200 MB. Target:
+every worst PING < 2 ms.
 
     .venv/bin/python opt/bench_stall.py [--mb 200] [--repeat 2] [--module build/cyrai.so] [--aof]
 
@@ -32,6 +35,8 @@ IDLE_S = 1.0
 PING_GAP_S = 0.0002
 # A window stays open this long after its last reply: frees run after the reply.
 AFTER_NS = 50_000_000
+# Rows that show what plain Redis does with the same bytes: not judged.
+BASELINE = "baseline:"
 
 
 # --- a minimal RESP client: one command in flight, sent and read separately --------------
@@ -248,6 +253,8 @@ def scenarios(port, pid, blob):
         return f"INFO {_ms(info)}, AI.CONFIG GET {_ms(config)}, AI.MODELDEL {_ms(modeldel)}"
 
     scenario("idle (no command)", idle)
+    scenario(BASELINE + " SET of the same bytes", plain_set(ctl, "stall:s", blob))
+    ctl.call("UNLINK", "stall:s")
     scenario("MODELSTORE onto a new key", store("stall:a"))
     scenario("MODELSTORE over a stored model", store("stall:a"))
     scenario("DEL of a model", delete("stall:a"))
@@ -263,6 +270,48 @@ def scenarios(port, pid, blob):
     return out
 
 
+def plain_set(ctl, key, blob):
+    """Redis's own share: reading a 200 MB argument off the socket (and, on a replica,
+    copying it into the replication backlog) stalls any command that writes that much."""
+    return lambda: (timed(ctl, "SET", key, memoryview(blob)), "", None)
+
+
+def replica_scenarios(master_port, replica_pid, blob):
+    """The same tuples as scenarios(), for a replica that the master's stores reach:
+    each window runs from the store sent to the master until the replica acknowledged
+    it (WAIT). A replica stores a model at once and builds it on its loader thread."""
+    ctl = Conn(master_port)
+    out = []
+
+    def scenario(name, argv):
+        cpu = main_thread_cpu_ms(replica_pid)
+        t0 = time.monotonic_ns()
+        ctl.call(*argv)
+        ctl.call("WAIT", 1, 0)
+        window = (t0, time.monotonic_ns())
+        time.sleep(AFTER_NS / 1e9)
+        out.append((name, window, None, main_thread_cpu_ms(replica_pid) - cpu, ""))
+
+    scenario(BASELINE + " SET of the same bytes (replica)", ("SET", "stall:s", memoryview(blob)))
+    ctl.call("UNLINK", "stall:s")
+    scenario("MODELSTORE onto a new key (replica)", store_argv("stall:a", blob))
+    scenario("MODELSTORE over a stored model (replica)", store_argv("stall:a", blob))
+    ctl.call("FLUSHALL")
+    ctl.call("WAIT", 1, 0)
+    ctl.close()
+    return out
+
+
+def wait_link(port):
+    conn = Conn(port)
+    deadline = time.monotonic() + 60
+    while b"master_link_status:up" not in conn.call("INFO", "replication"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the replica never synced")
+        time.sleep(0.05)
+    conn.close()
+
+
 def _ms(window):
     return f"{(window[1] - window[0]) / 1e6:.1f} ms"
 
@@ -274,26 +323,39 @@ def run(module=MODULE, mb=200, repeat=2, module_args=(), aof=False):
         f"stall: worst PING while a {len(blob) / 1e6:.0f} MB TorchScript model is stored, "
         f"replaced or deleted (target < {TARGET_MS:g} ms; {repeat} runs each). PING: worst "
         "round trip, ms; in server: worst wait before the server ran one, ms; cpu: the "
-        "server's main thread, ms. The idle row is the machine's own noise."
+        "server's main thread, ms. The idle row is the machine's own noise; baseline rows "
+        "are plain Redis writing the same bytes (not judged)."
     )
     results = {}  # name -> [(rtt, wait, probes, cpu, extra, wait during the commands)]
+
+    def collect(ping_port, ping_dir, act):
+        pinger = Pinger(ping_port, os.path.join(ping_dir, "pings"))
+        try:
+            runs = act()
+        finally:
+            pings = pinger.stop()
+        for name, window, own, cpu, extra in runs:
+            own_wait = worst(pings, own)[1] if own else None
+            results[name] = results.get(name, []) + [(*worst(pings, window), cpu, extra, own_wait)]
+
     with RedisServer(module, module_args=module_args) as server:
         if aof:  # Redis then copies each stored command into its AOF buffer and writes it
             resp_call(server.host, server.port, "CONFIG", "SET", "appendonly", "yes")
         for _ in range(repeat):
-            pinger = Pinger(server.port, os.path.join(server.dir, "pings"))
-            try:
-                runs = scenarios(server.port, server.proc.pid, blob)
-            finally:
-                pings = pinger.stop()
-            for name, window, own, cpu, extra in runs:
-                own_wait = worst(pings, own)[1] if own else None
-                results[name] = results.get(name, []) + [
-                    (*worst(pings, window), cpu, extra, own_wait)
-                ]
+            collect(server.port, server.dir, lambda: scenarios(server.port, server.proc.pid, blob))
+        replica_args = ["--replicaof", server.host, str(server.port)]
+        with RedisServer(module, module_args=module_args, extra_args=replica_args) as replica:
+            resp_call(server.host, server.port, "CONFIG", "SET", "repl-diskless-sync-delay", "0")
+            wait_link(replica.port)
+            for _ in range(repeat):
+                collect(
+                    replica.port,
+                    replica.dir,
+                    lambda: replica_scenarios(server.port, replica.proc.pid, blob),
+                )
     ok = True
     for name, runs in results.items():
-        met = name.startswith("idle") or all(r[0] < TARGET_MS for r in runs)
+        met = name.startswith(("idle", BASELINE)) or all(r[0] < TARGET_MS for r in runs)
         ok &= met
         rtt = ", ".join(f"{r[0]:.2f}" for r in runs)
         wait = ", ".join(f"{r[1]:.2f}" for r in runs)

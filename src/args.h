@@ -21,6 +21,14 @@ static inline int ai_cannot_block(RedisModuleCtx *ctx) {
                     REDISMODULE_CTX_FLAGS_LOADING);
 }
 
+/* True for a command of a master's replication stream, applied on this replica (not
+ * while loading), when the main thread can be woken from another thread. */
+static inline int ai_from_master(RedisModuleCtx *ctx) {
+    int flags = RedisModule_GetContextFlags(ctx);
+    return (flags & REDISMODULE_CTX_FLAGS_REPLICATED) && !(flags & REDISMODULE_CTX_FLAGS_LOADING) &&
+           RedisModule_EventLoopAddOneShot != NULL;
+}
+
 /* True when the command comes from the server's own data: AOF loading or a master's
  * replication stream. A model or script the policy refuses is then kept, unrunnable,
  * rather than lost (roadmap R5). */

@@ -22,5 +22,6 @@ void free_later(AIFreeFn fn, void *arg);
 /* For memory Redis still references now and drops when the current command or unblocked
  * client is done (a client's argument strings, which a module may retain but not free
  * while Redis holds them): fn(arg) runs on the free thread after the main thread's
- * current event loop turn. Main thread only. */
+ * current event loop turn. Any thread: from another one, the main thread's next turn
+ * (when the command that made the memory is long done). */
 void free_after_command(AIFreeFn fn, void *arg);

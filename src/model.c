@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "free_thread.h"
+#include "pending.h"
 #include "strdup.h"
 
 static const char *const backend_names[AI_BACKEND__COUNT] = {"TF", "TFLITE", "TORCH", "ONNX"};
@@ -42,19 +43,51 @@ AIModel *model_new(int backend, const char *device, const char *tag, size_t tagl
     return m;
 }
 
-int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
-               AIError *err) {
+int model_load_into(const AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
+                    AIModelLoaded *l, AIError *err) {
     AIBackendOpts opts = {
         .intra_op = ai_config.intra_op_parallelism,
         .inter_op = ai_config.inter_op_parallelism,
         .execution_timeout_ms = ai_config.model_execution_timeout,
         .memory_limit_mb = ai_config.backend_memory_limit,
     };
+    *l = (AIModelLoaded){0};
     int rc =
         bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen, given_inputs,
-                          given_outputs, &opts, &m->handle, &m->inputs, &m->outputs, err);
-    if (rc == 0) m->runner = bridge_model_runner(m->handle);
+                          given_outputs, &opts, &l->handle, &l->inputs, &l->outputs, err);
+    if (rc == 0) {
+        l->runner = bridge_model_runner(l->handle);
+        return 0;
+    }
+    ai_names_free(&l->inputs);
+    ai_names_free(&l->outputs);
     return rc;
+}
+
+void model_adopt(AIModel *m, AIModelLoaded *l) {
+    m->handle = l->handle;
+    m->runner = l->runner;
+    ai_names_free(&m->inputs);
+    ai_names_free(&m->outputs);
+    m->inputs = l->inputs;
+    m->outputs = l->outputs;
+    *l = (AIModelLoaded){0};
+}
+
+int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
+               AIError *err) {
+    AIModelLoaded l;
+    if (model_load_into(m, given_inputs, given_outputs, &l, err) != 0) return -1;
+    model_adopt(m, &l);
+    return 0;
+}
+
+void model_wait_built(AIModel *m) { pending_wait(&m->pending); }
+
+void model_keep_blob_string(AIModel *m, RedisModuleString *s) {
+    RedisModule_RetainString(NULL, s);
+    m->blob_str = s;
+    m->blob = (char *)RedisModule_StringPtrLen(s, &m->bloblen);
 }
 
 AIModel *model_share(AIModel *m) {
@@ -87,7 +120,10 @@ static void model_free(void *arg) {
     ai_names_free(&m->outputs);
     RedisModule_Free(m->device);
     RedisModule_Free(m->tag);
-    if (m->blob) RedisModule_Free(m->blob);
+    if (m->blob_str)
+        RedisModule_FreeString(NULL, m->blob_str);
+    else if (m->blob)
+        RedisModule_Free(m->blob);
     if (m->key) RedisModule_Free(m->key);
     RedisModule_Free(m);
 }
@@ -95,7 +131,12 @@ static void model_free(void *arg) {
 void model_release(AIModel *m) {
     if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     if (m->handle) bridge_free_later(m->handle);
-    free_later(model_free, m);
+    /* An argument string is dropped only once Redis dropped its own references to it
+     * (free_after_command), whichever thread lets the model go. */
+    if (m->blob_str)
+        free_after_command(model_free, m);
+    else
+        free_later(model_free, m);
 }
 
 size_t model_mem_usage(const AIModel *m) { return sizeof *m + m->bloblen + m->taglen; }

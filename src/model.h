@@ -10,6 +10,7 @@
 #pragma once
 #include "bridge.h"
 #include "errors.h"
+#include "pending.h"
 #include "queue.h"
 
 enum { AI_BACKEND_TF = 0, AI_BACKEND_TFLITE, AI_BACKEND_TORCH, AI_BACKEND_ONNX, AI_BACKEND__COUNT };
@@ -28,6 +29,9 @@ typedef struct AIModel {
     AINames inputs, outputs;
     char *blob;
     size_t bloblen;
+    /* The command argument blob points into (retained, so its bytes are not copied), or
+     * NULL when blob is an allocation of its own. */
+    RedisModuleString *blob_str;
     void *handle; /* the backend's loaded model; NULL until loaded, or if refused */
     /* A model the policy refuses (ai_error_is_refusal) that came from the server's own
      * data (RDB, AOF, a master): kept so nothing is lost, never run; every run replies
@@ -36,6 +40,10 @@ typedef struct AIModel {
     /* Its native runner (owned by handle), or NULL: runs take the Python path. Set with
      * handle, when the backend made one and NATIVE_RUNS allows it. */
     const AINativeRunner *runner;
+    /* Set while the loader thread builds the backend side of a model stored before it
+     * was built (a replica's, pending.h): handle, runner and the names are not there yet,
+     * and whoever needs them calls model_wait_built first. Main thread only. */
+    AIPending *pending;
     AIQueue *queue;
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;
@@ -47,6 +55,22 @@ AIModel *model_new(int backend, const char *device, const char *tag, size_t tagl
                    size_t bloblen);
 /* Loads it with its backend (takes the GIL); may run on any thread. */
 int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs, AIError *err);
+
+/* What loading adds to a model, apart from it (model_load is load_into + adopt). */
+typedef struct AIModelLoaded {
+    void *handle;
+    const AINativeRunner *runner;
+    AINames inputs, outputs;
+} AIModelLoaded;
+/* Loads m's bytes into l, reading only m's immutable C side: any thread. */
+int model_load_into(const AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
+                    AIModelLoaded *l, AIError *err);
+/* Moves l into m, whose names it replaces. */
+void model_adopt(AIModel *m, AIModelLoaded *l);
+/* Main thread (or the Redis lock held): returns once m is built (see pending). */
+void model_wait_built(AIModel *m);
+/* Main thread: the model's bytes are the argument s (one chunk), kept without a copy. */
+void model_keep_blob_string(AIModel *m, RedisModuleString *s);
 AIModel *model_share(AIModel *m);
 void model_release(AIModel *m);
 size_t model_mem_usage(const AIModel *m);

@@ -3,6 +3,7 @@
  *
  * Storing a model never stalls Redis: the command is parsed here and the model is loaded
  * on the loader thread (store_job.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
@@ -191,8 +192,8 @@ typedef struct ModelArgs {
 static int build(void *value, void *args, RedisModuleString **argv, int argc, AIError *err) {
     AIModel *m = value;
     ModelArgs *a = args;
-    m->blob = concat_chunks(argv, argc, a->blob_at, &m->bloblen);
-    if (!m->blob) return ai_fail(err, AI_ERR_NO_MEMORY);
+    if (!m->blob_str && !(m->blob = concat_chunks(argv, argc, a->blob_at, &m->bloblen)))
+        return ai_fail(err, AI_ERR_NO_MEMORY);
     return model_load_keeping(m, &a->inputs, &a->outputs, a->keep, err);
 }
 
@@ -209,7 +210,55 @@ static void free_args(void *args) {
     RedisModule_Free(a);
 }
 
-static const AIStoreOps model_store_ops = {build, store, release, free_args};
+/* Main thread, a store from a master: the C side now, so that the key holds the model at
+ * once. Until it is built, TF's given names are its names. */
+static int prepare(void *value, void *args, RedisModuleString **argv, int argc, AIError *err) {
+    AIModel *m = value;
+    ModelArgs *a = args;
+    if (!m->blob_str && !(m->blob = concat_chunks(argv, argc, a->blob_at, &m->bloblen)))
+        return ai_fail(err, AI_ERR_NO_MEMORY);
+    ai_names_copy(&m->inputs, &a->inputs);
+    ai_names_copy(&m->outputs, &a->outputs);
+    return REDISMODULE_OK;
+}
+
+/* Loader thread: the backend side, apart from the stored model. */
+static void *stage(void *value, void *args, AIError *err) {
+    const AIModel *m = value;
+    ModelArgs *a = args;
+    int tf = m->backend == AI_BACKEND_TF;
+    AIModelLoaded *l = RedisModule_Alloc(sizeof *l);
+    if (model_load_into(m, tf ? &a->inputs : NULL, tf ? &a->outputs : NULL, l, err) == 0) return l;
+    RedisModule_Free(l);
+    return NULL;
+}
+
+/* The master loaded this model: one that does not load here (its backend missing on this
+ * replica, a policy refusal) is kept, and every run of it replies why. */
+static void install(void *value, void *staged, AIError *err) {
+    AIModel *m = value;
+    if (staged) {
+        model_adopt(m, staged);
+        RedisModule_Free(staged);
+        return;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "a model from the master is kept but will not run: %s",
+             ai_error_text(err));
+    ai_log("warning", msg);
+    m->refused = *err;
+    *err = (AIError){0};
+}
+
+static const AIPendingOps model_pending_ops = {stage, install, release, free_args};
+
+static void build_later(void *value, void *args) {
+    AIModel *m = value;
+    pending_start(model_share(m), args, &m->pending, &model_pending_ops);
+}
+
+static const AIStoreOps model_store_ops = {build,     store,   release,
+                                           free_args, prepare, build_later};
 
 static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, StoreArgs *a) {
     AIModel *m = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, NULL, 0);
@@ -218,6 +267,8 @@ static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
     m->minbatchtimeout = a->mintimeout;
     ModelArgs *args = RedisModule_Calloc(1, sizeof *args);
     args->blob_at = a->blob_at;
+    /* One chunk (what clients send): the model keeps the argument itself, no copy. */
+    if (a->blob_at == argc - 1) model_keep_blob_string(m, argv[a->blob_at]);
     args->inputs = a->inputs;
     args->outputs = a->outputs;
     args->keep = ai_from_own_data(ctx);

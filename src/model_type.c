@@ -222,6 +222,7 @@ int model_type_register(RedisModuleCtx *ctx) {
 
 AIModel *model_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
     AIModel *m = ai_key_value(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, err);
+    if (m) model_wait_built(m);
     if (m && m->refused.code != AI_OK) {
         ai_error_set(err, m->refused.code, m->refused.detail);
         return NULL;
@@ -230,7 +231,11 @@ AIModel *model_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError
 }
 
 int model_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel **m) {
-    return ai_key_value_or_reply(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, (void **)m);
+    if (ai_key_value_or_reply(ctx, keyname, AIModelType, AI_ERR_MODEL_EMPTY, (void **)m) !=
+        REDISMODULE_OK)
+        return REDISMODULE_ERR;
+    model_wait_built(*m);
+    return REDISMODULE_OK;
 }
 
 int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIModel *m) {

@@ -10,6 +10,12 @@ void ai_names_from_args(AINames *n, RedisModuleString **args, int count) {
         n->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(args[i], NULL));
 }
 
+void ai_names_copy(AINames *dst, const AINames *src) {
+    dst->count = src->count;
+    dst->names = RedisModule_Alloc(sizeof(char *) * (src->count ? src->count : 1));
+    for (int i = 0; i < src->count; i++) dst->names[i] = RedisModule_Strdup(src->names[i]);
+}
+
 void ai_names_free(AINames *n) {
     for (int i = 0; i < n->count; i++) RedisModule_Free(n->names[i]);
     if (n->names) RedisModule_Free(n->names);

@@ -12,5 +12,7 @@ typedef struct AINames {
 void ai_names_free(AINames *n);
 /* Copies count command arguments into n. */
 void ai_names_from_args(AINames *n, RedisModuleString **args, int count);
+/* A copy of src into dst. */
+void ai_names_copy(AINames *dst, const AINames *src);
 /* Replies *count of bulk strings. */
 void ai_names_reply(RedisModuleCtx *ctx, const AINames *n);

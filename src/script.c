@@ -18,12 +18,28 @@ AIScript *script_new(const char *device, const char *tag, size_t taglen, const c
     return s;
 }
 
-int script_compile(AIScript *s, AIError *err) {
+int script_compile_into(const AIScript *s, AIScriptCompiled *c, AIError *err) {
+    *c = (AIScriptCompiled){0};
     int rc = bridge_script_compile(s->source, s->device,
-                                   s->has_entry_points ? &s->entry_points : NULL, &s->handle, err);
-    if (rc == 0) s->native = bridge_script_native(s->handle);
+                                   s->has_entry_points ? &s->entry_points : NULL, &c->handle, err);
+    if (rc == 0) c->native = bridge_script_native(c->handle);
     return rc;
 }
+
+void script_adopt(AIScript *s, AIScriptCompiled *c) {
+    s->handle = c->handle;
+    s->native = c->native;
+    *c = (AIScriptCompiled){0};
+}
+
+int script_compile(AIScript *s, AIError *err) {
+    AIScriptCompiled c;
+    if (script_compile_into(s, &c, err) != 0) return -1;
+    script_adopt(s, &c);
+    return 0;
+}
+
+void script_wait_built(AIScript *s) { pending_wait(&s->pending); }
 
 AIScript *script_share(AIScript *s) {
     __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED);

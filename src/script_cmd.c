@@ -1,9 +1,11 @@
 /* AI.SCRIPTSTORE, AI.SCRIPTSET, AI.SCRIPTGET, AI.SCRIPTDEL and AI._SCRIPTSCAN (spec 4.1-4.3,
  * 4.7, 4.9). Scripts compile on the loader thread like models load (store_job.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "args.h"
 #include "commands.h"
+#include "log.h"
 #include "script_type.h"
 #include "stats.h"
 #include "store_job.h"
@@ -21,7 +23,45 @@ static int store(RedisModuleCtx *ctx, RedisModuleString *key, void *value) {
 static void release(void *value) { script_release(value); }
 static void no_args(void *args) { (void)args; }
 
-static const AIStoreOps script_store_ops = {build, store, release, no_args};
+/* A store from a master (pending.h): the script's C side is complete already. */
+static int prepare(void *value, void *args, RedisModuleString **argv, int argc, AIError *err) {
+    (void)value, (void)args, (void)argv, (void)argc, (void)err;
+    return REDISMODULE_OK;
+}
+
+static void *stage(void *value, void *args, AIError *err) {
+    (void)args;
+    AIScriptCompiled *c = RedisModule_Alloc(sizeof *c);
+    if (script_compile_into(value, c, err) == 0) return c;
+    RedisModule_Free(c);
+    return NULL;
+}
+
+/* As a model's (model_cmd.c): the master compiled it; kept here even if it does not. */
+static void install(void *value, void *staged, AIError *err) {
+    AIScript *s = value;
+    if (staged) {
+        script_adopt(s, staged);
+        RedisModule_Free(staged);
+        return;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "a script from the master is kept but will not run: %s",
+             ai_error_text(err));
+    ai_log("warning", msg);
+    s->refused = *err;
+    *err = (AIError){0};
+}
+
+static const AIPendingOps script_pending_ops = {stage, install, release, no_args};
+
+static void build_later(void *value, void *args) {
+    AIScript *s = value;
+    pending_start(script_share(s), args, &s->pending, &script_pending_ops);
+}
+
+static const AIStoreOps script_store_ops = {build,   store,   release,
+                                            no_args, prepare, build_later};
 
 static void *own_data_flag(RedisModuleCtx *ctx) {
     static int from_own_data;

@@ -141,6 +141,7 @@ int script_type_register(RedisModuleCtx *ctx) {
 
 AIScript *script_from_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AIError *err) {
     AIScript *s = ai_key_value(ctx, keyname, AIScriptType, AI_ERR_SCRIPT_EMPTY, err);
+    if (s) script_wait_built(s);
     if (s && s->refused.code != AI_OK) {
         ai_error_set(err, s->refused.code, s->refused.detail);
         return NULL;

@@ -48,17 +48,23 @@ static void build_on_loader(AIJob *job) {
     RedisModule_UnblockClient(j->bc, j);
 }
 
-/* Writes the key (WRONGTYPE is checked only now, after the backend accepted the value:
- * RedisAI's order), replicates the command as the client sent it, replies. */
+/* Writes the key (the store replies WRONGTYPE and drops the value when the key holds
+ * another type), replicates the command as the client sent it, replies. */
+static int store_and_replicate(RedisModuleCtx *ctx, const AIStoreOps *ops,
+                               RedisModuleString **argv, int argc, void *value) {
+    if (ops->store(ctx, argv[1], value) != REDISMODULE_OK) return REDISMODULE_OK;
+    RedisModule_Replicate(ctx, RedisModule_StringPtrLen(argv[0], NULL), "v", argv + 1,
+                          (size_t)argc - 1);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+/* WRONGTYPE is checked only now, after the backend accepted the value: RedisAI's order. */
 static int publish(RedisModuleCtx *ctx, StoreJob *j) {
     j->published = 1;
     if (j->err.code != AI_OK) return ai_reply_error(ctx, &j->err);
     void *value = j->value;
     j->value = NULL;
-    if (j->ops->store(ctx, j->argv[1], value) != REDISMODULE_OK) return REDISMODULE_OK;
-    const char *cmd = RedisModule_StringPtrLen(j->argv[0], NULL);
-    RedisModule_Replicate(ctx, cmd, "v", j->argv + 1, (size_t)j->argc - 1);
-    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+    return store_and_replicate(ctx, j->ops, j->argv, j->argc, value);
 }
 
 static int on_unblock(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
@@ -79,8 +85,23 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
     job_free(j, 0);
 }
 
+/* From a master (pending.h): stored now, built on the loader thread afterwards. */
+static int store_then_build(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
+                            const AIStoreOps *ops, void *value, void *args) {
+    AIError err = {0};
+    if (ops->prepare(value, args, argv, argc, &err) != REDISMODULE_OK) {
+        ops->release(value);
+        ops->free_args(args);
+        return ai_reply_error(ctx, &err);
+    }
+    ops->build_later(value, args);
+    return store_and_replicate(ctx, ops, argv, argc, value);
+}
+
 int store_job_start(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, const AIStoreOps *ops,
                     void *value, void *args) {
+    if (ops->prepare && ai_from_master(ctx))
+        return store_then_build(ctx, argv, argc, ops, value, args);
     StoreJob *j = RedisModule_Calloc(1, sizeof *j);
     j->ops = ops;
     j->value = value;
