@@ -257,8 +257,7 @@ static void build_later(void *value, void *args) {
     pending_start(model_share(m), args, &m->pending, &model_pending_ops);
 }
 
-static const AIStoreOps model_store_ops = {build,     store,   release,
-                                           free_args, prepare, build_later};
+static const AIStoreOps model_store_ops = {build, store, release, free_args, prepare, build_later};
 
 static int store_model(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, StoreArgs *a) {
     AIModel *m = model_new(a->backend, a->device, a->tag ? a->tag : "", a->taglen, NULL, 0);

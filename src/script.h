@@ -17,7 +17,7 @@ typedef struct AIScript {
     void *handle;
     AIError refused; /* as a model's (model.h): kept from RDB/AOF/a master, never run */
     const AINativeScript *native; /* owned by handle; NULL: every call takes the Python path */
-    AIPending *pending; /* as a model's (model.h): compiled after it was stored */
+    AIPending *pending;           /* as a model's (model.h): compiled after it was stored */
     AIQueue *queue;
     char *key;
     size_t keylen;

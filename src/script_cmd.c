@@ -60,8 +60,7 @@ static void build_later(void *value, void *args) {
     pending_start(script_share(s), args, &s->pending, &script_pending_ops);
 }
 
-static const AIStoreOps script_store_ops = {build,   store,   release,
-                                            no_args, prepare, build_later};
+static const AIStoreOps script_store_ops = {build, store, release, no_args, prepare, build_later};
 
 static void *own_data_flag(RedisModuleCtx *ctx) {
     static int from_own_data;

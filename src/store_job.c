@@ -50,8 +50,8 @@ static void build_on_loader(AIJob *job) {
 
 /* Writes the key (the store replies WRONGTYPE and drops the value when the key holds
  * another type), replicates the command as the client sent it, replies. */
-static int store_and_replicate(RedisModuleCtx *ctx, const AIStoreOps *ops,
-                               RedisModuleString **argv, int argc, void *value) {
+static int store_and_replicate(RedisModuleCtx *ctx, const AIStoreOps *ops, RedisModuleString **argv,
+                               int argc, void *value) {
     if (ops->store(ctx, argv[1], value) != REDISMODULE_OK) return REDISMODULE_OK;
     RedisModule_Replicate(ctx, RedisModule_StringPtrLen(argv[0], NULL), "v", argv + 1,
                           (size_t)argc - 1);
