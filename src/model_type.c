@@ -27,6 +27,9 @@ static size_t chunk_count(size_t len) { return len / (size_t)ai_config.model_chu
 
 static void rdb_save(RedisModuleIO *io, void *value) {
     AIModel *m = value;
+    /* A replica's model still building has no names yet but TF's: DUMP and SAVE wait for
+     * them; a BGSAVE child saves it without (its backend reports them again on load). */
+    model_wait_built(m);
     RedisModule_SaveUnsigned(io, m->backend);
     ai_rdb_save_cstring(io, m->device);
     RedisModule_SaveStringBuffer(io, m->tag, m->taglen);

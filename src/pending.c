@@ -2,6 +2,7 @@
 #include "pending.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #include "queue.h"
 
@@ -15,6 +16,7 @@ struct AIPending {
     pthread_cond_t built_cond;
     int built;     /* under lock */
     int installed; /* under the Redis lock */
+    pid_t pid;     /* the server's: a fork child has no loader thread to wait for */
 };
 
 static void install(AIPending *p) {
@@ -54,6 +56,7 @@ void pending_start(void *value, void *args, AIPending **slot, const AIPendingOps
     p->value = value;
     p->args = args;
     p->slot = slot;
+    p->pid = getpid();
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->built_cond, NULL);
     *slot = p;
@@ -62,7 +65,7 @@ void pending_start(void *value, void *args, AIPending **slot, const AIPendingOps
 
 void pending_wait(AIPending **slot) {
     AIPending *p = *slot;
-    if (!p) return;
+    if (!p || p->pid != getpid()) return;
     pthread_mutex_lock(&p->lock);
     while (!p->built) pthread_cond_wait(&p->built_cond, &p->lock);
     pthread_mutex_unlock(&p->lock);

@@ -26,5 +26,6 @@ typedef struct AIPendingOps {
 /* Queues the build of value, taking over one reference to it and args; *slot (a field of
  * value) holds the pending build until it is installed, NULL after. */
 void pending_start(void *value, void *args, AIPending **slot, const AIPendingOps *ops);
-/* If *slot holds a pending build: waits for it and installs it now. */
+/* If *slot holds a pending build: waits for it and installs it now. In a fork child (a
+ * BGSAVE) it returns at once: the value is saved as it is. */
 void pending_wait(AIPending **slot);
