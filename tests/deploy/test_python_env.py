@@ -96,6 +96,10 @@ def test_python_m_cyrai_in_the_checkout():
     assert f"module: {MODULE}\n" in out
     assert "TORCH: torch " in out and "ONNX: onnxruntime " in out
     path = subprocess.run(
-        [sys.executable, "-m", "cyrai", "--path"], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "cyrai", "--path"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     assert path == MODULE + "\n"
