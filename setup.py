@@ -166,12 +166,24 @@ def distribution_of(package):
 def record_native_runners(extensions, folder):
     """Writes <folder>/native_runners.json: for each native runner there, the framework
     distribution and version it was built against (backends/_native.py loads a runner only
-    where the same version is installed: a libtorch ABI is not stable across versions)."""
-    record = {}
+    where the same version is installed: a libtorch ABI is not stable across versions).
+    Runners built now are recorded; the record of one left from an earlier build whose
+    framework this environment lacks (an isolated `pip wheel`) is kept."""
+    path = os.path.join(folder, NATIVE_RECORD)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        record = {}
     for ext in extensions:
-        if getattr(ext, "framework", None) and glob.glob(os.path.join(folder, ext.name + ".*.so")):
+        if getattr(ext, "framework", None):
             record[ext.name] = distribution_of(ext.framework)
-    with open(os.path.join(folder, NATIVE_RECORD), "w") as f:
+    record = {
+        name: built
+        for name, built in record.items()
+        if glob.glob(os.path.join(folder, name + ".*.so"))
+    }
+    with open(path, "w") as f:
         json.dump(record, f, indent=1, sort_keys=True)
 
 
@@ -246,6 +258,8 @@ class BuildPackage(build):
         for ext in natives:
             for path in glob.glob(os.path.join(built, ext.name + ".*.so")):
                 shutil.copy2(path, backends)
+        if os.path.exists(os.path.join(backends, NATIVE_RECORD)):
+            os.remove(os.path.join(backends, NATIVE_RECORD))  # a stale one of an earlier build
         record_native_runners(natives, backends)
         missing = sorted({spec[2] for spec in NATIVE} - {ext.framework for ext in natives})
         if missing:
