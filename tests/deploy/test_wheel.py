@@ -85,13 +85,16 @@ def test_cyrai_server_from_another_directory(env, tmp_path):
     log = tmp_path / "redis.log"
     proc = subprocess.Popen(
         [env / "bin" / "cyrai-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--logfile", log, "--", "THREADS_PER_QUEUE", "2"],
+         "--logfile", log, "--loglevel", "verbose", "--", "THREADS_PER_QUEUE", "2"],
         cwd=tmp_path,
     )  # fmt: skip
     try:
         wait_for_ping(port, proc, log)
         con = redis.Redis(port=port)
         serve_models(con)
+        # The wheel's native runners, built for these framework versions, run the models.
+        for backend in ("torch", "onnx"):
+            assert f"runs of a backends.{backend} object: native_runner" in log.read_text()
         with pytest.raises(redis.ResponseError, match="^Could not load backend$"):
             con.execute_command(
                 "AI.MODELSTORE", "m", "TF", "CPU", "INPUTS", 1, "a", "OUTPUTS", 1, "b", "BLOB", b"g"
