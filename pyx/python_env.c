@@ -92,6 +92,10 @@ static int find_prefix(const char *given, const char *module_dir, const char *py
     if (given) {
         size_t n = strlen(given);
         while (n > 1 && given[n - 1] == '/') n--; /* "env/" names env */
+        if (n >= PATH_MAX) {
+            snprintf(err, errlen, "PYTHON_ENV: a path of %zu bytes, longer than a path may be", n);
+            return -1;
+        }
         char trimmed[PATH_MAX];
         snprintf(trimmed, sizeof trimmed, "%.*s", (int)n, given);
         if (!absolute(trimmed, env->prefix, sizeof env->prefix)) {

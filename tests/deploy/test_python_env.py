@@ -103,3 +103,22 @@ def test_python_m_cyrai_in_the_checkout():
         check=True,
     ).stdout
     assert path == MODULE + "\n"
+
+
+def test_python_env_too_long_is_refused(module_copy):
+    long_path = "/" + "x" * 5000
+    why = "PYTHON_ENV: a path of 5001 bytes, longer than a path may be"
+    assert_refused(module_copy, why, "PYTHON_ENV", long_path)
+
+
+def test_cyrai_server_command_line():
+    """Redis's arguments first (a configuration file must be), the module's after `--`."""
+    code = (
+        "from cyrai.server import command; "
+        "print(command(['redis.conf', '--port', '7000', '--', 'THREADS_PER_QUEUE', '2'], 'rs'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    want = ["rs", "redis.conf", "--port", "7000", "--loadmodule", MODULE, "THREADS_PER_QUEUE", "2"]
+    assert out.strip() == str(want)
