@@ -88,11 +88,12 @@ def _save(fig, folder, name):
     return name
 
 
-def _vs_baseline(rows, folder, name, title):
-    """Requests/s and p50/p99 of cases that have a baseline, side by side."""
-    groups = [f"{r['case']}\n{r['clients']} clients" for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8))
-    subject, base = rows[0]["label"], rows[0]["base_label"]
+def _vs_baseline(rows, folder, name, title, labels=None):
+    """Requests/s and p50/p99 of cases that have a baseline, side by side; labels: the
+    legend's (subject, baseline), by default the first case's workloads."""
+    groups = [f"{_short(r['case'])}\n{r['clients']} clients" for r in rows]
+    fig, (left, right) = plt.subplots(2, 1, figsize=(13, 9))
+    subject, base = labels or (rows[0]["label"], rows[0]["base_label"])
     _bars(
         left,
         groups,
@@ -114,6 +115,13 @@ def _vs_baseline(rows, folder, name, title):
     )
     fig.suptitle(title)
     return _save(fig, folder, name)
+
+
+def _short(name):
+    """A case's name for an axis: "AI.TENSORSET vs SET 4 KB" -> "TENSORSET 4 KB"."""
+    subject, _, rest = name.partition(" vs ")
+    size = " ".join(w for w in rest.split() if w[0].isdigit() or w in ("KB", "MB"))
+    return f"{subject.removeprefix('AI.')} {size}".strip()
 
 
 def _web(rows, folder):
@@ -230,7 +238,10 @@ def charts(rows, folder):
     out = {}
     tensors = named("AI.TENSORSET vs SET", "AI.TENSORGET vs GET")
     if tensors:
-        out["tensors"] = _vs_baseline(tensors, folder, "tensors.png", "Tensors against plain Redis")
+        labels = ("AI.TENSORSET / AI.TENSORGET", "SET / GET")
+        out["tensors"] = _vs_baseline(
+            tensors, folder, "tensors.png", "Tensors against plain Redis", labels
+        )
     web = named(WEB_NAME)
     if web:
         out["web"] = _web(web, folder)
