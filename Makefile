@@ -12,6 +12,7 @@ RLTEST  = cd tests/flow && $(abspath $(PY)) -m RLTest --module $(abspath $(MODUL
 RLTEST_ARGS ?=
 
 .PHONY: setup build run test unit flow flow-replica flow-aof flow-cluster clients bench lint clean
+.PHONY: deploy wheel install
 
 setup: deps/redismodule.h deps/onnxruntime/onnxruntime_c_api.h $(VENV)/.requirements.installed
 
@@ -37,7 +38,7 @@ run: build
 # Cluster tests need hash-tagged keys: only the files written for it run there.
 CLUSTER_TESTS ?= test_cluster.py test_dag_async_cluster.py
 
-test: build lint unit flow flow-replica flow-aof flow-cluster clients
+test: build lint unit flow flow-replica flow-aof flow-cluster clients deploy
 
 unit: build
 	$(PY) -m pytest -q tests/unit
@@ -65,12 +66,39 @@ bench: build
 	$(PY) opt/bench.py
 	$(PY) opt/bench_stall.py
 
-PY_SOURCES := backends tests opt setup.py
+PY_SOURCES := backends tests opt setup.py cyrai
 
 lint: setup
 	$(VENV)/bin/ruff check $(PY_SOURCES)
 	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 	clang-format --dry-run --Werror src/*.[ch] pyx/*.[ch] backends/*.c backends/*.cpp tests/unit/c/*.c
+
+# --- deployment: the module as a pip package (see README, Deploy) --------------------------
+# The wheel and a fresh environment built from it, a copy of the module loaded with
+# PYTHON_ENV, refusals of environments it cannot use.
+deploy: build
+	$(PY) -m pytest -q -p no:cacheprovider tests/deploy
+
+# The wheel holds the module, the backends and the native runners built here.
+WHEEL_DIR := build/wheel
+
+wheel: build
+	rm -rf $(WHEEL_DIR)
+	$(PY) -m pip wheel -q --no-build-isolation --no-deps -w $(WHEEL_DIR) .
+
+# `make install PREFIX=/opt/cyrai`: a Python environment at PREFIX (made from the Python the
+# module links, if missing) holding the wheel and the pinned frameworks of FRAMEWORKS. The
+# module is then $(PREFIX)/lib/python3.X/site-packages/cyrai/cyrai.so, and
+# $(PREFIX)/bin/cyrai-server starts redis-server with it.
+PREFIX     ?= /opt/cyrai
+FRAMEWORKS ?= torch onnxruntime onnx tensorflow-cpu
+
+install: wheel
+	[ -x $(PREFIX)/bin/python3 ] || \
+	    $$($(PY) -c 'import sys; print(sys._base_executable)') -m venv $(PREFIX)
+	$(PREFIX)/bin/pip install -q -c requirements.txt numpy $(FRAMEWORKS)
+	$(PREFIX)/bin/pip install -q --no-deps --force-reinstall $(WHEEL_DIR)/cyrai-*.whl
+	$(PREFIX)/bin/python -I -m cyrai  # -I: not the checkout's cyrai/ of the working directory
 
 clean:
 	rm -rf build

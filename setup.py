@@ -2,22 +2,35 @@
 and the Cython bridge in one shared object, linked to libpython) and, for unit tests, the
 same bridge as an importable extension (build/cyrai_bridge*.so) that allocates with libc.
 
-    python setup.py build_ext      # what `make build` runs
+    python setup.py build_ext      # what `make build` runs: everything into build/
+    pip install .                  # the `cyrai` package into the running environment
+    pip wheel --no-build-isolation .
+
+The package (a wheel) holds the Python package cyrai/ (`python -m cyrai`, `cyrai-server`),
+the module as cyrai/cyrai.so, the backends as cyrai/backends/ and the native runners
+built for the frameworks of the building environment beside them. Nothing in the module
+names the machine it was built on: it finds its environment when it loads
+(pyx/python_env.h).
 """
 
 import glob
+import importlib.metadata
 import importlib.util
+import json
 import os
+import shutil
 import subprocess
 import sysconfig
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build import build
 from setuptools.command.build_ext import build_ext
 from setuptools.modified import newer_group
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join("build", "cython")
+NATIVE_RECORD = "native_runners.json"  # read by backends/_native.py
 try:
     GIT_SHA = (
         subprocess.run(
@@ -40,16 +53,19 @@ bridge_c = cythonize(
     compiler_directives={"language_level": 3},
 )[0].sources[0]
 
+# Debug information and __FILE__ name sources relative to the checkout, not by its path.
+NO_BUILD_PATHS = [f"-ffile-prefix-map={ROOT}/=", f"-ffile-prefix-map={ROOT}=."]
 common = {
     "include_dirs": ["src", "pyx", "deps", os.path.dirname(bridge_c)],
-    "define_macros": [("CYRAI_ROOT", f'"{ROOT}"'), ("CYRAI_GIT_SHA", f'"{GIT_SHA}"')],
-    "extra_compile_args": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla", "-Wno-unused-function"],
+    "define_macros": [("CYRAI_GIT_SHA", f'"{GIT_SHA}"')],
+    "extra_compile_args": ["-std=gnu11", "-O2", "-g", "-Wall", "-Wvla", "-Wno-unused-function"]
+    + NO_BUILD_PATHS,
     "libraries": [PYLIB],
     "library_dirs": [LIBDIR],
     "runtime_library_dirs": [LIBDIR],
     "depends": glob.glob("src/*.h") + glob.glob("pyx/*.h"),
 }
-core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c"]
+core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c", "pyx/python_env.c"]
 
 
 # --- native runners ----------------------------------------------------------------------
@@ -60,6 +76,20 @@ core = sorted(glob.glob("src/*.c")) + ["pyx/interp.c"]
 # library paths and flags just before a build, so an up-to-date tree never imports it.
 
 
+def relative_rpaths(lib_dirs, package_dir):
+    """$ORIGIN-relative rpaths to a framework's library folders, valid both from a runner
+    in build/ (a checkout) and from one in site-packages/cyrai/backends/ (installed): no
+    path of the build machine. The framework has loaded these libraries before its runner
+    anyway; the rpaths only make the runner loadable on its own."""
+    site = os.path.dirname(package_dir)
+    build = os.path.join(ROOT, "build")
+    rpaths = []
+    for lib in lib_dirs:
+        rpaths += [f"$ORIGIN/../../{os.path.relpath(lib, site)}"]
+        rpaths += [f"$ORIGIN/{os.path.relpath(lib, build)}"]
+    return rpaths
+
+
 def torch_configure(ext):
     """libtorch's headers, libraries and C++ ABI, as torch.utils.cpp_extension gives them."""
     import torch
@@ -68,7 +98,7 @@ def torch_configure(ext):
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
     ext.include_dirs += include_paths()
     ext.library_dirs += library_paths()
-    ext.runtime_library_dirs += library_paths()
+    ext.runtime_library_dirs += relative_rpaths(library_paths(), os.path.dirname(torch.__file__))
     ext.libraries += ["c10", "torch", "torch_cpu", "torch_python"]
     ext.extra_compile_args += [
         f"-D_GLIBCXX_USE_CXX11_ABI={abi}",
@@ -84,7 +114,7 @@ def tf_configure(ext):
     ext.extra_objects += [
         os.path.join(tf_dir, f"libtensorflow_{n}.so.2") for n in ("cc", "framework")
     ]
-    ext.runtime_library_dirs += [tf_dir]
+    ext.runtime_library_dirs += relative_rpaths([tf_dir], tf_dir)
 
 
 def onnx_configure(ext):
@@ -109,11 +139,13 @@ def native_extension(name, sources, package, configure):
         sources,
         include_dirs=["src"],
         extra_compile_args=["-std=c++20" if cxx else "-std=gnu11", "-O2", "-Wall"]
-        + ["-fvisibility=hidden"],
+        + ["-fvisibility=hidden"]
+        + NO_BUILD_PATHS,
         language="c++" if cxx else "c",
         depends=["src/native_runner.h"],
     )
     ext.configure = configure
+    ext.framework = package
     return ext
 
 
@@ -124,6 +156,37 @@ def native_extensions():
     ]
 
 
+def distribution_of(package):
+    """The installed distribution that provides an import package (tensorflow-cpu for
+    tensorflow), and its version."""
+    dist = importlib.metadata.packages_distributions().get(package, [package])[0]
+    return dist, importlib.metadata.version(dist)
+
+
+def record_native_runners(extensions, folder):
+    """Writes <folder>/native_runners.json: for each native runner there, the framework
+    distribution and version it was built against (backends/_native.py loads a runner only
+    where the same version is installed: a libtorch ABI is not stable across versions).
+    Runners built now are recorded; the record of one left from an earlier build whose
+    framework this environment lacks (an isolated `pip wheel`) is kept."""
+    path = os.path.join(folder, NATIVE_RECORD)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except (OSError, ValueError):
+        record = {}
+    for ext in extensions:
+        if getattr(ext, "framework", None):
+            record[ext.name] = distribution_of(ext.framework)
+    record = {
+        name: built
+        for name, built in record.items()
+        if glob.glob(os.path.join(folder, name + ".*.so"))
+    }
+    with open(path, "w") as f:
+        json.dump(record, f, indent=1, sort_keys=True)
+
+
 class BuildInto(build_ext):
     """Writes the extensions to build/, the module under the plain name Redis loads.
 
@@ -132,6 +195,10 @@ class BuildInto(build_ext):
     never half of one."""
 
     linking = None  # the extension being linked, whose output goes to a temporary name
+
+    def run(self):
+        super().run()
+        record_native_runners(self.extensions, os.path.join(ROOT, "build"))
 
     def final_path(self, name):
         filename = "cyrai.so" if name == "cyrai" else self.get_ext_filename(name)
@@ -170,12 +237,46 @@ class BuildInto(build_ext):
         os.replace(final + ".tmp", final)
 
 
+class BuildPackage(build):
+    """The build of a wheel or an install: the extensions into build/ as `make build` does
+    (only what changed is compiled), then copied into the package: the module as
+    cyrai/cyrai.so, the native runners built for this environment's frameworks into
+    cyrai/backends/ with their record. Runners of frameworks absent here are left out (their
+    backends run through Python): say so."""
+
+    def run(self):
+        super().run()
+        package = os.path.join(self.build_lib, "cyrai")
+        backends = os.path.join(package, "backends")
+        for stale in glob.glob(os.path.join(package, "*.so")) + glob.glob(
+            os.path.join(backends, "*.so")
+        ):
+            os.remove(stale)
+        built = os.path.join(ROOT, "build")
+        shutil.copy2(os.path.join(built, "cyrai.so"), os.path.join(package, "cyrai.so"))
+        natives = native_extensions()
+        for ext in natives:
+            for path in glob.glob(os.path.join(built, ext.name + ".*.so")):
+                shutil.copy2(path, backends)
+        if os.path.exists(os.path.join(backends, NATIVE_RECORD)):
+            os.remove(os.path.join(backends, NATIVE_RECORD))  # a stale one of an earlier build
+        record_native_runners(natives, backends)
+        missing = sorted({spec[2] for spec in NATIVE} - {ext.framework for ext in natives})
+        if missing:
+            print(f"note: no native runner for {', '.join(missing)} (not installed here)")
+
+
 setup(
     name="cyrai",
     version="0.1.0",
     description="A Redis module that runs deep-learning models where the data lives",
     license="MIT",
-    packages=["backends"],
+    python_requires=">=3.11,<3.12",  # the module links this Python's libpython
+    packages=["cyrai", "cyrai.backends"],
+    package_dir={"cyrai.backends": "backends"},
+    install_requires=["numpy"],
+    extras_require={"torch": ["torch"], "onnx": ["onnxruntime", "onnx"], "tf": ["tensorflow-cpu"]},
+    entry_points={"console_scripts": ["cyrai-server = cyrai.server:main"]},
     ext_modules=[
         # The soname lets ONNX Runtime open the loaded module as a custom-op library by
         # name (src/onnx_memory.c).
@@ -183,5 +284,5 @@ setup(
         Extension("cyrai_bridge", core + ["pyx/standalone.c", bridge_c], **common),
         *native_extensions(),
     ],
-    cmdclass={"build_ext": BuildInto},
+    cmdclass={"build_ext": BuildInto, "build": BuildPackage},
 )

@@ -10,20 +10,27 @@ ratio, requests/s or median latency. To add a benchmark, write a function that r
 Cases and add it to CASE_FACTORIES (model cases: bench_models.py, their models:
 bench_zoo.py).
 
-    .venv/bin/python opt/bench.py [--only TENSORGET] [--duration 3] [--strict]
+    .venv/bin/python opt/bench.py [--only TENSORGET,sweep] [--duration 3] [--strict]
+
+Besides the table, the run writes a report (bench_report.py): an HTML page with charts of
+the same numbers, in build/bench/ unless --report names another folder.
 """
 
 import argparse
+import dataclasses
 import os
 import random
 import signal
 import sys
 
+import bench_report
 import redis
 from bench_async import async_dag_cases
 from bench_case import Case, Outcome, Target, Workload
 from bench_load import OK, bulk, encode, run_load
 from bench_models import MODEL_CASE_FACTORIES
+from bench_sweep import sweep_cases
+from bench_web import web_cases
 from redis_launcher import RedisServer, ServerError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,6 +110,8 @@ def tensor_cases():
 
 
 CASE_FACTORIES = [tensor_cases, *MODEL_CASE_FACTORIES, async_dag_cases]
+# The report's: latency against concurrency, and the model served by a web framework.
+CASE_FACTORIES += [sweep_cases, web_cases]
 
 
 # --- running ---------------------------------------------------------------------------
@@ -112,7 +121,9 @@ def run_case(server, case, duration, rounds):
     """Alternates baseline and subject `rounds` times, duration/rounds seconds each, then
     times the in-process calls, if any, with the server idle."""
     if case.runner:
-        return case.runner(server, case, rounds)
+        return case.runner(
+            server, dataclasses.replace(case, duration=duration or case.duration), rounds
+        )
     duration = duration or case.duration or DURATION_S
     rounds = rounds or case.rounds or ROUNDS
     out = Outcome(case)
@@ -189,6 +200,11 @@ def row(o):
         vs_set,
         targets or "-",
     )
+    if o.case.baseline and o.baseline_rounds:
+        line += (
+            f"\n{'':>4}{o.case.baseline.label}: p50 {_ms(o.baseline.p50_ms)} ms, "
+            f"p99 {_ms(o.baseline.p99_ms)} ms"
+        )
     if o.inprocess_cps:
         line += (
             f"\n{'':>4}in process (1 thread): {o.inprocess_cps:,.0f} calls/s "
@@ -204,7 +220,16 @@ def parse_args(argv):
     p.add_argument(
         "--module-args", default="", help="arguments for the module, e.g. 'INTRA_OP_PARALLELISM 1'"
     )
-    p.add_argument("--only", default="", help="run the cases whose name contains this")
+    p.add_argument(
+        "--only",
+        default="",
+        help="run the cases whose name contains this (or one of these, comma-separated)",
+    )
+    p.add_argument(
+        "--report",
+        default=bench_report.DEFAULT_FOLDER,
+        help="the folder of the HTML report (%(default)s)",
+    )
     p.add_argument(
         "--duration",
         type=float,
@@ -227,7 +252,8 @@ def main(argv=None):
     args = parse_args(argv)
     # A SIGTERM (timeout, CI cancel) unwinds like an exception, so the server is stopped.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    cases = [c for make in CASE_FACTORIES for c in make() if args.only.lower() in c.name.lower()]
+    only = [word.strip().lower() for word in args.only.split(",")]
+    cases = [c for make in CASE_FACTORIES for c in make() if any(w in c.name.lower() for w in only)]
     threads = args.only.lower() in "threads_per_queue"
     if not cases and not threads:
         sys.exit(f"no case matches {args.only!r}")
@@ -238,6 +264,8 @@ def main(argv=None):
             threads_met = run_threads_scaling(args)
     except (ServerError, RuntimeError, redis.RedisError) as e:  # the server is stopped
         sys.exit(f"bench: {type(e).__name__}: {e}")
+    if outcomes:
+        print(f"report: {bench_report.write(args.report, outcomes, HEADER, row)}")
     with_targets = [o for o in outcomes if o.case.targets]
     missed = [o for o in with_targets if not o.passed]
     summary = (
@@ -327,7 +355,9 @@ def run_all(args, cases):
         )
         print(HEADER)
         print("-" * len(HEADER))
-        for case in cases:
+        for n, case in enumerate(cases, 1):
+            # Progress on stderr: a model case takes seconds, the whole run minutes.
+            print(f"[{n}/{len(cases)}] {case.name}, {case.clients} clients", file=sys.stderr)
             outcomes.append(run_case(server, case, args.duration, args.rounds))
             print(row(outcomes[-1]), flush=True)
         print(f"load average at the end: {_load()}")

@@ -12,9 +12,10 @@
 #include "native_runner.h"
 #include "tensor.h"
 
-/* Starts the embedded interpreter on the project's virtual environment, imports the
+/* Starts the embedded interpreter on its Python environment (python_env: the PYTHON_ENV
+ * option, or NULL to find it from the module's location; see python_env.h), imports the
  * Cython bridge and releases the GIL. Returns 0, or -1 with a reason in err. */
-int bridge_start(char *err, size_t errlen);
+int bridge_start(const char *python_env, char *err, size_t errlen);
 
 /* A worker's own Python thread state, made once; enter takes the GIL with it, leave
  * gives the GIL back. */

@@ -59,6 +59,13 @@ static int parse_yes_no(RedisModuleString *value, int *out) {
     return 0;
 }
 
+/* Checked when the interpreter starts, which says what is wrong with it. */
+static int config_set_python_env(RedisModuleString *value) {
+    if (ai_config.python_env) RedisModule_Free(ai_config.python_env);
+    ai_config.python_env = RedisModule_Strdup(RedisModule_StringPtrLen(value, NULL));
+    return 0;
+}
+
 static int apply(const char *name, RedisModuleString *value) {
     int b = ai_backend_by_name(name, strlen(name));
     if (b >= 0) {
@@ -87,6 +94,7 @@ static int apply(const char *name, RedisModuleString *value) {
     }
     if (!strcasecmp(name, "NATIVE_RUNS")) return parse_yes_no(value, &ai_config.native_runs);
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
+    if (!strcasecmp(name, "PYTHON_ENV")) return config_set_python_env(value);
     return -1;
 }
 

@@ -15,6 +15,9 @@ typedef struct AIConfig {
     long long tensor_max_bytes; /* the cap of one tensor (roadmap R5), see tensor.h */
     unsigned preload_backends;  /* bit per backend id named at load time */
     int native_runs;            /* NATIVE_RUNS yes|no: workers use backends' native runners */
+    /* Deployment: PYTHON_ENV <path>, the Python environment to embed; NULL: found from the
+     * module's own location (pyx/python_env.h). */
+    char *python_env;
 } AIConfig;
 
 extern AIConfig ai_config;

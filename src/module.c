@@ -64,7 +64,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     stats_init(ctx);
 
     char err[512] = "";
-    if (bridge_start(err, sizeof err) != 0) return refuse(ctx, err);
+    if (bridge_start(ai_config.python_env, err, sizeof err) != 0) return refuse(ctx, err);
     if (preload_backends() != 0) return refuse(ctx, "a backend named at load time failed to load");
 
     if (queue_loader_start() != 0 || !queue_get("CPU"))
