@@ -10,6 +10,7 @@
 #pragma once
 #include "bridge.h"
 #include "errors.h"
+#include "estimate.h"
 #include "queue.h"
 
 enum { AI_BACKEND_TF = 0, AI_BACKEND_TFLITE, AI_BACKEND_TORCH, AI_BACKEND_ONNX, AI_BACKEND__COUNT };
@@ -40,6 +41,7 @@ typedef struct AIModel {
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;
     long refcount;
+    AIEstimate estimate; /* its run times, for TTR admission (roadmap R3) */
 } AIModel;
 
 /* A model not yet loaded, taking over blob (RedisModule_Alloc'd; may be set later). */

@@ -4,6 +4,7 @@
 #pragma once
 #include "bridge.h"
 #include "errors.h"
+#include "estimate.h"
 #include "queue.h"
 
 typedef struct AIScript {
@@ -20,6 +21,7 @@ typedef struct AIScript {
     char *key;
     size_t keylen;
     long refcount;
+    AIEstimate estimate; /* its run times, for TTR admission (roadmap R3) */
 } AIScript;
 
 AIScript *script_new(const char *device, const char *tag, size_t taglen, const char *source,
