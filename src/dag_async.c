@@ -311,6 +311,16 @@ void dag_async_info(RedisModuleInfoCtx *ctx) {
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_timedout", reg.timedout);
 }
 
+void dag_async_totals(AIAsyncTotals *t) {
+    long long running = __atomic_load_n(&reg.started, __ATOMIC_RELAXED) - reg.finished_started;
+    *t = (AIAsyncTotals){.queued = reg.pending - running,
+                         .running = running,
+                         .kept = reg.kept,
+                         .done = reg.done,
+                         .errors = reg.errors,
+                         .timedout = reg.timedout};
+}
+
 int dag_async_commands_register(RedisModuleCtx *ctx) {
     if (!RedisModule_EventLoopAddOneShot) { /* Redis < 7.0: no way to wake the main thread */
         RedisModule_Log(ctx, "notice", "asynchronous DAGs need Redis 7.0 or later");

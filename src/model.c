@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backends.h"
 #include "config.h"
 #include "free_thread.h"
 #include "strdup.h"
@@ -42,6 +43,14 @@ AIModel *model_new(int backend, const char *device, const char *tag, size_t tagl
     return m;
 }
 
+/* Best effort (roadmap R4): what the backend reports, else the size of the bytes the
+ * framework parsed, which it holds at least once. */
+static void model_count_memory(AIModel *m) {
+    m->held_bytes = bridge_model_memory(m->handle);
+    if (m->held_bytes < 0) m->held_bytes = (long long)m->bloblen;
+    ai_backend_memory_add(m->backend, m->held_bytes);
+}
+
 int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
                AIError *err) {
     AIBackendOpts opts = {
@@ -54,6 +63,7 @@ int model_load(AIModel *m, const AINames *given_inputs, const AINames *given_out
         bridge_model_load(ai_backend_name(m->backend), m->device, m->blob, m->bloblen, given_inputs,
                           given_outputs, &opts, &m->handle, &m->inputs, &m->outputs, err);
     if (rc == 0) m->runner = bridge_model_runner(m->handle);
+    if (rc == 0) model_count_memory(m);
     return rc;
 }
 
@@ -94,6 +104,7 @@ static void model_free(void *arg) {
 
 void model_release(AIModel *m) {
     if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (m->handle) ai_backend_memory_add(m->backend, -m->held_bytes);
     if (m->handle) bridge_free_later(m->handle);
     free_later(model_free, m);
 }

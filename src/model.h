@@ -42,6 +42,7 @@ typedef struct AIModel {
     size_t keylen;
     long refcount;
     AIEstimate estimate; /* its run times, for TTR admission (roadmap R3) */
+    long long held_bytes; /* what its framework holds, counted in AI.INFO (roadmap R4) */
 } AIModel;
 
 /* A model not yet loaded, taking over blob (RedisModule_Alloc'd; may be set later). */

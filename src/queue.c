@@ -101,16 +101,23 @@ static long long gather_mates(AIQueue *q, AIJob *head) {
     return total;
 }
 
+/* The latest time a run with a TTR may start and still answer in time: its deadline less
+ * the batch's estimated run time and a margin for the worker's wake-ups (a tenth of the
+ * TTR, at least a 1 ms poll). */
+static uint64_t latest_start(const AIJob *j, long long cost_us) {
+    uint64_t ttr = j->ttr_deadline_us - j->enqueued_us, margin = ttr / 10 > 1000 ? ttr / 10 : 1000;
+    uint64_t before = (uint64_t)cost_us + margin;
+    return j->ttr_deadline_us > before ? j->ttr_deadline_us - before : 0;
+}
+
 /* A batch's deadline is its earliest member's: a member's TIMEOUT passed, or a member's
- * TTR would be missed if the batch, at its estimated run time, started after the next
- * poll. */
+ * TTR is near enough that the batch must start now. */
 static int group_due(const AIJob *head, uint64_t now) {
     long long cost = 0;
     for (const AIJob *j = head; j; j = j->mates) cost += j->cost_us;
-    uint64_t start_by = now + (uint64_t)cost + 1000;
     for (const AIJob *j = head; j; j = j->mates)
         if (deadline_passed(j->deadline_us, now) ||
-            (j->ttr_deadline_us && start_by >= j->ttr_deadline_us))
+            (j->ttr_deadline_us && now >= latest_start(j, cost)))
             return 1;
     return 0;
 }
