@@ -1,6 +1,7 @@
-/* Run-time estimates; see estimate.h. An exponential moving average with weight 1/4 on
- * the newest run: it follows a model that got slower within a few runs, and one slow
- * run moves it by a quarter only. */
+/* Run-time estimates; see estimate.h. Each slot keeps exponential moving averages, with
+ * weight 1/4 on the newest run, of the run time and of its deviation from that average
+ * (as TCP estimates round trips): it follows a model that got slower within a few runs,
+ * one slow run moves it by a quarter only, and a model whose runs vary gets a margin. */
 #include "estimate.h"
 
 static int slot_of(long long rows) {
@@ -9,23 +10,36 @@ static int slot_of(long long rows) {
     return k;
 }
 
-static long long load(const AIEstimate *e, int k) {
-    return __atomic_load_n(&e->us[k], __ATOMIC_RELAXED);
-}
+static long long load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+
+static void store(int64_t *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 
 void estimate_record(AIEstimate *e, long long rows, long long us) {
     if (us <= 0) us = 1; /* a run was seen: never "unknown" again */
     int k = slot_of(rows);
-    long long old = load(e, k);
-    long long avg = old ? old + (us - old) / 4 : us;
-    __atomic_store_n(&e->us[k], avg > 0 ? avg : 1, __ATOMIC_RELAXED);
+    long long mean = load(&e->mean_us[k]), dev = load(&e->dev_us[k]);
+    if (!mean) {
+        store(&e->dev_us[k], us / 2);
+        store(&e->mean_us[k], us);
+        return;
+    }
+    long long diff = us > mean ? us - mean : mean - us;
+    store(&e->dev_us[k], dev + (diff - dev) / 4);
+    mean += (us - mean) / 4;
+    store(&e->mean_us[k], mean > 0 ? mean : 1);
+}
+
+/* A slot's expected run time: its average plus twice its deviation; 0 when unknown. */
+static long long expected(const AIEstimate *e, int k) {
+    long long mean = load(&e->mean_us[k]);
+    return mean ? mean + 2 * load(&e->dev_us[k]) : 0;
 }
 
 /* The known slot nearest to k, or -1. */
 static int nearest_known(const AIEstimate *e, int k) {
     for (int d = 0; d < AI_ESTIMATE_SLOTS; d++) {
-        if (k - d >= 0 && load(e, k - d)) return k - d;
-        if (k + d < AI_ESTIMATE_SLOTS && load(e, k + d)) return k + d;
+        if (k - d >= 0 && load(&e->mean_us[k - d])) return k - d;
+        if (k + d < AI_ESTIMATE_SLOTS && load(&e->mean_us[k + d])) return k + d;
     }
     return -1;
 }
@@ -33,7 +47,7 @@ static int nearest_known(const AIEstimate *e, int k) {
 long long estimate_run_us(const AIEstimate *e, long long rows) {
     int k = slot_of(rows), known = nearest_known(e, k);
     if (known < 0) return 0;
-    long long us = load(e, known);
+    long long us = expected(e, known);
     /* From a smaller batch, scale by rows; from a larger one, a smaller batch costs no
      * more than it did. */
     return known < k ? us * (rows >> known) : us;
@@ -42,7 +56,7 @@ long long estimate_run_us(const AIEstimate *e, long long rows) {
 long long estimate_queued_us(const AIEstimate *e, long long rows, int batching) {
     if (!batching || rows <= 0) return estimate_run_us(e, rows);
     for (int k = AI_ESTIMATE_SLOTS - 1; k >= 0; k--) {
-        long long us = load(e, k);
+        long long us = expected(e, k);
         if (us) return us * rows / (1LL << k); /* per row of the largest batch seen */
     }
     return 0;

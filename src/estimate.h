@@ -15,12 +15,15 @@
 #define AI_ESTIMATE_SLOTS 16
 
 typedef struct AIEstimate {
-    int64_t us[AI_ESTIMATE_SLOTS];
+    int64_t mean_us[AI_ESTIMATE_SLOTS]; /* 0: no run seen */
+    int64_t dev_us[AI_ESTIMATE_SLOTS];
 } AIEstimate;
 
 /* Worker: a run of `rows` rows (0 or 1 when the model does not batch) took us. */
 void estimate_record(AIEstimate *e, long long rows, long long us);
-/* Main thread: the expected time of one run of rows rows, alone; 0 when unknown. */
+/* Main thread: the expected time of one run of rows rows, alone (the average run time
+ * plus twice its mean deviation: an estimate meant to be exceeded rarely); 0 when
+ * unknown. */
 long long estimate_run_us(const AIEstimate *e, long long rows);
 /* Main thread: what a queued run of rows rows adds to its queue's work. A model that
  * batches runs it merged with others: it then costs its share of the largest batch seen,

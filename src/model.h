@@ -41,7 +41,7 @@ typedef struct AIModel {
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;
     long refcount;
-    AIEstimate estimate; /* its run times, for TTR admission (roadmap R3) */
+    AIEstimate estimate;  /* its run times, for TTR admission (roadmap R3) */
     long long held_bytes; /* what its framework holds, counted in AI.INFO (roadmap R4) */
 } AIModel;
 
