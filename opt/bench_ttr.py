@@ -80,6 +80,12 @@ def calibrate(con, target_ms):
     return rounds
 
 
+def model_time_s(con):
+    """The time the worker has spent running m so far (AI.INFO's duration)."""
+    info = con.execute_command("AI.INFO", "m")
+    return dict(zip(info[0::2], info[1::2]))[b"duration"] / 1e6
+
+
 def modelexecute(model, out, *tail):
     return ("AI.MODELEXECUTE", model, "INPUTS", 1, "x", "OUTPUTS", 1, out, *tail)
 
@@ -198,9 +204,12 @@ def p99_ms(latencies):
 class Tally:
     def __init__(self):
         self.seconds = 0.0
+        self.busy_s = 0.0  # the worker's time in the model (includes the warm-up)
+        self.rounds = 0
         self.kinds = {k: array.array("d") for k in (OK, TIMEDOUT, REFUSED)}
 
     def add(self, result, seconds):
+        self.rounds += 1
         self.seconds += seconds
         for k, v in result.items():
             self.kinds[k].extend(v)
@@ -222,6 +231,7 @@ class Tally:
         return (
             f"{label:<12} OK {n[OK]:>7,}  TIMEDOUT {n[TIMEDOUT]:>7,}  refused {n[REFUSED]:>8,}"
             f"  OK within {LIMIT_MS} ms {self.in_time:>7,}  goodput {self.goodput:>7,.0f}/s"
+            f"  worker busy {self.busy_s / (self.seconds + WARMUP_S * self.rounds):.0%}"
         )
 
 
@@ -247,8 +257,10 @@ def measure(args, server, con):
     ]
     with_ttr, with_timeout = Tally(), Tally()
     for _ in range(args.rounds):
-        with_ttr.add(run_load(server.port, ttr, args.duration), args.duration)
-        with_timeout.add(run_load(server.port, timeout, args.duration), args.duration)
+        for tally, requests in ((with_ttr, ttr), (with_timeout, timeout)):
+            busy = model_time_s(con)
+            tally.add(run_load(server.port, requests, args.duration), args.duration)
+            tally.busy_s += model_time_s(con) - busy
     info = con.execute_command("AI.INFO", "m")
     d = {k.decode(): v for k, v in zip(info[0::2], info[1::2])}
     print(
@@ -258,6 +270,7 @@ def measure(args, server, con):
     print(with_ttr.line(f"TTR {LIMIT_MS}"))
     print(with_timeout.line(f"TIMEOUT {LIMIT_MS}"))
     print(f"server: ttr_rejected {d['ttr_rejected']:,}, ttr_missed {d['ttr_missed']:,}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return with_ttr, with_timeout
 
 

@@ -32,7 +32,7 @@ void estimate_record(AIEstimate *e, long long rows, long long us) {
 /* A slot's expected run time: its average plus twice its deviation; 0 when unknown. */
 static long long expected(const AIEstimate *e, int k) {
     long long mean = load(&e->mean_us[k]);
-    return mean ? mean + 2 * load(&e->dev_us[k]) : 0;
+    return mean ? mean + 4 * load(&e->dev_us[k]) : 0;
 }
 
 /* The known slot nearest to k, or -1. */
