@@ -4,8 +4,9 @@
  * - main thread (modelexecute_command): parse the command and look the model up
  *   (model_execute_parse), take references to the input tensors (later writes to those
  *   keys do not affect the run), mark the run for batching when its model allows it,
- *   block the client and queue the run on the model's device (queue_model_run);
- * - worker (execute): skip the run if its TIMEOUT passed, else run the backend, alone or
+ *   refuse it when its TTR cannot be met (admit, ttr.h), block the client and queue the
+ *   run on the model's device (queue_model_run);
+ * - worker (execute): skip the run if its TIMEOUT or TTR passed, else run the backend, alone or
  *   merged with compatible queued runs of the same model (auto-batching), on its native
  *   runner without the GIL when it has one (native_run.h);
  * - main thread (run.c, on unblock): write and replicate the outputs as tensors, and

@@ -1,4 +1,5 @@
-/* Run queues: one FIFO per device (upper-cased device string), each served by
+/* Run queues: one per device (upper-cased device string), FIFO but for runs with a TTR
+ * (served earliest-deadline-first, see AI_QUEUE_UNTIMED_SLACK_MS), each served by
  * THREADS_PER_QUEUE worker pthreads, plus the loader queue (one worker) for model loads,
  * script compiles, backend imports and frees, so that long loads never sit in front of
  * runs (head-of-line blocking). The loader queue is not a device: the module holds it by
