@@ -238,6 +238,30 @@ def check_parse_errors(env):
     )
 
 
+def check_getkeys(env):
+    """TTR and its value are no keys, wherever they stand (cluster routing, ACL)."""
+    con = connect(env)
+    store(con, "m", "TORCH", torch_blob("mlp"))
+    scriptstore(con, "s", CALLS, CALL_ENTRY_POINTS)
+    scriptstore(con, "t", SIMPLE, ["bar"])
+    for args, keys in (
+        (run_m("y", "TTR", 5, "TIMEOUT", 5), ["m", "x", "y"]),
+        (
+            ("AI.MODELRUN", "m", "TTR", 5, "TIMEOUT", 5, "INPUTS", "x", "OUTPUTS", "y"),
+            ["m", "x", "y"],
+        ),
+        (count("y", "TTR", 5), ["s", "c", "y"]),
+        (
+            ("AI.SCRIPTRUN", "t", "bar", "TTR", 5, "INPUTS", "x", "x", "OUTPUTS", "y"),
+            ["t", "x", "x", "y"],
+        ),
+        (dag_m("y", "TTR", 5), ["x", "y", "m"]),
+    ):
+        with RawConnection(con) as raw:
+            kind, got = raw.call("COMMAND", "GETKEYS", *args)
+        env.assertEqual((kind, [k.decode() for _, k in got]), ("*", keys), message=args)
+
+
 # ---------------------------------------------------------------------------------------
 # Expiry, order, batching
 
@@ -334,6 +358,7 @@ def test_ttr(env):
     run_checks(
         env,
         check_parse_errors,
+        check_getkeys,
         check_refused_when_full_admitted_when_empty,
         check_timedout_at_expiry,
         check_edf_order,
