@@ -86,6 +86,12 @@ def model_time_s(con):
     return dict(zip(info[0::2], info[1::2]))[b"duration"] / 1e6
 
 
+def reply_lag_us(con):
+    """The CPU queue's recent delay from a run's end to its reply."""
+    info = con.execute_command("AI.INFO")
+    return dict(zip(info[0::2], info[1::2]))[b"reply_lag_us"]
+
+
 def modelexecute(model, out, *tail):
     return ("AI.MODELEXECUTE", model, "INPUTS", 1, "x", "OUTPUTS", 1, out, *tail)
 
@@ -206,6 +212,7 @@ class Tally:
         self.seconds = 0.0
         self.busy_s = 0.0  # the worker's time in the model (includes the warm-up)
         self.rounds = 0
+        self.lags = []  # reply_lag_us at the end of each round
         self.kinds = {k: array.array("d") for k in (OK, TIMEDOUT, REFUSED)}
 
     def add(self, result, seconds):
@@ -232,6 +239,7 @@ class Tally:
             f"{label:<12} OK {n[OK]:>7,}  TIMEDOUT {n[TIMEDOUT]:>7,}  refused {n[REFUSED]:>8,}"
             f"  OK within {LIMIT_MS} ms {self.in_time:>7,}  goodput {self.goodput:>7,.0f}/s"
             f"  worker busy {self.busy_s / (self.seconds + WARMUP_S * self.rounds):.0%}"
+            f"  reply lag {'/'.join(str(lag) for lag in self.lags)} us"
         )
 
 
@@ -261,6 +269,7 @@ def measure(args, server, con):
             busy = model_time_s(con)
             tally.add(run_load(server.port, requests, args.duration), args.duration)
             tally.busy_s += model_time_s(con) - busy
+            tally.lags.append(reply_lag_us(con))
     info = con.execute_command("AI.INFO", "m")
     d = {k.decode(): v for k, v in zip(info[0::2], info[1::2])}
     print(

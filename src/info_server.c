@@ -27,8 +27,9 @@ static long reply_queues(RedisModuleCtx *ctx) {
         count(ctx, "running", queue_running(i));
         count(ctx, "done", queue_done(i));
         count(ctx, "work_us", queue_work_us(i));
+        count(ctx, "reply_lag_us", queue_reply_lag_us(i));
     }
-    return queue_count() * 12L;
+    return queue_count() * 14L;
 }
 
 static long reply_backends(RedisModuleCtx *ctx) {

@@ -31,6 +31,7 @@ struct AIQueue {
     /* Estimated run time of the jobs queued or running (roadmap R3), and the runs running
      * and done (R4): atomics, so that admission and INFO read them without the lock. */
     long long work_us;
+    long long reply_lag_us; /* moving average, written by the main thread only */
     long running;
     long long done;
     int stopping;
@@ -304,12 +305,22 @@ long queue_depth(int i) {
 
 long long queue_wait_us(const AIQueue *q) {
     long long work = __atomic_load_n(&q->work_us, __ATOMIC_RELAXED);
-    return work > 0 && q->nthreads > 0 ? work / q->nthreads : 0;
+    long long lag = __atomic_load_n(&q->reply_lag_us, __ATOMIC_RELAXED);
+    return (work > 0 && q->nthreads > 0 ? work / q->nthreads : 0) + lag;
+}
+
+/* Weight 1/8: the reply path is noisier than a run. */
+void queue_note_reply_lag(AIQueue *q, long long lag_us) {
+    long long lag = __atomic_load_n(&q->reply_lag_us, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->reply_lag_us, lag + (lag_us - lag) / 8, __ATOMIC_RELAXED);
 }
 
 long queue_running(int i) { return __atomic_load_n(&queues[i]->running, __ATOMIC_RELAXED); }
 long long queue_done(int i) { return __atomic_load_n(&queues[i]->done, __ATOMIC_RELAXED); }
 long long queue_work_us(int i) { return __atomic_load_n(&queues[i]->work_us, __ATOMIC_RELAXED); }
+long long queue_reply_lag_us(int i) {
+    return __atomic_load_n(&queues[i]->reply_lag_us, __ATOMIC_RELAXED);
+}
 
 double queue_thread_cpu(int i, int t) {
     clockid_t clock;

@@ -82,12 +82,17 @@ int queue_threads(int i);
 /* CPU seconds used by worker t of queue i, or -1 if unavailable. */
 double queue_thread_cpu(int i, int t);
 /* Time to response (roadmap R3) and monitoring (R4): the estimated time a run queued now
- * waits before it starts (the work queued or running, divided by the workers), and the
- * runs of queue i waiting, running and done. Any thread; no lock taken. */
+ * waits before it starts (the work queued or running, divided by the workers, and the
+ * recent delay between a run's end and its reply), and the runs of queue i waiting,
+ * running and done. Any thread; no lock taken. */
 long long queue_wait_us(const AIQueue *q);
+/* Main thread: a run of q was answered lag_us after its worker finished it (the reply
+ * path, which admission adds to the wait). */
+void queue_note_reply_lag(AIQueue *q, long long lag_us);
 long queue_running(int i);
 long long queue_done(int i);
 long long queue_work_us(int i);
+long long queue_reply_lag_us(int i);
 /* Called by a job's execute() that re-queued itself to wait for another device: its worker
  * then pauses briefly after releasing the GIL instead of spinning on it. */
 void queue_backoff(void);

@@ -70,7 +70,10 @@ static int on_unblock(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
 static void on_free(RedisModuleCtx *ctx, void *privdata) {
     (void)ctx;
     AIRun *r = privdata;
-    r->ttr_missed = deadline_passed(r->job.ttr_deadline_us, RedisModule_MonotonicMicroseconds());
+    uint64_t now = RedisModule_MonotonicMicroseconds();
+    r->ttr_missed = deadline_passed(r->job.ttr_deadline_us, now);
+    if (r->finished_us && now > r->finished_us)
+        queue_note_reply_lag(r->queue, (long long)(now - r->finished_us));
     r->kind->record(r);
     run_free(r);
 }
@@ -83,6 +86,7 @@ void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, const AILimits *limi
     r->job.ttr_deadline_us = ttr_deadline(now, limits->ttr_ms);
     r->job.deadline_us =
         earlier(deadline_from_timeout_ms(now, limits->timeout_ms), r->job.ttr_deadline_us);
+    r->queue = q;
     r->bc = RedisModule_BlockClient(ctx, on_unblock, NULL, on_free, 0);
     RedisModule_BlockedClientMeasureTimeStart(r->bc);
     queue_push(q, &r->job);
@@ -98,6 +102,7 @@ int run_expired(const AIRun *r) {
 
 void run_finish(AIRun *r) {
     r->failed = r->err.code != AI_OK;
+    r->finished_us = RedisModule_MonotonicMicroseconds();
     RedisModule_BlockedClientMeasureTimeEnd(r->bc);
     RedisModule_UnblockClient(r->bc, r);
 }

@@ -40,6 +40,8 @@ struct AIRun {
     /* Time to response (roadmap R3) and monitoring (R4) */
     long long queue_wait_us; /* set by the worker when the run starts; -1: it never started */
     int ttr_missed;          /* set on the main thread: answered after its TTR */
+    AIQueue *queue;          /* where it ran */
+    uint64_t finished_us;    /* when its worker handed it back */
 };
 
 void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs);

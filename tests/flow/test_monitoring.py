@@ -1,5 +1,6 @@
 """Monitoring (roadmap R4): AI.INFO without arguments (per device queue its threads and the
-runs queued, running and done, and the estimated work queued; per loaded backend its
+runs queued, running and done, the estimated work queued and the delay of replies; per
+loaded backend its
 version and the memory its models hold; the asynchronous DAGs' totals), the percentile
 fields AI.INFO <key> adds after RedisAI's, and the per-device counts of INFO MODULES'
 ai_queues. Each field is checked present, then moving: runs make done grow, a run behind
@@ -58,7 +59,17 @@ def check_server_info_fresh_and_moving(env):
     con = connect(env)
     queues, backends, totals = server_info(con)
     env.assertEqual(
-        queues, {"CPU": {"threads": 1, "queued": 0, "running": 0, "done": 0, "work_us": 0}}
+        queues,
+        {
+            "CPU": {
+                "threads": 1,
+                "queued": 0,
+                "running": 0,
+                "done": 0,
+                "work_us": 0,
+                "reply_lag_us": 0,
+            }
+        },
     )
     env.assertEqual(backends, {})
     env.assertEqual(list(totals), ASYNC)
@@ -67,7 +78,16 @@ def check_server_info_fresh_and_moving(env):
     queues, backends, _ = server_info(con)
     env.assertEqual(
         queues,
-        {"CPU": {"threads": 1, "queued": 0, "running": 0, "done": 0, "work_us": 0}},
+        {
+            "CPU": {
+                "threads": 1,
+                "queued": 0,
+                "running": 0,
+                "done": 0,
+                "work_us": 0,
+                "reply_lag_us": 0,
+            }
+        },
     )
     env.assertEqual(
         backends,
@@ -79,6 +99,7 @@ def check_server_info_fresh_and_moving(env):
     # A worker counts a run done once it handed the reply over: the count may lag the
     # reply by a moment.
     wait_until(env, lambda: server_info(con)[0]["CPU"]["done"] == 3, message="3 runs done")
+    env.assertGreaterEqual(server_info(con)[0]["CPU"]["reply_lag_us"], 0)
     store(con, "m2", "TORCH", torch_blob("mlp"))
     env.assertEqual(server_info(con)[1]["TORCH"]["memory"], 2 * weights_bytes("mlp"))
     con.delete("m2")
