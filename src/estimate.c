@@ -15,7 +15,8 @@ static long long load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_REL
 static void store(int64_t *p, long long v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
 
 void estimate_record(AIEstimate *e, long long rows, long long us) {
-    if (us <= 0) us = 1; /* a run was seen: never "unknown" again */
+    if (__atomic_add_fetch(&e->runs, 1, __ATOMIC_RELAXED) <= AI_ESTIMATE_SKIPPED_RUNS) return;
+    if (us <= 0) us = 1; /* a run was learnt: never "unknown" again */
     int k = slot_of(rows);
     long long mean = load(&e->mean_us[k]), dev = load(&e->dev_us[k]);
     if (!mean) {

@@ -14,12 +14,18 @@
  * batches of 2^k .. 2^(k+1)-1 rows. */
 #define AI_ESTIMATE_SLOTS 16
 
+/* The first runs of a model are not learnt: they count as 0, and TorchScript, for one,
+ * optimises a model over its first runs, which are many times slower than the next. */
+#define AI_ESTIMATE_SKIPPED_RUNS 2
+
 typedef struct AIEstimate {
-    int64_t mean_us[AI_ESTIMATE_SLOTS]; /* 0: no run seen */
+    int64_t mean_us[AI_ESTIMATE_SLOTS]; /* 0: no run learnt */
     int64_t dev_us[AI_ESTIMATE_SLOTS];
+    int64_t runs; /* runs recorded, the skipped ones included */
 } AIEstimate;
 
-/* Worker: a run of `rows` rows (0 or 1 when the model does not batch) took us. */
+/* Worker: a run of `rows` rows (0 or 1 when the model does not batch) took us; learnt
+ * from the third run on. */
 void estimate_record(AIEstimate *e, long long rows, long long us);
 /* Main thread: the expected time of one run of rows rows, alone (the average run time
  * plus twice its mean deviation: an estimate meant to be exceeded rarely); 0 when

@@ -303,10 +303,12 @@ long queue_depth(int i) {
     return n;
 }
 
+/* The reply delay counts only behind work: it is learnt from runs, so an idle queue must
+ * admit the run that will renew it (a stale delay would otherwise refuse every run). */
 long long queue_wait_us(const AIQueue *q) {
     long long work = __atomic_load_n(&q->work_us, __ATOMIC_RELAXED);
-    long long lag = __atomic_load_n(&q->reply_lag_us, __ATOMIC_RELAXED);
-    return (work > 0 && q->nthreads > 0 ? work / q->nthreads : 0) + lag;
+    if (work <= 0 || q->nthreads <= 0) return 0;
+    return work / q->nthreads + __atomic_load_n(&q->reply_lag_us, __ATOMIC_RELAXED);
 }
 
 /* Weight 1/8: the reply path is noisier than a run. */
