@@ -25,6 +25,7 @@ from includes import (
     resp_command,
     run_checks,
     wait_blocked,
+    wait_until,
 )
 from model_zoo import connect, execute, get_array, set_array, store, torch_blob, torch_run
 from script_zoo import CALLS, CALL_ENTRY_POINTS, SIMPLE, scriptstore
@@ -60,13 +61,16 @@ def info(con, key):
 
 
 def setup(con):
-    """mlp (m) and its input x; busy: the slow model with a known estimate (runs seen),
-    busy:x and busy:n for a run of about test_dag's SLOW_MS; the counter script (s)."""
+    """mlp (m, and m1 on CPU:1) and its input x; busy: the slow model with a known
+    estimate, slow:x and slow:n for a run of about test_dag's SLOW_MS; the counter script
+    (s) and the adder (t)."""
     setup_slow(con, key="cal")
     store(con, "m", "TORCH", torch_blob("mlp"))
     set_array(con, "x", np.ones((2, 4), np.float32))
-    for _ in range(20):  # m's estimate settles (its first runs are the slowest)
+    store(con, "m1", "TORCH", torch_blob("mlp"), device="CPU:1")  # a queue of its own
+    for _ in range(20):  # the estimates settle (the first runs are the slowest)
         execute(con, "m", ["x"], ["y"])
+        execute(con, "m1", ["x"], ["y"])
     store(con, "busy", "TORCH", torch_blob("slow1"))
     for _ in range(3):  # its estimate: the third run (the first two are not learnt)
         execute(con, "busy", ["slow:x", "slow:n"], ["busy:y"])
@@ -85,12 +89,22 @@ def blocker(con):
     return raw
 
 
+def queue_field(con, queue, field):
+    """A field of a device queue in AI.INFO without arguments."""
+    reply, current = con.execute_command("AI.INFO"), None
+    for name, value in zip(reply[0::2], reply[1::2]):
+        if name == b"queue":
+            current = value.decode()
+        elif current == queue and name == field.encode():
+            return value
+    raise KeyError((queue, field))
+
+
 def wait_until_running(con, blocked):
     deadline = time.monotonic() + 20
     while True:
-        reply = con.execute_command("AI.INFO")
-        fields = dict(zip(reply[0::2], reply[1::2]))
-        if con.info("clients")["blocked_clients"] == blocked and fields.get(b"running") == 1:
+        running = queue_field(con, "CPU", "running")
+        if con.info("clients")["blocked_clients"] == blocked and running == 1:
             return
         assert time.monotonic() < deadline, "the blocker never started"
         time.sleep(0.002)
@@ -147,7 +161,7 @@ def check_refused_when_full_admitted_when_empty(env):
     env.assertEqual(con.execute_command(*run_m("y", "TTR", 100)), b"OK")  # an empty queue
     busy = [send(con, *run_busy(f"b{i}")) for i in range(3)]
     wait_blocked(env, con, 3)
-    work = dict(zip(*[iter(con.execute_command("AI.INFO"))] * 2))[b"work_us"]
+    work = queue_field(con, "CPU", "work_us")
     env.assertGreater(work, 100_000)  # visibly full: more than the TTR below
     before = keyspace(con)
     text = error_text(env, *run_m("z", "TTR", 100))
@@ -164,7 +178,13 @@ def check_refused_when_full_admitted_when_empty(env):
     ):
         env.assertTrue(UNMET.fullmatch(error_text(env, *args)) is not None, message=args)
     env.assertEqual(keyspace(con), before)  # nothing written, nothing queued
-    env.assertEqual(info(con, "m")["ttr_rejected"], 5)  # modelexecute x2, modelrun, 2 DAGs
+    # Another device's queue is empty: its runs are admitted, unless a DAG also waits here.
+    env.assertEqual(con.execute_command(*run_m("z1", "TTR", 100, model="m1")), b"OK")
+    two = (*dag_m("z2", "TTR", 100), "|>", *run_m("z3", model="m1"))
+    env.assertTrue(UNMET.fullmatch(error_text(env, *two)) is not None)
+    con.delete("z1")
+    env.assertEqual(info(con, "m")["ttr_rejected"], 6)  # modelexecute x2, modelrun, 3 DAGs
+    env.assertEqual(info(con, "m1")["ttr_rejected"], 1)
     env.assertEqual(info(con, "s")["ttr_rejected"], 1)
     env.assertEqual(info(con, "t")["ttr_rejected"], 1)
     # A TTR the estimate fits in is admitted, behind the busy runs.
@@ -175,7 +195,7 @@ def check_refused_when_full_admitted_when_empty(env):
     # Drained: the small TTR is admitted again.
     env.assertEqual(con.execute_command(*run_m("y", "TTR", 100)), b"OK")
     env.assertEqual(con.execute_command(*dag_m("w", "TTR", 100)), [b"OK"])
-    env.assertEqual(info(con, "m")["ttr_rejected"], 5)
+    env.assertEqual(info(con, "m")["ttr_rejected"], 6)
     env.assertEqual(info(con, "m")["ttr_missed"], 0)
 
 
@@ -270,7 +290,8 @@ def check_getkeys(env):
 def check_timedout_at_expiry(env):
     """Behind a run the admission cannot see (a model with no estimate yet), runs with a
     short TTR are admitted, then dropped with TIMEDOUT when their turn comes after their
-    TTR: a model run, a script run and a DAG. They count in ttr_missed, not in calls."""
+    TTR: a model run, a script run, a DAG and an asynchronous DAG (whose status is then
+    TIMEDOUT). They count in ttr_missed, not in calls."""
     con = connect(env)
     setup(con)
     calls = info(con, "m")["calls"]
@@ -281,11 +302,17 @@ def check_timedout_at_expiry(env):
         send(con, *dag_m("late3", "TTR", 50)),
     ]
     wait_blocked(env, con, 4)
+    dag_id = con.execute_command(*dag_m("late4", "TTR", 50, command="AI.DAGEXECUTE_ASYNC"))
     env.assertEqual(read(hold), ("+", b"OK"))
     for raw in late:
         env.assertEqual(read(raw), ("+", b"TIMEDOUT"))
-    env.assertEqual(con.exists("late", "late2", "late3", "c"), 0)
-    env.assertEqual(info(con, "m")["ttr_missed"], 2)
+    wait_until(
+        env,
+        lambda: con.execute_command("AI.DAGINFO", dag_id)[1] == b"TIMEDOUT",
+        message="the asynchronous DAG to time out",
+    )
+    env.assertEqual(con.exists("late", "late2", "late3", "late4", "c"), 0)
+    env.assertEqual(info(con, "m")["ttr_missed"], 3)
     env.assertEqual(info(con, "s")["ttr_missed"], 1)
     env.assertEqual(info(con, "m")["calls"], calls)
     # A run that starts in time but ends after its TTR is answered, and counted missed.
