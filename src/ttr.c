@@ -1,6 +1,7 @@
 /* TIMEOUT/TTR parsing and TTR admission; see ttr.h. */
 #include "ttr.h"
 
+#include <limits.h>
 #include <stdio.h>
 
 #include "args.h"
@@ -49,7 +50,8 @@ uint64_t ttr_deadline(uint64_t start_us, long long ttr_ms) {
 
 int ttr_admit(long long ttr_ms, long long wait_us, long long run_us, AIError *err) {
     long long total_us = wait_us + run_us;
-    if (ttr_ms <= 0 || total_us <= ttr_ms * 1000) return REDISMODULE_OK;
+    if (ttr_ms <= 0 || ttr_ms > LLONG_MAX / 1000 || total_us <= ttr_ms * 1000)
+        return REDISMODULE_OK;
     char ms[32];
     snprintf(ms, sizeof ms, "%lld", (total_us + 999) / 1000); /* rounded up: it exceeds TTR */
     return ai_fail_arg(err, AI_ERR_TTR_UNMET, ms);

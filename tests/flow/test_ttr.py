@@ -240,6 +240,9 @@ def check_parse_errors(env):
             ((*me, "TTR", 10, "x"), "Invalid argument: x"),
         ],
     )
+    # The largest TTR is no overflow.
+    env.assertEqual(execute(con, "m", ["x"], ["y"], "TTR", 2**63 - 1), b"OK")
+    env.assertEqual(con.execute_command(*dag_m("y", "TTR", 2**63 - 1)), [b"OK"])
     # Both limits, in either order, everywhere.
     for tail in (("TIMEOUT", 5000, "TTR", 5000), ("TTR", 5000, "TIMEOUT", 5000)):
         env.assertEqual(execute(con, "m", ["x"], ["y"], *tail), b"OK")
