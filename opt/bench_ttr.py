@@ -86,6 +86,26 @@ def model_time_s(con):
     return dict(zip(info[0::2], info[1::2]))[b"duration"] / 1e6
 
 
+def rejected_count(con):
+    info = con.execute_command("AI.INFO", "m")
+    return dict(zip(info[0::2], info[1::2]))[b"ttr_rejected"]
+
+
+def server_refusal_p99_us(con, refused):
+    """The p99 of the refusals' time in the server, from its latency histogram of
+    AI.MODELEXECUTE: the refused calls are its fastest (an admitted call's time includes
+    its run), so their p99 is the bucket holding the 0.99 * refused-th fastest call. An
+    upper bound (buckets are powers of two), None without refusals."""
+    if not refused:
+        return None
+    reply = con.execute_command("LATENCY", "HISTOGRAM", "ai.modelexecute")
+    buckets = reply[b"ai.modelexecute"][b"histogram_usec"]
+    for bound, cumulative in sorted(buckets.items()):
+        if cumulative >= 0.99 * refused:
+            return bound
+    return None
+
+
 def reply_lag_us(con):
     """The CPU queue's recent delay from a run's end to its reply."""
     info = con.execute_command("AI.INFO")
@@ -213,6 +233,7 @@ class Tally:
         self.busy_s = 0.0  # the worker's time in the model (includes the warm-up)
         self.rounds = 0
         self.lags = []  # reply_lag_us at the end of each round
+        self.server_refusals = []  # per round, the server's refusal p99 bound (us)
         self.kinds = {k: array.array("d") for k in (OK, TIMEDOUT, REFUSED)}
 
     def add(self, result, seconds):
@@ -266,10 +287,12 @@ def measure(args, server, con):
     with_ttr, with_timeout = Tally(), Tally()
     for _ in range(args.rounds):
         for tally, requests in ((with_ttr, ttr), (with_timeout, timeout)):
-            busy = model_time_s(con)
+            busy, rejected = model_time_s(con), rejected_count(con)
+            con.config_resetstat()  # the command latency histograms
             tally.add(run_load(server.port, requests, args.duration), args.duration)
             tally.busy_s += model_time_s(con) - busy
             tally.lags.append(reply_lag_us(con))
+            tally.server_refusals.append(server_refusal_p99_us(con, rejected_count(con) - rejected))
     info = con.execute_command("AI.INFO", "m")
     d = {k.decode(): v for k, v in zip(info[0::2], info[1::2])}
     print(
@@ -278,7 +301,10 @@ def measure(args, server, con):
     )
     print(with_ttr.line(f"TTR {LIMIT_MS}"))
     print(with_timeout.line(f"TIMEOUT {LIMIT_MS}"))
-    print(f"server: ttr_rejected {d['ttr_rejected']:,}, ttr_missed {d['ttr_missed']:,}")
+    print(
+        f"server: ttr_rejected {d['ttr_rejected']:,}, ttr_missed {d['ttr_missed']:,}, "
+        f"refusal p99 in the server <= {'/'.join(map(str, with_ttr.server_refusals))} us"
+    )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return with_ttr, with_timeout
 
