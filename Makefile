@@ -65,6 +65,7 @@ clients: build $(CLIENTS_VENV)/.requirements.installed
 bench: build
 	$(PY) opt/bench.py
 	$(PY) opt/bench_stall.py
+	$(PY) opt/bench_ttr.py
 
 PY_SOURCES := backends tests opt setup.py cyrai
 

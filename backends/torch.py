@@ -89,6 +89,10 @@ class Model:
         self.input_names = [arg.name for arg in schema.arguments[1:]]
         self.output_names = [""] * sum(_count_tensors(r.type) for r in schema.returns)
         self.native_runner = _native_runner(module, device, schema)
+        # What the server reports as this backend's memory (best effort): the weights.
+        self.memory_bytes = sum(
+            t.numel() * t.element_size() for t in [*module.parameters(), *module.buffers()]
+        )
 
     def run(self, inputs):
         _torch_threads.apply()

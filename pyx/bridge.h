@@ -76,3 +76,8 @@ int bridge_script_run(void *handle, const char *fn, AITensor **inputs, int ninpu
 
 /* Imports a backend now (AI.CONFIG LOADBACKEND, load-time preloads). */
 int bridge_backend_load(const char *backend, AIError *err);
+
+/* Monitoring (roadmap R4): the bytes a loaded model holds in its framework as its backend
+ * reports them (best effort), or -1 when it reports none. Takes the GIL: call it once, at
+ * load, off the main thread. */
+long long bridge_model_memory(void *handle);

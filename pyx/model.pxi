@@ -46,6 +46,13 @@ cdef public int bridge_model_run(void *handle, AITensor **inputs, int ninputs,
         return -1
 
 
+cdef public long long bridge_model_memory(void *handle) noexcept with gil:
+    try:
+        return int(getattr(<object>handle, "memory_bytes", -1))
+    except BaseException:
+        return -1
+
+
 cdef public void bridge_model_free(void *handle) noexcept with gil:
     Py_DECREF(<object>handle)
 

@@ -32,6 +32,7 @@ typedef struct DagOp {
     AIError err;
     int state; /* OP_*, atomic */
     long long duration_us;
+    long long queue_wait_us; /* roadmap R4: from the DAG's queueing to the op's start */
 } DagOp;
 
 typedef struct Dag {
@@ -57,6 +58,10 @@ typedef struct Dag {
     void *owner;                    /* the registry entry of an asynchronous DAG */
     uint64_t started_us;            /* atomic: when a worker began its first op, 0 before */
     AIError persist_err;            /* set by dag_persist when a PERSIST key could not be written */
+    /* Time to response (roadmap R3): the header's TTR, its deadline and when the copies
+     * were queued (dag_ttr.c). */
+    long long ttr_ms;
+    uint64_t ttr_deadline_us, queued_us;
 } Dag;
 
 /* Parses a whole DAG command (argv[0] its name) into *dag: REDISMODULE_OK, or
@@ -81,3 +86,15 @@ void dag_set_caller(RedisModuleCtx *ctx, Dag *d);
 int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv);
 /* Main thread: statistics of the ops that ran. */
 void dag_record(Dag *d);
+
+/* Time to response (roadmap R3), dag_ttr.c. Main thread, after parsing, before anything
+ * is queued: REDISMODULE_OK when the DAG's TTR (if any) can be met, else REDISMODULE_ERR
+ * with err set, the refusal counted for each model and script of the DAG. */
+int dag_admit(Dag *d, AIError *err);
+/* Main thread, dag_start: the deadlines from now, and each copy's estimated cost. */
+void dag_set_deadlines(Dag *d, uint64_t now_us);
+long long dag_copy_cost(const Dag *d, const AIQueue *q);
+/* Worker, after op o ran: its estimate. */
+void dag_op_estimate(Dag *d, DagOp *o);
+/* Main thread, dag_record: queue waits and TTR misses of the ops. */
+void dag_record_ttr(Dag *d);

@@ -228,6 +228,10 @@ static int async_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     Dag *d;
     if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
         return ai_reply_error(ctx, &err);
+    if (dag_admit(d, &err) != REDISMODULE_OK) {
+        dag_free(d);
+        return ai_reply_error(ctx, &err);
+    }
     if ((long long)RedisModule_DictSize(reg.ids) >= ai_config.dag_async_max) {
         dag_free(d);
         return ai_reply_code(ctx, AI_ERR_DAG_ASYNC_FULL);
@@ -305,6 +309,16 @@ void dag_async_info(RedisModuleInfoCtx *ctx) {
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_done", reg.done);
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_errors", reg.errors);
     RedisModule_InfoAddFieldLongLong(ctx, "async_dags_timedout", reg.timedout);
+}
+
+void dag_async_totals(AIAsyncTotals *t) {
+    long long running = __atomic_load_n(&reg.started, __ATOMIC_RELAXED) - reg.finished_started;
+    *t = (AIAsyncTotals){.queued = reg.pending - running,
+                         .running = running,
+                         .kept = reg.kept,
+                         .done = reg.done,
+                         .errors = reg.errors,
+                         .timedout = reg.timedout};
 }
 
 int dag_async_commands_register(RedisModuleCtx *ctx) {

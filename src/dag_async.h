@@ -8,3 +8,9 @@ int dag_async_commands_register(RedisModuleCtx *ctx);
 /* The INFO MODULES section ai_async_dags: runs queued, running, kept (finished, not yet
  * forgotten), and how many ended done, with an error, or timed out. */
 void dag_async_info(RedisModuleInfoCtx *ctx);
+
+/* The same counts, for AI.INFO without arguments (roadmap R4). */
+typedef struct AIAsyncTotals {
+    long long queued, running, kept, done, errors, timedout;
+} AIAsyncTotals;
+void dag_async_totals(AIAsyncTotals *t);

@@ -97,7 +97,7 @@ int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
             i += 1 + (int)(n > 0 ? n : 0);
         } else if (ai_arg_is(argv[i], "ROUTING") && i + 1 < argc) {
             RedisModule_KeyAtPos(ctx, ++i);
-        } else if (ai_arg_is(argv[i], "TIMEOUT")) {
+        } else if (ai_arg_is(argv[i], "TIMEOUT") || ai_arg_is(argv[i], "TTR")) {
             i++;
         }
     }
@@ -127,6 +127,10 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
     Dag *d;
     if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
         return ai_reply_error(ctx, &err);
+    if (dag_admit(d, &err) != REDISMODULE_OK) {
+        dag_free(d);
+        return ai_reply_error(ctx, &err);
+    }
     dag_set_caller(ctx, d);
     if (!dag_needs_workers(d)) {
         dag_persist(ctx, d);

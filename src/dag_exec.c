@@ -27,6 +27,7 @@ static void run_op(Dag *d, DagOp *o) {
     AITensor **out = RedisModule_Calloc(o->noutputs ? o->noutputs : 1, sizeof(AITensor *));
     for (int i = 0; i < o->ninputs; i++) in[i] = d->slots[o->in_slots[i]];
     uint64_t start = RedisModule_MonotonicMicroseconds();
+    o->queue_wait_us = start > d->queued_us ? (long long)(start - d->queued_us) : 0;
     int rc = o->kind == DAG_MODEL
                  ? native_model_run(o->model, in, o->ninputs, out, o->noutputs, &o->err)
                  : native_script_run(o->script, o->fn, in, o->ninputs, &o->keys, &o->args, out,
@@ -40,6 +41,7 @@ static void run_op(Dag *d, DagOp *o) {
             d->slots[o->out_slots[i]] = out[i];
             __atomic_store_n(&d->slot_ready[o->out_slots[i]], 1, __ATOMIC_RELEASE);
         }
+        dag_op_estimate(d, o);
         __atomic_store_n(&o->state, OP_DONE, __ATOMIC_RELEASE);
     }
     RedisModule_Free(in);
@@ -120,19 +122,22 @@ void dag_start(Dag *d) {
     for (int k = 0; k < d->nops; k++)
         if (d->ops[k].queue && !has_copy(queues, n, d->ops[k].queue)) queues[n++] = d->ops[k].queue;
     d->copies_left = n;
-    d->deadline_us = deadline_from_timeout_ms(RedisModule_MonotonicMicroseconds(), d->timeout_ms);
+    dag_set_deadlines(d, RedisModule_MonotonicMicroseconds());
     for (int i = 0; i < n; i++) {
         DagCopy *c = RedisModule_Calloc(1, sizeof *c);
         c->dag = d;
         c->queue = queues[i];
         c->job.execute = copy_run;
         c->job.native = copy_is_native(d, queues[i]);
+        c->job.ttr_deadline_us = d->ttr_deadline_us;
+        c->job.cost_us = dag_copy_cost(d, queues[i]);
         queue_push(queues[i], &c->job);
     }
     RedisModule_Free(queues);
 }
 
 void dag_record(Dag *d) {
+    dag_record_ttr(d);
     for (int k = 0; k < d->nops; k++) {
         DagOp *o = &d->ops[k];
         if (o->state != OP_DONE && o->state != OP_FAILED) continue;

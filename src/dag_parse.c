@@ -9,6 +9,7 @@
 #include "script_exec.h"
 #include "tensor_cmd.h"
 #include "tensor_type.h"
+#include "ttr.h"
 
 typedef struct Parser {
     RedisModuleCtx *ctx;
@@ -87,14 +88,28 @@ static int parse_persist(Parser *p, RedisModuleString **argv, int argc, int *i) 
     return REDISMODULE_OK;
 }
 
-/* LOAD, PERSIST, ROUTING, TIMEOUT before the first `|>`, each at most once. */
+/* TIMEOUT and TTR (roadmap R3) of the header: 1 when argv[*i] was one, 0 when it is
+ * another argument (or a repeated one), -1 on error. */
+static int parse_header_limit(Parser *p, RedisModuleString **argv, int argc, int *i, AILimits *l) {
+    static const AILimitRules rules = {AI_ERR_TIMEOUT_MISSING, 1};
+    int rc = ai_limit_parse(argv, argc, i, l, &rules, p->err);
+    p->d->timeout_ms = l->timeout_ms;
+    p->d->ttr_ms = l->ttr_ms;
+    return rc;
+}
+
+/* LOAD, PERSIST, ROUTING, TIMEOUT, TTR before the first `|>`, each at most once. */
 static int parse_header(Parser *p, RedisModuleString **argv, int argc, int *i, int *keyword) {
-    int seen[4] = {0};
-    static const char *const words[4] = {"LOAD", "PERSIST", "ROUTING", "TIMEOUT"};
+    int seen[3] = {0};
+    static const char *const words[3] = {"LOAD", "PERSIST", "ROUTING"};
+    AILimits limits = {0};
     while (*i < argc && !ai_arg_is(argv[*i], "|>")) {
+        int rc = parse_header_limit(p, argv, argc, i, &limits);
+        if (rc < 0) return REDISMODULE_ERR;
+        if (rc > 0) continue;
         int w = 0;
-        while (w < 4 && !ai_arg_is(argv[*i], words[w])) w++;
-        if (w == 4 || seen[w])
+        while (w < 3 && !ai_arg_is(argv[*i], words[w])) w++;
+        if (w == 3 || seen[w])
             return ai_fail_arg(p->err, AI_ERR_DAG_UNEXPECTED,
                                RedisModule_StringPtrLen(argv[*i], NULL));
         seen[w] = 1;
@@ -103,13 +118,6 @@ static int parse_header(Parser *p, RedisModuleString **argv, int argc, int *i, i
         if (w == 1 && parse_persist(p, argv, argc, i) != REDISMODULE_OK) return REDISMODULE_ERR;
         if (w == 2) {
             if (*i + 1 >= argc) return ai_fail(p->err, AI_ERR_DAG_ROUTING_MISSING);
-            *i += 2;
-        }
-        if (w == 3) {
-            if (*i + 1 >= argc) return ai_fail(p->err, AI_ERR_TIMEOUT_MISSING);
-            if (RedisModule_StringToLongLong(argv[*i + 1], &p->d->timeout_ms) != REDISMODULE_OK)
-                return ai_fail(p->err, AI_ERR_TIMEOUT_INVALID);
-            if (p->d->timeout_ms < 0) p->d->timeout_ms = 0; /* RedisAI: no timeout */
             *i += 2;
         }
     }
@@ -150,6 +158,7 @@ static int parse_model_op(Parser *p, DagOp *o, RedisModuleString **op, int n, in
     /* Checked once the op parsed by its own rules, as RedisAI does: a tensor may be named
      * TIMEOUT, and the op's own errors (model key, counts, TIMEOUT value) come first. */
     if (c.timeout > 0) return ai_fail(p->err, AI_ERR_DAG_TIMEOUT_IN_OP);
+    if (c.ttr_ms > 0) return ai_fail(p->err, AI_ERR_DAG_TTR_IN_OP);
     o->kind = DAG_MODEL;
     o->model = model_share(c.model);
     o->queue = c.model->queue;
@@ -162,9 +171,9 @@ static int parse_script_op(Parser *p, DagOp *o, RedisModuleString **op, int n, i
     int rc = deprecated ? script_run_parse(p->ctx, op, n, &c, p->err)
                         : script_execute_parse(p->ctx, op, n, 1, &c, p->err);
     if (rc != REDISMODULE_OK) return REDISMODULE_ERR;
-    if (c.timeout > 0) { /* see parse_model_op */
+    if (c.timeout > 0 || c.ttr_ms > 0) { /* see parse_model_op */
         script_call_clear(&c);
-        return ai_fail(p->err, AI_ERR_DAG_TIMEOUT_IN_OP);
+        return ai_fail(p->err, c.timeout > 0 ? AI_ERR_DAG_TIMEOUT_IN_OP : AI_ERR_DAG_TTR_IN_OP);
     }
     o->kind = DAG_SCRIPT;
     o->script = script_share(c.script);

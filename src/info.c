@@ -74,6 +74,16 @@ static void section_backends(RedisModuleInfoCtx *ctx) {
                                      device_threads());
 }
 
+/* Roadmap R4: <device>:queued=..,running=..,done=..,threads=.. */
+static void add_queue_counts(RedisModuleInfoCtx *ctx, int q) {
+    RedisModule_InfoBeginDictField(ctx, (char *)queue_name(q));
+    RedisModule_InfoAddFieldLongLong(ctx, "queued", queue_depth(q));
+    RedisModule_InfoAddFieldLongLong(ctx, "running", queue_running(q));
+    RedisModule_InfoAddFieldLongLong(ctx, "done", queue_done(q));
+    RedisModule_InfoAddFieldLongLong(ctx, "threads", queue_threads(q));
+    RedisModule_InfoEndDictField(ctx);
+}
+
 static void section_queues(RedisModuleInfoCtx *ctx) {
     RedisModule_InfoAddSection(ctx, "queues");
     for (int q = 0; q < queue_count(); q++) {
@@ -81,6 +91,7 @@ static void section_queues(RedisModuleInfoCtx *ctx) {
         snprintf(field, sizeof field, "queue_%s_depth", queue_name(q));
         RedisModule_InfoAddFieldLongLong(ctx, field, queue_depth(q));
     }
+    for (int q = 0; q < queue_count(); q++) add_queue_counts(ctx, q);
 }
 
 /* INFO lines cannot hold every byte a key may: those are shown as '_'. */

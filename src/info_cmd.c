@@ -6,6 +6,7 @@
 #include "backends.h"
 #include "commands.h"
 #include "config.h"
+#include "info_server.h"
 #include "model.h"
 #include "stats.h"
 
@@ -19,9 +20,20 @@ static void reply_count(RedisModuleCtx *ctx, const char *name, long long value) 
     RedisModule_ReplyWithLongLong(ctx, value);
 }
 
-/* AI.INFO key [RESETSTAT] */
+/* What cyrai adds after RedisAI's fields (roadmap R3, R4): 12 more elements. */
+static void reply_timing(RedisModuleCtx *ctx, const AIRunStats *s) {
+    reply_count(ctx, "duration_p50", stats_percentile(s, 50));
+    reply_count(ctx, "duration_p99", stats_percentile(s, 99));
+    reply_count(ctx, "queue_wait_p50", stats_wait_percentile(s, 50));
+    reply_count(ctx, "queue_wait_p99", stats_wait_percentile(s, 99));
+    reply_count(ctx, "ttr_rejected", s->ttr_rejected);
+    reply_count(ctx, "ttr_missed", s->ttr_missed);
+}
+
+/* AI.INFO [key [RESETSTAT]] */
 static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc < 2 || argc > 3) return ai_reply_arity(ctx, argv[0]);
+    if (argc == 1) return info_server_reply(ctx);
+    if (argc > 3) return ai_reply_arity(ctx, argv[0]);
     size_t keylen;
     const char *key = RedisModule_StringPtrLen(argv[1], &keylen);
     AIRunStats *s = stats_find(key, keylen);
@@ -32,7 +44,7 @@ static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     }
     const char *type = s->is_script ? "SCRIPT" : "MODEL";
     const char *backend = ai_backend_name(s->backend);
-    RedisModule_ReplyWithArray(ctx, 18);
+    RedisModule_ReplyWithArray(ctx, 18 + 12);
     reply_field(ctx, "key", key, keylen);
     reply_field(ctx, "type", type, strlen(type));
     reply_field(ctx, "backend", backend, strlen(backend));
@@ -42,6 +54,7 @@ static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     reply_count(ctx, "samples", s->is_script ? -1 : s->samples);
     reply_count(ctx, "calls", s->calls);
     reply_count(ctx, "errors", s->errors);
+    reply_timing(ctx, s);
     return REDISMODULE_OK;
 }
 

@@ -81,6 +81,11 @@
     X(AI_ERR_BATCH_SIZE, "ERR Model did not generate the expected batch size")                     \
     X(AI_ERR_TF_BATCH_SIZE, "ERR Tensorflow batching error: model did not generate the "           \
                             "expected batch size")                                                 \
+    /* Time to response (roadmap R3): TTR on the run commands */                                   \
+    X(AI_ERR_TTR_MISSING, "ERR No value provided for TTR")                                         \
+    X(AI_ERR_TTR_INVALID, "ERR Invalid value for TTR")                                             \
+    X(AI_ERR_TTR_UNMET, "ERR TTR cannot be met (estimated %s ms)")                                 \
+    X(AI_ERR_DAG_TTR_IN_OP, "ERR TTR not allowed within a DAG command")                            \
     /* AI.INFO, AI.CONFIG */                                                                       \
     X(AI_ERR_NO_RUN_INFO, "ERR cannot find run info for key")                                      \
     X(AI_ERR_UNSUPPORTED_SUBCOMMAND, "ERR unsupported subcommand")                                 \

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "backends.h"
 #include "config.h"
 #include "free_thread.h"
 #include "pending.h"
@@ -43,6 +44,13 @@ AIModel *model_new(int backend, const char *device, const char *tag, size_t tagl
     return m;
 }
 
+/* Best effort (roadmap R4): what the backend reports, else the size of the bytes the
+ * framework parsed, which it holds at least once. Takes the GIL: never the main thread. */
+static long long memory_held(const AIModel *m, void *handle) {
+    long long bytes = bridge_model_memory(handle);
+    return bytes < 0 ? (long long)m->bloblen : bytes;
+}
+
 int model_load_into(const AIModel *m, const AINames *given_inputs, const AINames *given_outputs,
                     AIModelLoaded *l, AIError *err) {
     AIBackendOpts opts = {
@@ -57,6 +65,7 @@ int model_load_into(const AIModel *m, const AINames *given_inputs, const AINames
                           given_outputs, &opts, &l->handle, &l->inputs, &l->outputs, err);
     if (rc == 0) {
         l->runner = bridge_model_runner(l->handle);
+        l->held_bytes = memory_held(m, l->handle);
         return 0;
     }
     ai_names_free(&l->inputs);
@@ -71,6 +80,8 @@ void model_adopt(AIModel *m, AIModelLoaded *l) {
     ai_names_free(&m->outputs);
     m->inputs = l->inputs;
     m->outputs = l->outputs;
+    m->held_bytes = l->held_bytes;
+    ai_backend_memory_add(m->backend, m->held_bytes);
     *l = (AIModelLoaded){0};
 }
 
@@ -130,6 +141,7 @@ static void model_free(void *arg) {
 
 void model_release(AIModel *m) {
     if (!m || __atomic_sub_fetch(&m->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
+    if (m->handle) ai_backend_memory_add(m->backend, -m->held_bytes);
     if (m->handle) bridge_free_later(m->handle);
     /* An argument string is dropped only once Redis dropped its own references to it
      * (free_after_command), whichever thread lets the model go. */

@@ -10,6 +10,7 @@
 #pragma once
 #include "bridge.h"
 #include "errors.h"
+#include "estimate.h"
 #include "pending.h"
 #include "queue.h"
 
@@ -48,6 +49,8 @@ typedef struct AIModel {
     char *key; /* the key it is stored under, for its run statistics */
     size_t keylen;
     long refcount;
+    AIEstimate estimate;  /* its run times, for TTR admission (roadmap R3) */
+    long long held_bytes; /* what its framework holds, counted in AI.INFO (roadmap R4) */
 } AIModel;
 
 /* A model not yet loaded, taking over blob (RedisModule_Alloc'd; may be set later). */
@@ -61,6 +64,7 @@ typedef struct AIModelLoaded {
     void *handle;
     const AINativeRunner *runner;
     AINames inputs, outputs;
+    long long held_bytes; /* what the backend holds for it (AI.INFO) */
 } AIModelLoaded;
 /* Loads m's bytes into l, reading only m's immutable C side: any thread. */
 int model_load_into(const AIModel *m, const AINames *given_inputs, const AINames *given_outputs,

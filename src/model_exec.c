@@ -4,8 +4,9 @@
  * - main thread (modelexecute_command): parse the command and look the model up
  *   (model_execute_parse), take references to the input tensors (later writes to those
  *   keys do not affect the run), mark the run for batching when its model allows it,
- *   block the client and queue the run on the model's device (queue_model_run);
- * - worker (execute): skip the run if its TIMEOUT passed, else run the backend, alone or
+ *   refuse it when its TTR cannot be met (admit, ttr.h), block the client and queue the
+ *   run on the model's device (queue_model_run);
+ * - worker (execute): skip the run if its TIMEOUT or TTR passed, else run the backend, alone or
  *   merged with compatible queued runs of the same model (auto-batching), on its native
  *   runner without the GIL when it has one (native_run.h);
  * - main thread (run.c, on unblock): write and replicate the outputs as tensors, and
@@ -21,6 +22,7 @@
 #include "run.h"
 #include "stats.h"
 #include "tensor_batch.h"
+#include "ttr.h"
 
 typedef struct ModelRun {
     AIRun run; /* first */
@@ -32,7 +34,13 @@ static void record(AIRun *r) {
     if (!m->key) return;
     AITensor *first = r->noutputs ? r->outputs[0] : NULL;
     long long samples = first && first->dl.ndim > 0 ? first->dl.shape[0] : 0;
-    stats_record(m->key, m->keylen, m, r->failed, r->duration_us, samples);
+    if (!r->timed_out) stats_record(m->key, m->keylen, m, r->failed, r->duration_us, samples);
+    stats_record_wait(m->key, m->keylen, m, r->queue_wait_us, r->ttr_missed);
+}
+
+/* The rows a run of m counts for its estimate: its batch size when m batches. */
+static long long estimate_rows(const AIModel *m, long long rows) {
+    return m->batchsize > 0 ? rows : 1;
 }
 
 static void destroy(AIRun *r) {
@@ -46,8 +54,12 @@ static const AIRunKind model_run_kind = {record, destroy};
 static void run_alone(ModelRun *j) {
     AIRun *r = &j->run;
     uint64_t start = RedisModule_MonotonicMicroseconds();
-    native_model_run(j->model, r->inputs, r->ninputs, r->outputs, r->noutputs, &r->err);
+    run_started(r, start);
+    int rc = native_model_run(j->model, r->inputs, r->ninputs, r->outputs, r->noutputs, &r->err);
     r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
+    long long rows = r->ninputs && r->inputs[0]->dl.ndim ? r->inputs[0]->dl.shape[0] : 1;
+    if (rc == 0)
+        estimate_record(&j->model->estimate, estimate_rows(j->model, rows), r->duration_us);
 }
 
 /* Gives each job its rows of the batch's outputs. */
@@ -89,10 +101,12 @@ static void run_together(ModelRun **jobs, int n) {
     for (int k = 0; k < n; k++) total += jobs[k]->run.inputs[0]->dl.shape[0];
     AIError err = {0};
     uint64_t start = RedisModule_MonotonicMicroseconds();
+    for (int k = 0; k < n; k++) run_started(&jobs[k]->run, start);
     if (concat_inputs(jobs, n, cat, &err) == REDISMODULE_OK &&
         native_model_run(jobs[0]->model, cat, head->ninputs, outs, head->noutputs, &err) == 0)
         split_outputs(jobs, n, outs, total);
     long long duration = (long long)(RedisModule_MonotonicMicroseconds() - start);
+    if (err.code == AI_OK) estimate_record(&jobs[0]->model->estimate, total, duration);
     for (int k = 0; k < n; k++) {
         jobs[k]->run.duration_us = duration;
         if (err.code != AI_OK) ai_error_set(&jobs[k]->run.err, err.code, err.detail);
@@ -153,7 +167,21 @@ static void set_batching(ModelRun *j) {
                                 .compatible = batch_compatible};
 }
 
-/* Main thread, after parsing: capture the inputs, set up batching, block and queue. */
+/* Main thread, O(1): the run's estimated cost, and whether its TTR can be met (roadmap
+ * R3); a refusal is counted in the model's statistics. */
+static int admit(ModelRun *j, long long ttr_ms, AIError *err) {
+    AIModel *m = j->model;
+    long long rows = j->run.job.batch.key ? j->run.job.batch.size : 1;
+    j->run.job.cost_us = estimate_queued_us(&m->estimate, rows, j->run.job.batch.key != NULL);
+    long long own = estimate_run_us(&m->estimate, estimate_rows(m, rows));
+    if (ttr_admit(ttr_ms, queue_wait_us(m->queue), own, err) == REDISMODULE_OK)
+        return REDISMODULE_OK;
+    if (m->key) stats_record_ttr_rejected(m->key, m->keylen, m);
+    return REDISMODULE_ERR;
+}
+
+/* Main thread, after parsing: capture the inputs, set up batching, admit, block and
+ * queue. */
 static int queue_model_run(RedisModuleCtx *ctx, const AIModelCall *c) {
     ModelRun *j = RedisModule_Calloc(1, sizeof *j);
     j->model = model_share(c->model);
@@ -164,8 +192,13 @@ static int queue_model_run(RedisModuleCtx *ctx, const AIModelCall *c) {
         return ai_reply_error(ctx, &err);
     }
     set_batching(j);
+    if (admit(j, c->ttr_ms, &err) != REDISMODULE_OK) {
+        run_free(&j->run);
+        return ai_reply_error(ctx, &err);
+    }
     j->run.job.native = native_model_can_run(j->model, j->run.inputs, j->run.ninputs);
-    run_enqueue(ctx, &j->run, j->model->queue, c->timeout);
+    AILimits limits = {.timeout_ms = c->timeout, .ttr_ms = c->ttr_ms};
+    run_enqueue(ctx, &j->run, j->model->queue, &limits);
     return REDISMODULE_OK;
 }
 
@@ -181,17 +214,15 @@ static int parse_io_count(RedisModuleString **argv, int argc, int at, int expect
     return REDISMODULE_OK;
 }
 
-/* TIMEOUT <ms> at argv[i], the only thing allowed after the outputs. */
-static int parse_timeout_tail(RedisModuleString **argv, int argc, int i, long long *timeout,
-                              AIError *err) {
+/* TIMEOUT <ms> and TTR <ms> at argv[i], the only things allowed after the outputs. */
+static int parse_limits_tail(RedisModuleString **argv, int argc, int i, AIModelCall *c,
+                             AIError *err) {
+    static const AILimitRules rules = {AI_ERR_TIMEOUT_MISSING, 0};
+    AILimits l = {0};
+    if (ai_limits_parse(argv, argc, &i, &l, &rules, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    c->timeout = l.timeout_ms;
+    c->ttr_ms = l.ttr_ms;
     if (i == argc) return REDISMODULE_OK;
-    if (ai_arg_is(argv[i], "TIMEOUT")) {
-        if (i + 1 == argc) return ai_fail(err, AI_ERR_TIMEOUT_MISSING);
-        if (RedisModule_StringToLongLong(argv[i + 1], timeout) != REDISMODULE_OK || *timeout <= 0)
-            return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
-        i += 2;
-        if (i == argc) return REDISMODULE_OK;
-    }
     size_t len;
     const char *tok = RedisModule_StringPtrLen(argv[i], &len);
     ai_error_set_arg_len(err, AI_ERR_INVALID_ARGUMENT, tok, len);
@@ -233,10 +264,10 @@ int model_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
     c->nin = (int)nin;
     c->outputs = argv + at + 2;
     c->nout = (int)nout;
-    return parse_timeout_tail(argv, argc, at + 2 + (int)nout, &c->timeout, err);
+    return parse_limits_tail(argv, argc, at + 2 + (int)nout, c, err);
 }
 
-/* AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT ms] */
+/* AI.MODELEXECUTE key INPUTS n in... OUTPUTS m out... [TIMEOUT ms] [TTR ms] */
 static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return modelexecute_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
@@ -251,7 +282,7 @@ static int modelexecute_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
 static int modelrun_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
     RedisModule_KeyAtPos(ctx, 1);
     int i = 2;
-    if (i < argc && ai_arg_is(argv[i], "TIMEOUT")) i += 2;
+    while (i < argc && (ai_arg_is(argv[i], "TIMEOUT") || ai_arg_is(argv[i], "TTR"))) i += 2;
     for (i++; i < argc; i++)
         if (!ai_arg_is(argv[i], "OUTPUTS")) RedisModule_KeyAtPos(ctx, i);
     return REDISMODULE_OK;
@@ -261,14 +292,12 @@ int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIM
                     AIError *err) {
     if (argc < 6) return ai_fail_arg(err, AI_ERR_ARITY, RedisModule_StringPtrLen(argv[0], NULL));
     if (!(c->model = model_from_key(ctx, argv[1], err))) return REDISMODULE_ERR;
+    static const AILimitRules rules = {AI_ERR_TIMEOUT_INVALID, 0};
+    AILimits l = {0};
     int i = 2;
-    if (ai_arg_is(argv[i], "TIMEOUT")) {
-        if (i + 1 >= argc ||
-            RedisModule_StringToLongLong(argv[i + 1], &c->timeout) != REDISMODULE_OK ||
-            c->timeout <= 0)
-            return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
-        i += 2;
-    }
+    if (ai_limits_parse(argv, argc, &i, &l, &rules, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    c->timeout = l.timeout_ms;
+    c->ttr_ms = l.ttr_ms;
     if (i >= argc || !ai_arg_is(argv[i], "INPUTS")) return ai_fail(err, AI_ERR_NO_INPUTS);
     int first_in = i + 1, outputs = first_in;
     while (outputs < argc && !ai_arg_is(argv[outputs], "OUTPUTS")) outputs++;
@@ -281,7 +310,7 @@ int model_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AIM
     return REDISMODULE_OK;
 }
 
-/* AI.MODELRUN key [TIMEOUT ms] INPUTS in... OUTPUTS out... (deprecated) */
+/* AI.MODELRUN key [TIMEOUT ms] [TTR ms] INPUTS in... OUTPUTS out... (deprecated) */
 static int modelrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return modelrun_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);

@@ -28,6 +28,12 @@ struct AIQueue {
     pthread_cond_t ready;
     AIJob *head, *tail;
     long depth;
+    /* Estimated run time of the jobs queued or running (roadmap R3), and the runs running
+     * and done (R4): atomics, so that admission and INFO read them without the lock. */
+    long long work_us;
+    long long reply_lag_us; /* moving average, written by the main thread only */
+    long running;
+    long long done;
     int stopping;
     int nthreads;
     pthread_t threads[MAX_THREADS];
@@ -60,6 +66,23 @@ static void append(AIQueue *q, AIJob *job) {
     q->depth++;
 }
 
+/* Keeps the queue sorted by order_us, FIFO among equals. Runs without a TTR come in
+ * order_us order, so they append in O(1); a run with one walks to its place. */
+static void insert_ordered(AIQueue *q, AIJob *job) {
+    if (!q->tail || q->tail->order_us <= job->order_us) {
+        append(q, job);
+        return;
+    }
+    AIJob *prev = NULL, *j = q->head;
+    while (j->order_us <= job->order_us) prev = j, j = j->next; /* stops before the tail */
+    job->next = j;
+    if (prev)
+        prev->next = job;
+    else
+        q->head = job;
+    q->depth++;
+}
+
 /* Moves the queued jobs that can join head's batch onto head->mates; returns the total. */
 static long long gather_mates(AIQueue *q, AIJob *head) {
     long long total = head->batch.size;
@@ -79,20 +102,42 @@ static long long gather_mates(AIQueue *q, AIJob *head) {
     return total;
 }
 
-/* A batch below its MINBATCHSIZE goes back to the tail, mates included, to wait. */
+/* The latest time a run with a TTR may start and still answer in time: its deadline less
+ * the batch's estimated run time and a margin for the worker's wake-ups (a tenth of the
+ * TTR, at least a 1 ms poll). */
+static uint64_t latest_start(const AIJob *j, long long cost_us) {
+    uint64_t ttr = j->ttr_deadline_us - j->enqueued_us, margin = ttr / 10 > 1000 ? ttr / 10 : 1000;
+    uint64_t before = (uint64_t)cost_us + margin;
+    return j->ttr_deadline_us > before ? j->ttr_deadline_us - before : 0;
+}
+
+/* A batch's deadline is its earliest member's: a member's TIMEOUT passed, or a member's
+ * TTR is near enough that the batch must start now. */
+static int group_due(const AIJob *head, uint64_t now) {
+    long long cost = 0;
+    for (const AIJob *j = head; j; j = j->mates) cost += j->cost_us;
+    for (const AIJob *j = head; j; j = j->mates)
+        if (deadline_passed(j->deadline_us, now) ||
+            (j->ttr_deadline_us && now >= latest_start(j, cost)))
+            return 1;
+    return 0;
+}
+
+/* A batch below its MINBATCHSIZE waits (mates included) for more. */
 static int must_wait(AIJob *head, long long total) {
     if (head->batch.min <= 0 || total >= head->batch.min) return 0;
     uint64_t now = RedisModule_MonotonicMicroseconds();
     uint64_t min_deadline = deadline_from_timeout_ms(head->enqueued_us, head->batch.min_timeout_ms);
-    return !deadline_passed(head->deadline_us, now) && !deadline_passed(min_deadline, now);
+    return !group_due(head, now) && !deadline_passed(min_deadline, now);
 }
 
+/* A waiting group goes back to its place, which it keeps (order_us is unchanged). */
 static void requeue_group(AIQueue *q, AIJob *head) {
     AIJob *j = head;
     while (j) {
         AIJob *mate = j->mates;
         j->mates = NULL;
-        append(q, j);
+        insert_ordered(q, j);
         j = mate;
     }
 }
@@ -105,19 +150,26 @@ static AIJob *pop_batch(AIQueue *q) {
     pthread_mutex_lock(&q->lock);
     while (!batch && !q->stopping) {
         while (!q->head && !q->stopping) pthread_cond_wait(&q->ready, &q->lock);
+        AIJob *waiting = NULL;  /* groups set aside for this pass, then put back in place */
         long budget = q->depth; /* every job looked at once, waiting groups included */
         for (int n = 0; q->head && n < AI_QUEUE_DRAIN && budget-- > 0;) {
             if (batch && q->head->native) break; /* a native job is taken alone */
             AIJob *job = unlink_next(q, NULL);
             if (job->batch.key && job->batch.size < job->batch.max &&
                 must_wait(job, gather_mates(q, job))) {
-                requeue_group(q, job);
+                job->next = waiting;
+                waiting = job;
                 continue;
             }
             *tail = job;
             tail = &job->next;
             n++;
             if (job->native) break;
+        }
+        while (waiting) {
+            AIJob *group = waiting;
+            waiting = group->next;
+            requeue_group(q, group);
         }
         if (!batch && q->head && !q->stopping) { /* only waiting groups: poll in 1 ms */
             struct timespec ts;
@@ -135,8 +187,26 @@ static AIJob *pop_batch(AIQueue *q) {
 
 /* Set through queue_backoff() by a job that re-queued itself on this worker. */
 static __thread int job_backoff;
+/* The job this worker is executing: queue_push of it is a re-queue. */
+static __thread AIJob *executing;
 
 void queue_backoff(void) { job_backoff = 1; }
+
+/* Runs job (and its batch mates), keeping the queue's work and counts: its estimated
+ * cost leaves the queue's work when it is over (a job that re-queued itself was counted
+ * again by queue_push, and is not done). */
+static void execute_counted(AIQueue *q, AIJob *job) {
+    long long cost = 0;
+    long runs = 0;
+    for (AIJob *j = job; j; j = j->mates) cost += j->cost_us, runs++;
+    __atomic_add_fetch(&q->running, runs, __ATOMIC_RELAXED);
+    executing = job;
+    job->execute(job); /* may free or re-queue job: not touched after */
+    executing = NULL;
+    __atomic_sub_fetch(&q->work_us, cost, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&q->running, runs, __ATOMIC_RELAXED);
+    if (!job_backoff) __atomic_add_fetch(&q->done, runs, __ATOMIC_RELAXED);
+}
 
 static void *worker_main(void *arg) {
     AIQueue *q = arg;
@@ -151,7 +221,7 @@ static void *worker_main(void *arg) {
             if (!job->native && !held) bridge_enter(pystate);
             if (job->native && held) bridge_leave();
             held = !job->native;
-            job->execute(job); /* may free or re-queue job: not touched after */
+            execute_counted(q, job);
             backoff |= job_backoff;
             job_backoff = 0;
         }
@@ -212,8 +282,12 @@ AIQueue *queue_get(const char *device) {
 void queue_push(AIQueue *q, AIJob *job) {
     job->mates = NULL;
     job->enqueued_us = RedisModule_MonotonicMicroseconds();
+    job->order_us = job->ttr_deadline_us && job != executing
+                        ? job->ttr_deadline_us
+                        : job->enqueued_us + AI_QUEUE_UNTIMED_SLACK_MS * 1000;
     pthread_mutex_lock(&q->lock);
-    append(q, job);
+    __atomic_add_fetch(&q->work_us, job->cost_us, __ATOMIC_RELAXED);
+    insert_ordered(q, job);
     pthread_cond_signal(&q->ready);
     pthread_mutex_unlock(&q->lock);
 }
@@ -227,6 +301,27 @@ long queue_depth(int i) {
     long n = queues[i]->depth;
     pthread_mutex_unlock(&queues[i]->lock);
     return n;
+}
+
+/* The reply delay counts only behind work: it is learnt from runs, so an idle queue must
+ * admit the run that will renew it (a stale delay would otherwise refuse every run). */
+long long queue_wait_us(const AIQueue *q) {
+    long long work = __atomic_load_n(&q->work_us, __ATOMIC_RELAXED);
+    if (work <= 0 || q->nthreads <= 0) return 0;
+    return work / q->nthreads + __atomic_load_n(&q->reply_lag_us, __ATOMIC_RELAXED);
+}
+
+/* Weight 1/8: the reply path is noisier than a run. */
+void queue_note_reply_lag(AIQueue *q, long long lag_us) {
+    long long lag = __atomic_load_n(&q->reply_lag_us, __ATOMIC_RELAXED);
+    __atomic_store_n(&q->reply_lag_us, lag + (lag_us - lag) / 8, __ATOMIC_RELAXED);
+}
+
+long queue_running(int i) { return __atomic_load_n(&queues[i]->running, __ATOMIC_RELAXED); }
+long long queue_done(int i) { return __atomic_load_n(&queues[i]->done, __ATOMIC_RELAXED); }
+long long queue_work_us(int i) { return __atomic_load_n(&queues[i]->work_us, __ATOMIC_RELAXED); }
+long long queue_reply_lag_us(int i) {
+    return __atomic_load_n(&queues[i]->reply_lag_us, __ATOMIC_RELAXED);
 }
 
 double queue_thread_cpu(int i, int t) {

@@ -1,4 +1,5 @@
-/* Run queues: one FIFO per device (upper-cased device string), each served by
+/* Run queues: one per device (upper-cased device string), FIFO but for runs with a TTR
+ * (served earliest-deadline-first, see AI_QUEUE_UNTIMED_SLACK_MS), each served by
  * THREADS_PER_QUEUE worker pthreads, plus the loader queue (one worker) for model loads,
  * script compiles, backend imports and frees, so that long loads never sit in front of
  * runs (head-of-line blocking). The loader queue is not a device: the module holds it by
@@ -29,11 +30,18 @@
 typedef struct AIJob AIJob;
 typedef void (*AIJobFn)(AIJob *job);
 
+/* Order (roadmap R3): runs with a TTR are served earliest-deadline-first; a run without
+ * one counts as due AI_QUEUE_UNTIMED_SLACK_MS after it was queued, so runs with a TTR pass
+ * it only when they are due earlier: nothing waits forever behind them, and among runs
+ * without a TTR the queue stays FIFO. A job that re-queues itself from its worker goes
+ * behind as a run without a TTR (it waits for another device). */
+#define AI_QUEUE_UNTIMED_SLACK_MS 100
+
 /* Auto-batching (spec 7.3): queued jobs with the same non-NULL key whose compatible()
  * agrees are merged, in queue order, until their sizes reach max. The merged jobs hang
  * off the head's `mates` list and its execute() serves them all. With min > 0 a smaller
  * group waits (1 ms polls) until min_timeout_ms passed since the head was queued, or the
- * head's deadline. */
+ * earliest deadline of its members (TIMEOUT; a TTR less the group's estimated run time). */
 typedef struct AIBatching {
     const void *key;
     long long size, max, min, min_timeout_ms;
@@ -48,6 +56,10 @@ struct AIJob {
     uint64_t deadline_us; /* the client's TIMEOUT (deadline.h), 0: none; set before queueing */
     int native;           /* runs without Python: its worker does not take the GIL for it */
     AIBatching batch;
+    /* Time to response (roadmap R3), set before queueing: */
+    uint64_t ttr_deadline_us; /* the TTR's deadline, 0: none; orders the queue (EDF) */
+    long long cost_us;        /* estimated run time, counted in the queue's work */
+    uint64_t order_us;        /* set by queue_push: the queue is kept sorted by it */
 };
 
 typedef struct AIQueue AIQueue;
@@ -69,6 +81,18 @@ long queue_depth(int i);
 int queue_threads(int i);
 /* CPU seconds used by worker t of queue i, or -1 if unavailable. */
 double queue_thread_cpu(int i, int t);
+/* Time to response (roadmap R3) and monitoring (R4): the estimated time a run queued now
+ * waits before it starts (the work queued or running, divided by the workers, and the
+ * recent delay between a run's end and its reply), and the runs of queue i waiting,
+ * running and done. Any thread; no lock taken. */
+long long queue_wait_us(const AIQueue *q);
+/* Main thread: a run of q was answered lag_us after its worker finished it (the reply
+ * path, which admission adds to the wait). */
+void queue_note_reply_lag(AIQueue *q, long long lag_us);
+long queue_running(int i);
+long long queue_done(int i);
+long long queue_work_us(int i);
+long long queue_reply_lag_us(int i);
 /* Called by a job's execute() that re-queued itself to wait for another device: its worker
  * then pauses briefly after releasing the GIL instead of spinning on it. */
 void queue_backoff(void);

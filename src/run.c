@@ -13,6 +13,7 @@ void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int
     r->inputs = RedisModule_Calloc(ninputs ? ninputs : 1, sizeof(AITensor *));
     r->outputs = RedisModule_Calloc(noutputs ? noutputs : 1, sizeof(AITensor *));
     r->outkeys = RedisModule_Calloc(noutputs ? noutputs : 1, sizeof(RedisModuleString *));
+    r->queue_wait_us = -1;
 }
 
 void run_free(AIRun *r) {
@@ -64,18 +65,35 @@ static int on_unblock(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     return write_outputs(ctx, r);
 }
 
+/* The reply has gone (or the client did): a run with a TTR answered after it missed it,
+ * dropped at expiry included. */
 static void on_free(RedisModuleCtx *ctx, void *privdata) {
     (void)ctx;
     AIRun *r = privdata;
-    if (!r->timed_out) r->kind->record(r);
+    uint64_t now = RedisModule_MonotonicMicroseconds();
+    r->ttr_missed = deadline_passed(r->job.ttr_deadline_us, now);
+    if (r->finished_us && now > r->finished_us)
+        queue_note_reply_lag(r->queue, (long long)(now - r->finished_us));
+    r->kind->record(r);
     run_free(r);
 }
 
-void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, long long timeout_ms) {
-    r->job.deadline_us = deadline_from_timeout_ms(RedisModule_MonotonicMicroseconds(), timeout_ms);
+/* The earlier of two deadlines, 0 standing for none. */
+static uint64_t earlier(uint64_t a, uint64_t b) { return !a ? b : !b ? a : a < b ? a : b; }
+
+void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, const AILimits *limits) {
+    uint64_t now = RedisModule_MonotonicMicroseconds();
+    r->job.ttr_deadline_us = ttr_deadline(now, limits->ttr_ms);
+    r->job.deadline_us =
+        earlier(deadline_from_timeout_ms(now, limits->timeout_ms), r->job.ttr_deadline_us);
+    r->queue = q;
     r->bc = RedisModule_BlockClient(ctx, on_unblock, NULL, on_free, 0);
     RedisModule_BlockedClientMeasureTimeStart(r->bc);
     queue_push(q, &r->job);
+}
+
+void run_started(AIRun *r, uint64_t now_us) {
+    r->queue_wait_us = now_us > r->job.enqueued_us ? (long long)(now_us - r->job.enqueued_us) : 0;
 }
 
 int run_expired(const AIRun *r) {
@@ -84,6 +102,7 @@ int run_expired(const AIRun *r) {
 
 void run_finish(AIRun *r) {
     r->failed = r->err.code != AI_OK;
+    r->finished_us = RedisModule_MonotonicMicroseconds();
     RedisModule_BlockedClientMeasureTimeEnd(r->bc);
     RedisModule_UnblockClient(r->bc, r);
 }

@@ -16,11 +16,12 @@
 #include "queue.h"
 #include "redismodule.h"
 #include "tensor.h"
+#include "ttr.h"
 
 typedef struct AIRun AIRun;
 
 typedef struct AIRunKind {
-    void (*record)(AIRun *r);  /* main thread, once: statistics */
+    void (*record)(AIRun *r);  /* main thread, once, timed out or not: statistics */
     void (*destroy)(AIRun *r); /* frees what the kind added */
 } AIRunKind;
 
@@ -36,6 +37,11 @@ struct AIRun {
     int failed; /* err was set: kept for the statistics once err has been replied */
     long long duration_us;
     AIError err;
+    /* Time to response (roadmap R3) and monitoring (R4) */
+    long long queue_wait_us; /* set by the worker when the run starts; -1: it never started */
+    int ttr_missed;          /* set on the main thread: answered after its TTR */
+    AIQueue *queue;          /* where it ran */
+    uint64_t finished_us;    /* when its worker handed it back */
 };
 
 void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs);
@@ -43,9 +49,12 @@ void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int
  * or REDISMODULE_ERR with err set on a missing or wrong input key. */
 int run_capture(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,
                 RedisModuleString **outputs, AIError *err);
-/* Main thread: blocks the client and queues the run on q, with the client's TIMEOUT
- * (0: none) counted from now; the run then belongs to the queue. */
-void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, long long timeout_ms);
+/* Main thread: blocks the client and queues the run on q, with the client's TIMEOUT and
+ * TTR (0: none) counted from now; the run then belongs to the queue. Set job.cost_us
+ * first. */
+void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, const AILimits *limits);
+/* Worker: the run starts now (its queue wait ends). */
+void run_started(AIRun *r, uint64_t now_us);
 /* Frees a run that was never queued. */
 void run_free(AIRun *r);
 /* Worker: true when the run waited past its TIMEOUT. */

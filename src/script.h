@@ -4,6 +4,7 @@
 #pragma once
 #include "bridge.h"
 #include "errors.h"
+#include "estimate.h"
 #include "pending.h"
 #include "queue.h"
 
@@ -22,6 +23,7 @@ typedef struct AIScript {
     char *key;
     size_t keylen;
     long refcount;
+    AIEstimate estimate; /* its run times, for TTR admission (roadmap R3) */
 } AIScript;
 
 AIScript *script_new(const char *device, const char *tag, size_t taglen, const char *source,

@@ -11,6 +11,7 @@
 #include "script_exec.h"
 #include "script_type.h"
 #include "stats.h"
+#include "ttr.h"
 
 typedef struct ScriptRun {
     AIRun run; /* first */
@@ -22,7 +23,9 @@ typedef struct ScriptRun {
 
 static void record(AIRun *r) {
     AIScript *s = ((ScriptRun *)r)->script;
-    if (s->key) stats_record(s->key, s->keylen, s, r->failed, r->duration_us, 0);
+    if (!s->key) return;
+    if (!r->timed_out) stats_record(s->key, s->keylen, s, r->failed, r->duration_us, 0);
+    stats_record_wait(s->key, s->keylen, s, r->queue_wait_us, r->ttr_missed);
 }
 
 static void destroy(AIRun *r) {
@@ -44,9 +47,11 @@ static void execute(AIJob *job) {
         r->timed_out = 1;
     } else {
         uint64_t start = RedisModule_MonotonicMicroseconds();
-        native_script_run(j->script, j->fn, r->inputs, r->ninputs, &j->keys, &j->args, r->outputs,
-                          r->noutputs, &j->call, &r->err);
+        run_started(r, start);
+        int rc = native_script_run(j->script, j->fn, r->inputs, r->ninputs, &j->keys, &j->args,
+                                   r->outputs, r->noutputs, &j->call, &r->err);
         r->duration_us = (long long)(RedisModule_MonotonicMicroseconds() - start);
+        if (rc == 0) estimate_record(&j->script->estimate, 1, r->duration_us);
     }
     run_finish(r);
 }
@@ -89,19 +94,19 @@ static int parse_scope(RedisModuleString **argv, int argc, int i, Scope *s, int 
     return REDISMODULE_OK;
 }
 
-static int parse_tail_timeout(RedisModuleString **argv, int argc, int i, long long *timeout,
-                              AIError *err) {
-    if (i + 1 >= argc) return ai_fail(err, AI_ERR_SE_TIMEOUT_MISSING);
-    if (RedisModule_StringToLongLong(argv[i + 1], timeout) != REDISMODULE_OK || *timeout <= 0)
-        return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
-    if (i + 2 != argc) return ai_fail(err, AI_ERR_SE_AFTER_TIMEOUT);
+/* TIMEOUT and TTR end the command. */
+static int parse_tail_limits(RedisModuleString **argv, int argc, int i, AILimits *l, AIError *err) {
+    static const AILimitRules rules = {AI_ERR_SE_TIMEOUT_MISSING, 0};
+    if (ai_limits_parse(argv, argc, &i, l, &rules, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (i != argc) return ai_fail(err, AI_ERR_SE_AFTER_TIMEOUT);
     return REDISMODULE_OK;
 }
 
-static int parse_scopes(RedisModuleString **argv, int argc, Scope *scopes, long long *timeout,
+static int parse_scopes(RedisModuleString **argv, int argc, Scope *scopes, AILimits *limits,
                         AIError *err) {
     for (int i = 3; i < argc;) {
-        if (ai_arg_is(argv[i], "TIMEOUT")) return parse_tail_timeout(argv, argc, i, timeout, err);
+        if (ai_arg_is(argv[i], "TIMEOUT") || ai_arg_is(argv[i], "TTR"))
+            return parse_tail_limits(argv, argc, i, limits, err);
         int k = 0;
         while (k < NSCOPES && !ai_arg_is(argv[i], scopes[k].name)) k++;
         if (k == NSCOPES)
@@ -114,12 +119,13 @@ static int parse_scopes(RedisModuleString **argv, int argc, Scope *scopes, long 
     return REDISMODULE_OK;
 }
 
-/* AI.SCRIPTEXECUTE key fn [KEYS n ...] [INPUTS n ...] [ARGS n ...] [OUTPUTS n ...] [TIMEOUT ms] */
+/* AI.SCRIPTEXECUTE key fn [KEYS n ...] [INPUTS n ...] [ARGS n ...] [OUTPUTS n ...]
+ *                  [TIMEOUT ms] [TTR ms] */
 
 static int scriptexecute_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
     RedisModule_KeyAtPos(ctx, 1);
     for (int i = 3; i + 1 < argc;) {
-        if (ai_arg_is(argv[i], "TIMEOUT")) break;
+        if (ai_arg_is(argv[i], "TIMEOUT") || ai_arg_is(argv[i], "TTR")) break;
         int is_key = !ai_arg_is(argv[i], "ARGS");
         long long n = 0;
         if (RedisModule_StringToLongLong(argv[i + 1], &n) != REDISMODULE_OK || n < 0) break;
@@ -143,8 +149,10 @@ int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
         [SCOPE_ARGS] = {"ARGS", AI_ERR_SE_ARGS_COUNT, AI_ERR_SE_ARGS_ARGS, -1, 0},
         [SCOPE_OUTPUTS] = {"OUTPUTS", AI_ERR_SE_OUTPUTS_COUNT, AI_ERR_SE_OUTPUTS_ARGS, -1, 0},
     };
-    if (parse_scopes(argv, argc, scopes, &c->timeout, err) != REDISMODULE_OK)
-        return REDISMODULE_ERR;
+    AILimits limits = {0};
+    if (parse_scopes(argv, argc, scopes, &limits, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    c->timeout = limits.timeout_ms;
+    c->ttr_ms = limits.ttr_ms;
     RedisModuleString ***lists[NSCOPES] = {&c->keys, &c->inputs, &c->args, &c->outputs};
     int *counts[NSCOPES] = {&c->nkeys, &c->nin, &c->nargs, &c->nout};
     for (int k = 0; k < NSCOPES; k++) {
@@ -154,17 +162,31 @@ int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     return REDISMODULE_OK;
 }
 
-/* Main thread, after parsing: capture the inputs, block and queue on the script's device.
- * Clears c. */
+/* Main thread, O(1): the run's estimated cost, and whether its TTR can be met (roadmap
+ * R3); a refusal is counted in the script's statistics. */
+static int admit(ScriptRun *j, long long ttr_ms, AIError *err) {
+    AIScript *s = j->script;
+    long long own = estimate_run_us(&s->estimate, 1);
+    j->run.job.cost_us = own;
+    if (ttr_admit(ttr_ms, queue_wait_us(s->queue), own, err) == REDISMODULE_OK)
+        return REDISMODULE_OK;
+    if (s->key) stats_record_ttr_rejected(s->key, s->keylen, s);
+    return REDISMODULE_ERR;
+}
+
+/* Main thread, after parsing: capture the inputs, admit, block and queue on the script's
+ * device. Clears c. */
 static int queue_script_run(RedisModuleCtx *ctx, AIScriptCall *c) {
     ScriptRun *j = script_run_new(ctx, c->script, c->fn, c->nin, c->nout);
     ai_names_from_args(&j->keys, c->keys, c->nkeys);
     ai_names_from_args(&j->args, c->args, c->nargs);
     AIError err = {0};
     int rc = run_capture(ctx, &j->run, c->inputs, c->outputs, &err);
+    if (rc == REDISMODULE_OK) rc = admit(j, c->ttr_ms, &err);
     if (rc == REDISMODULE_OK) {
         j->run.job.native = native_script_can_run(j->script, j->fn, j->run.inputs, j->run.ninputs);
-        run_enqueue(ctx, &j->run, j->script->queue, c->timeout);
+        AILimits limits = {.timeout_ms = c->timeout, .ttr_ms = c->ttr_ms};
+        run_enqueue(ctx, &j->run, j->script->queue, &limits);
     } else
         run_free(&j->run);
     script_call_clear(c);
@@ -186,7 +208,7 @@ static int scriptrun_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **arg
     RedisModule_KeyAtPos(ctx, 1);
     int in_lists = 0;
     for (int i = 3; i < argc; i++) {
-        if (ai_arg_is(argv[i], "TIMEOUT"))
+        if (ai_arg_is(argv[i], "TIMEOUT") || ai_arg_is(argv[i], "TTR"))
             i++;
         else if (ai_arg_is(argv[i], "INPUTS") || ai_arg_is(argv[i], "OUTPUTS"))
             in_lists = 1;
@@ -198,22 +220,21 @@ static int scriptrun_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **arg
 
 typedef struct RunLists {
     int in_at, nin, out_at, nout;
-    long long timeout;
+    AILimits limits;
 } RunLists;
 
 /* The token grammar of AI.SCRIPTRUN. */
 static int parse_scriptrun(RedisModuleString **argv, int argc, RunLists *l, AIError *err) {
+    static const AILimitRules rules = {AI_ERR_TIMEOUT_INVALID, 0};
     enum { BEFORE, INPUTS, OUTPUTS } state = BEFORE;
-    int variadic = 0, timeout_seen = 0;
+    int variadic = 0;
     for (int i = 3; i < argc; i++) {
-        if (ai_arg_is(argv[i], "TIMEOUT")) {
-            if (timeout_seen) return ai_fail(err, AI_ERR_SR_TIMEOUT_TWICE);
-            if (i + 1 >= argc ||
-                RedisModule_StringToLongLong(argv[i + 1], &l->timeout) != REDISMODULE_OK ||
-                l->timeout <= 0)
-                return ai_fail(err, AI_ERR_TIMEOUT_INVALID);
-            timeout_seen = 1;
-            i++;
+        if (ai_arg_is(argv[i], "TIMEOUT") && (l->limits.seen & AI_LIMIT_TIMEOUT))
+            return ai_fail(err, AI_ERR_SR_TIMEOUT_TWICE);
+        int at = i, rc = ai_limit_parse(argv, argc, &at, &l->limits, &rules, err);
+        if (rc < 0) return REDISMODULE_ERR;
+        if (rc > 0) {
+            i = at - 1;
         } else if (ai_arg_is(argv[i], "INPUTS")) {
             if (state != BEFORE)
                 return ai_fail(err, state == INPUTS ? AI_ERR_SR_INPUTS_KEYWORD
@@ -256,7 +277,8 @@ int script_run_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AI
     c->nin = l.nin;
     c->outputs = c->owned + l.out_at;
     c->nout = l.nout;
-    c->timeout = l.timeout;
+    c->timeout = l.limits.timeout_ms;
+    c->ttr_ms = l.limits.ttr_ms;
     return REDISMODULE_OK;
 }
 
@@ -265,7 +287,7 @@ void script_call_clear(AIScriptCall *c) {
     c->owned = NULL;
 }
 
-/* AI.SCRIPTRUN key fn [TIMEOUT ms] INPUTS in... [$ in...] OUTPUTS out... (deprecated) */
+/* AI.SCRIPTRUN key fn [TIMEOUT ms] [TTR ms] INPUTS in... [$ in...] OUTPUTS out... (deprecated) */
 static int scriptrun_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return scriptrun_keys(ctx, argc, argv);
     if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);

@@ -10,11 +10,12 @@ typedef struct AIScriptCall {
     RedisModuleString **keys, **inputs, **args, **outputs;
     int nkeys, nin, nargs, nout;
     long long timeout;
+    long long ttr_ms;          /* 0: none (roadmap R3) */
     RedisModuleString **owned; /* SCRIPTRUN's compacted argument copy */
 } AIScriptCall;
 
 /* argv is the whole command. in_dag: KEYS/INPUTS need not come first. Looks the script up
- * and reads TIMEOUT. REDISMODULE_OK (then release c with script_call_clear), or
+ * and reads TIMEOUT and TTR. REDISMODULE_OK (then release c with script_call_clear), or
  * REDISMODULE_ERR with err set. */
 int script_execute_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int in_dag,
                          AIScriptCall *c, AIError *err);

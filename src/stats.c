@@ -148,6 +148,21 @@ void stats_record(const char *key, size_t keylen, const void *owner, int failed,
 void stats_reset(AIRunStats *s) {
     s->duration_us = s->samples = s->calls = s->errors = 0;
     s->recent_count = 0;
+    s->ttr_rejected = s->ttr_missed = 0;
+    s->wait_count = 0;
+}
+
+void stats_record_wait(const char *key, size_t keylen, const void *owner, long long wait_us,
+                       int ttr_missed) {
+    AIRunStats *s = stats_find(key, keylen);
+    if (!s || s->owner != owner) return;
+    s->ttr_missed += ttr_missed != 0;
+    if (wait_us >= 0) s->recent_wait_us[s->wait_count++ % AI_STATS_RECENT] = wait_us;
+}
+
+void stats_record_ttr_rejected(const char *key, size_t keylen, const void *owner) {
+    AIRunStats *s = stats_find(key, keylen);
+    if (s && s->owner == owner) s->ttr_rejected++;
 }
 
 static int cmp_ll(const void *a, const void *b) {
@@ -155,14 +170,23 @@ static int cmp_ll(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-long long stats_percentile(const AIRunStats *s, double p) {
-    unsigned n = s->recent_count < AI_STATS_RECENT ? s->recent_count : AI_STATS_RECENT;
+/* The p-th percentile of the last of count values written round a ring. */
+static long long ring_percentile(const long long *ring, unsigned count, double p) {
+    unsigned n = count < AI_STATS_RECENT ? count : AI_STATS_RECENT;
     if (!n) return 0;
     long long sorted[AI_STATS_RECENT];
-    memcpy(sorted, s->recent_us, n * sizeof *sorted);
+    memcpy(sorted, ring, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, cmp_ll);
     unsigned i = (unsigned)(p / 100.0 * (n - 1) + 0.5);
     return sorted[i];
+}
+
+long long stats_percentile(const AIRunStats *s, double p) {
+    return ring_percentile(s->recent_us, s->recent_count, p);
+}
+
+long long stats_wait_percentile(const AIRunStats *s, double p) {
+    return ring_percentile(s->recent_wait_us, s->wait_count, p);
 }
 
 void stats_foreach(void (*fn)(const char *key, size_t keylen, const AIRunStats *s, void *arg),

@@ -19,6 +19,11 @@ typedef struct AIRunStats {
     /* The latest run durations, for latency percentiles in INFO. */
     unsigned recent_count;
     long long recent_us[AI_STATS_RECENT];
+    /* Time to response (roadmap R3) and monitoring (R4): runs refused at admission and
+     * answered after their TTR; the latest queue waits, for their percentiles. */
+    long long ttr_rejected, ttr_missed;
+    unsigned wait_count;
+    long long recent_wait_us[AI_STATS_RECENT];
 } AIRunStats;
 
 void stats_init(RedisModuleCtx *ctx);
@@ -34,6 +39,14 @@ AIRunStats *stats_find(const char *key, size_t keylen);
 void stats_record(const char *key, size_t keylen, const void *owner, int failed,
                   long long duration_us, long long samples);
 void stats_reset(AIRunStats *s);
+/* Records what a run of owner's key adds to the TTR counts and queue waits (roadmap R3,
+ * R4): its wait before it started (< 0: it never started) and whether it missed its TTR. */
+void stats_record_wait(const char *key, size_t keylen, const void *owner, long long wait_us,
+                       int ttr_missed);
+/* Counts a run of owner's key refused at admission (TTR cannot be met). */
+void stats_record_ttr_rejected(const char *key, size_t keylen, const void *owner);
+/* The p-th percentile of the recent queue waits, or 0 without runs. */
+long long stats_wait_percentile(const AIRunStats *s, double p);
 /* The p-th percentile (0..100) of the recent durations, or 0 without runs. */
 long long stats_percentile(const AIRunStats *s, double p);
 /* Calls fn for every entry (for INFO). */
