@@ -57,12 +57,27 @@ typedef struct Dag {
     void *owner;                    /* the registry entry of an asynchronous DAG */
     uint64_t started_us;            /* atomic: when a worker began its first op, 0 before */
     AIError persist_err;            /* set by dag_persist when a PERSIST key could not be written */
+    /* A trigger's run (roadmap R2.3): the input entry, written as `source` beside every
+     * tensor PERSIST appends to a stream. */
+    RedisModuleStreamID source;
+    int has_source;
 } Dag;
+
+/* A trigger's DAG (roadmap R2.3): a LOAD of `stream` reads its entry *id instead of its
+ * newest; with id NULL (checking a DAG while a trigger is stored, when there may be no
+ * entry yet) it loads a placeholder tensor. */
+typedef struct DagStreamBinding {
+    RedisModuleString *stream;
+    const RedisModuleStreamID *id;
+} DagStreamBinding;
 
 /* Parses a whole DAG command (argv[0] its name) into *dag: REDISMODULE_OK, or
  * REDISMODULE_ERR with err set by the first error. */
 int dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags, Dag **dag,
               AIError *err);
+/* dag_parse with a trigger's binding (b may be NULL). */
+int dag_parse_bound(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags,
+                    const DagStreamBinding *b, Dag **dag, AIError *err);
 void dag_free(Dag *d);
 /* True when some op runs on a device (otherwise the DAG completes at parse time). */
 int dag_needs_workers(const Dag *d);
@@ -79,5 +94,8 @@ void dag_reply(RedisModuleCtx *ctx, Dag *d);
 void dag_set_caller(RedisModuleCtx *ctx, Dag *d);
 /* The getkeys-api answer of every DAG command. */
 int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv);
+/* The same for DAG arguments inside another command: argv[0] stands before the DAG's first
+ * argument, at position offset of the command. */
+void dag_command_keys_at(RedisModuleCtx *ctx, int argc, RedisModuleString **argv, int offset);
 /* Main thread: statistics of the ops that ran. */
 void dag_record(Dag *d);
