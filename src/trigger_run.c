@@ -201,7 +201,9 @@ static int next_entries(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID *
     long nfields;
     if (max > 0 && RedisModule_StreamIteratorStart(key, REDISMODULE_STREAM_ITERATOR_EXCLUSIVE,
                                                    &t->last_started, NULL) == REDISMODULE_OK) {
-        while (n < max && RedisModule_StreamIteratorNextID(key, &ids[n], &nfields) == REDISMODULE_OK)
+        while (n < max &&
+               RedisModule_StreamIteratorNextID(key, &ids[n], &nfields) == REDISMODULE_OK &&
+               stream_skip_fields(key) == REDISMODULE_OK)
             n++;
         RedisModule_StreamIteratorStop(key);
     }
