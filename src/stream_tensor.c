@@ -140,9 +140,8 @@ RedisModuleStreamID stream_last_id(RedisModuleCtx *ctx, RedisModuleString *keyna
     return id;
 }
 
-int stream_skip_fields(RedisModuleKey *key) {
+void stream_skip_fields(RedisModuleKey *key) {
     while (RedisModule_StreamIteratorNextField(key, NULL, NULL) == REDISMODULE_OK) continue;
-    return REDISMODULE_OK;
 }
 
 long long stream_count_after(RedisModuleCtx *ctx, RedisModuleString *keyname,
@@ -153,9 +152,10 @@ long long stream_count_after(RedisModuleCtx *ctx, RedisModuleString *keyname,
     long nfields;
     if (RedisModule_StreamIteratorStart(key, REDISMODULE_STREAM_ITERATOR_EXCLUSIVE, &after, NULL) ==
         REDISMODULE_OK) {
-        while (RedisModule_StreamIteratorNextID(key, &id, &nfields) == REDISMODULE_OK &&
-               stream_skip_fields(key) == REDISMODULE_OK)
+        while (RedisModule_StreamIteratorNextID(key, &id, &nfields) == REDISMODULE_OK) {
+            stream_skip_fields(key);
             n++;
+        }
         RedisModule_StreamIteratorStop(key);
     }
     RedisModule_CloseKey(key);

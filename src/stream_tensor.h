@@ -37,8 +37,8 @@ long long stream_count_after(RedisModuleCtx *ctx, RedisModuleString *keyname,
                              RedisModuleStreamID after);
 
 /* Moves a forward stream iterator of key past the fields of its current entry: the next
- * RedisModule_StreamIteratorNextID expects them read. Returns REDISMODULE_OK. */
-int stream_skip_fields(RedisModuleKey *key);
+ * RedisModule_StreamIteratorNextID expects them read. */
+void stream_skip_fields(RedisModuleKey *key);
 
 /* The id that follows id, for an exclusive start: 1-5 -> 1-6. */
 RedisModuleStreamID stream_id_next(RedisModuleStreamID id);

@@ -31,6 +31,9 @@ typedef struct AITrigger {
     int nargs;
     /* Entries up to last_started have a run started; up to last_processed, finished. */
     RedisModuleStreamID last_started, last_processed;
+    /* The DAG appends to the trigger's own stream: entries with a `source` field there are
+     * its own outputs, and are skipped rather than fed back to it. */
+    int feeds_itself;
     long long runs, errors;
     char *last_error;               /* NULL: none yet */
     TriggerRun *first, *last;       /* runs in flight, in entry order */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "dag.h"
 #include "dag_async.h"
 #include "stream_tensor.h"
@@ -33,6 +34,7 @@ struct TriggerRun {
     Dag *dag;    /* NULL when the DAG did not parse: err says why */
     AIError err; /* a parse error */
     int done;
+    int skipped; /* one of the trigger's own outputs: not run, not counted */
     TriggerRun *next;
 };
 
@@ -133,7 +135,7 @@ static void finish(RedisModuleCtx *ctx, AITrigger *t, TriggerRun *r) {
         if (trigger_alive(t) && serving(ctx) && !r->dag->timed_out) dag_persist(ctx, r->dag);
         dag_record(r->dag);
     }
-    count(t, r);
+    if (!r->skipped) count(t, r);
     t->last_processed = r->id;
     if (r->dag) dag_free(r->dag);
     ai_error_clear(&r->err);
@@ -167,7 +169,7 @@ static void on_run_done(RedisModuleCtx *ctx, Dag *d, void *arg) {
     flush(ctx, r->trigger);
 }
 
-static void start_one(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID id) {
+static void start_one(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID id, int skip) {
     TriggerRun *r = RedisModule_Calloc(1, sizeof *r);
     r->trigger = trigger_share(t);
     r->id = id;
@@ -178,6 +180,10 @@ static void start_one(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID id)
     t->last = r;
     t->inflight++;
     t->last_started = id;
+    if (skip) {
+        r->done = r->skipped = 1;
+        return;
+    }
     DagStreamBinding b = {t->stream, &r->id};
     int argc;
     RedisModuleString **argv = trigger_dag_argv(t, &argc);
@@ -194,17 +200,30 @@ static void start_one(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID id)
     trigger_dag_argv_free(argv);
 }
 
-/* Up to max ids of entries after t's last started one. */
-static int next_entries(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID *ids, int max) {
+/* Reads the fields of the iterator's entry: whether one is `source`. */
+static int has_source(RedisModuleKey *key) {
+    RedisModuleString *field;
+    int found = 0;
+    while (RedisModule_StreamIteratorNextField(key, &field, NULL) == REDISMODULE_OK) {
+        found |= ai_arg_is(field, "source");
+        RedisModule_FreeString(NULL, field);
+    }
+    return found;
+}
+
+/* Up to max ids of entries after t's last started one; skip[i]: one of t's own outputs. */
+static int next_entries(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID *ids, int *skip,
+                        int max) {
     RedisModuleKey *key = RedisModule_OpenKey(ctx, t->stream, REDISMODULE_READ);
     int n = 0;
     long nfields;
     if (max > 0 && RedisModule_StreamIteratorStart(key, REDISMODULE_STREAM_ITERATOR_EXCLUSIVE,
                                                    &t->last_started, NULL) == REDISMODULE_OK) {
-        while (n < max &&
-               RedisModule_StreamIteratorNextID(key, &ids[n], &nfields) == REDISMODULE_OK &&
-               stream_skip_fields(key) == REDISMODULE_OK)
+        while (n < max && RedisModule_StreamIteratorNextID(key, &ids[n], &nfields) == REDISMODULE_OK) {
+            skip[n] = t->feeds_itself && has_source(key);
+            if (!t->feeds_itself) stream_skip_fields(key);
             n++;
+        }
         RedisModule_StreamIteratorStop(key);
     }
     RedisModule_CloseKey(key);
@@ -213,8 +232,9 @@ static int next_entries(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID *
 
 static void start_runs(RedisModuleCtx *ctx, AITrigger *t) {
     RedisModuleStreamID ids[AI_TRIGGER_WINDOW];
-    int n = next_entries(ctx, t, ids, AI_TRIGGER_WINDOW - t->inflight);
-    for (int i = 0; i < n; i++) start_one(ctx, t, ids[i]);
+    int skip[AI_TRIGGER_WINDOW];
+    int n = next_entries(ctx, t, ids, skip, AI_TRIGGER_WINDOW - t->inflight);
+    for (int i = 0; i < n; i++) start_one(ctx, t, ids[i], skip[i]);
     if (n) flush(ctx, t); /* runs whose DAG did not parse are over already */
 }
 

@@ -24,6 +24,19 @@ static RedisModuleString *copy(RedisModuleString *s) {
     return RedisModule_CreateString(NULL, p, len);
 }
 
+/* Whether the DAG's PERSIST names the stream (its header: before the first `|>`). */
+static int persists_to(RedisModuleString **args, int nargs, RedisModuleString *stream) {
+    for (int i = 0; i + 1 < nargs && !ai_arg_is(args[i], "|>"); i++) {
+        long long n;
+        if (!ai_arg_is(args[i], "PERSIST") ||
+            RedisModule_StringToLongLong(args[i + 1], &n) != REDISMODULE_OK)
+            continue;
+        for (long long k = 0; k < n && i + 2 + k < nargs; k++)
+            if (!RedisModule_StringCompare(args[i + 2 + k], stream)) return 1;
+    }
+    return 0;
+}
+
 AITrigger *trigger_new(int dbid, RedisModuleString *name, RedisModuleString *stream,
                        RedisModuleString **args, int nargs) {
     AITrigger *t = RedisModule_Calloc(1, sizeof *t);
@@ -35,6 +48,7 @@ AITrigger *trigger_new(int dbid, RedisModuleString *name, RedisModuleString *str
     t->nargs = nargs;
     t->args = RedisModule_Calloc(nargs ? nargs : 1, sizeof *t->args);
     for (int i = 0; i < nargs; i++) t->args[i] = copy(args[i]);
+    t->feeds_itself = persists_to(t->args, nargs, t->stream);
     return t;
 }
 
