@@ -26,6 +26,7 @@ from includes import (
     RedisServer,
     error_text,
     keyspace,
+    rewrite_aof,
     run_checks,
     wait_replica,
     wait_until,
@@ -281,6 +282,20 @@ def test_trigger_aof(env):
     ids = add_entries(con, [4])
     wait_processed(env, con, ids[-1])
     env.assertEqual([v for _, v in outputs(con)], [2, 3, 4, 5])
+    # A rewrite without the RDB preamble emits the trigger and where it stands.
+    con.config_set("aof-use-rdb-preamble", "no")
+    base = rewrite_aof(con)
+    env.assertContains(b"AI.TRIGGERSTORE", base)
+    env.assertContains(b"AI._TRIGGERPROGRESS", base)
+    get = con.execute_command("AI.TRIGGERGET", "t")[:4]
+    env.stop()
+    env.start()
+    con = connect(env)
+    env.assertEqual(con.execute_command("AI.TRIGGERGET", "t")[:4], get)
+    env.assertEqual(info(con)["last_processed"], ids[-1])
+    ids = add_entries(con, [5])
+    wait_processed(env, con, ids[-1])
+    env.assertEqual([v for _, v in outputs(con)], [2, 3, 4, 5, 6])
 
 
 # ---------------------------------------------------------------------------------------
