@@ -35,7 +35,7 @@ run: build
 	redis-server --port $(PORT) --save "" --loadmodule $(abspath $(MODULE))
 
 # Cluster tests need hash-tagged keys: only the files written for it run there.
-CLUSTER_TESTS ?= test_cluster.py test_dag_async_cluster.py
+CLUSTER_TESTS ?= test_cluster.py test_dag_async_cluster.py test_triggers_cluster.py
 
 test: build lint unit flow flow-replica flow-aof flow-cluster clients
 
