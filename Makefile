@@ -64,6 +64,7 @@ clients: build $(CLIENTS_VENV)/.requirements.installed
 bench: build
 	$(PY) opt/bench.py
 	$(PY) opt/bench_stall.py
+	$(PY) opt/bench_streams.py
 
 PY_SOURCES := backends tests opt setup.py
 

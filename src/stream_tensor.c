@@ -77,9 +77,10 @@ static AITensor *tensor_of_fields(RedisModuleString *dtype_s, RedisModuleString 
     }
     AIError err = {0};
     const char *blob = RedisModule_StringPtrLen(blob_s, &len);
-    AITensor *t = ai_dtype_is_string(dtype)
-                      ? tensor_new_from_blob(dtype, dims, ndim, blob, len, &err)
-                      : tensor_new_borrowing(dtype, dims, ndim, blob, len, blob_s, free_string, &err);
+    AITensor *t =
+        ai_dtype_is_string(dtype)
+            ? tensor_new_from_blob(dtype, dims, ndim, blob, len, &err)
+            : tensor_new_borrowing(dtype, dims, ndim, blob, len, blob_s, free_string, &err);
     if (!t || ai_dtype_is_string(dtype)) RedisModule_FreeString(NULL, blob_s);
     ai_error_clear(&err); /* every inconsistency is the one error: not a tensor */
     return t;
@@ -114,11 +115,12 @@ AITensor *stream_tensor_read(RedisModuleCtx *ctx, RedisModuleString *keyname,
     RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
     AITensor *t = NULL;
     RedisModuleStreamID at = id ? *id : (RedisModuleStreamID){0, 0};
-    int rc = id ? RedisModule_StreamIteratorStart(key, 0, &at, &at)
-                : RedisModule_StreamIteratorStart(key, REDISMODULE_STREAM_ITERATOR_REVERSE, NULL,
-                                                  NULL);
+    int rc =
+        id ? RedisModule_StreamIteratorStart(key, 0, &at, &at)
+           : RedisModule_StreamIteratorStart(key, REDISMODULE_STREAM_ITERATOR_REVERSE, NULL, NULL);
     long nfields;
-    if (rc == REDISMODULE_OK && RedisModule_StreamIteratorNextID(key, &at, &nfields) == REDISMODULE_OK)
+    if (rc == REDISMODULE_OK &&
+        RedisModule_StreamIteratorNextID(key, &at, &nfields) == REDISMODULE_OK)
         t = entry_tensor(key);
     if (rc == REDISMODULE_OK) RedisModule_StreamIteratorStop(key);
     RedisModule_CloseKey(key);
@@ -179,7 +181,8 @@ static int entry_fields(const AITensor *t, const RedisModuleStreamID *source,
     f[n++] = RedisModule_CreateString(NULL, t->dl.data, t->nbytes);
     if (source) {
         f[n++] = RedisModule_CreateString(NULL, "source", 6);
-        f[n++] = RedisModule_CreateString(NULL, id, (size_t)stream_id_format(*source, id, sizeof id));
+        f[n++] =
+            RedisModule_CreateString(NULL, id, (size_t)stream_id_format(*source, id, sizeof id));
     }
     return n;
 }

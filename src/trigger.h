@@ -17,7 +17,7 @@
 
 #define AI_TRIGGER_ENCVER 1
 /* Runs of one trigger in flight at most: more entries wait in the stream. */
-#define AI_TRIGGER_WINDOW 16
+#define AI_TRIGGER_WINDOW 64
 
 typedef struct TriggerRun TriggerRun;
 
@@ -35,8 +35,8 @@ typedef struct AITrigger {
      * its own outputs, and are skipped rather than fed back to it. */
     int feeds_itself;
     long long runs, errors;
-    char *last_error;               /* NULL: none yet */
-    TriggerRun *first, *last;       /* runs in flight, in entry order */
+    char *last_error;         /* NULL: none yet */
+    TriggerRun *first, *last; /* runs in flight, in entry order */
     int inflight;
     int scheduled;                  /* on trigger_run.c's list of triggers to serve */
     int progress_dirty;             /* last_processed not yet propagated */

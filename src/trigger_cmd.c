@@ -52,7 +52,8 @@ static int triggerstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
     AIError err = {0};
     if (!ai_from_own_data(ctx) && check_dag(ctx, argv, argc, &err) != REDISMODULE_OK)
         return ai_reply_error(ctx, &err);
-    AITrigger *t = trigger_new(RedisModule_GetSelectedDb(ctx), argv[1], argv[3], argv + 5, argc - 5);
+    AITrigger *t =
+        trigger_new(RedisModule_GetSelectedDb(ctx), argv[1], argv[3], argv + 5, argc - 5);
     trigger_seek(t, stream_last_id(ctx, argv[3])); /* entries added from now on */
     ai_key_set(ctx, argv[1], AITriggerType, t);
     trigger_register(t);

@@ -35,7 +35,7 @@ from model_zoo import connect, set_array
 from test_dag import fresh, setup_slow
 from test_streams import entry, entry_array, store_add1
 
-WINDOW = 16  # AI_TRIGGER_WINDOW: runs of one trigger in flight at most
+WINDOW = 64  # AI_TRIGGER_WINDOW: runs of one trigger in flight at most
 
 
 def add1_dag(src="in", out="out", script="s", fn="add1"):
