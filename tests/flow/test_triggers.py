@@ -346,8 +346,8 @@ def restart_in_the_middle(env, persistence):
         server.proc.wait(30)
         server.start()
         con = redis.Redis(host=server.host, port=server.port)
-        env.assertGreater(info(con)["lag"], 0)
         check_every_entry(env, con, ids)
+        env.assertGreater(info(con)["runs"], 0)  # the restarted server did the rest
 
 
 def test_restart_rdb(env):
@@ -372,7 +372,7 @@ def test_promotion(env):
         wait_until(env, lambda: rcon.info("replication")["master_link_status"] == "up")
         ids = backlog_setup(env, mcon, rcon)
         wait_until(env, lambda: rcon.xlen("in") == len(ids), message="the entries on the replica")
+        env.assertGreater(info(rcon)["lag"], 0)  # the master is held: a backlog remains
         rcon.replicaof("NO", "ONE")
-        env.assertGreater(info(rcon)["lag"], 0)
         check_every_entry(env, rcon, ids)
         env.assertGreater(info(rcon)["runs"], 0)
