@@ -11,7 +11,9 @@
  * trigger_run.c another, and every run in flight one; the key's is dropped by the type's
  * free callback (which may run on a lazy-free thread: it only clears `alive` and
  * releases), and the registry drops its own on the main thread once it sees the trigger
- * is no longer alive. Everything else is main-thread state. */
+ * is no longer alive. The unlink callback clears `alive` as soon as the key lets the value
+ * go, also when RENAME or MOVE keep it under another name. Everything else is main-thread
+ * state. */
 #pragma once
 #include "redismodule.h"
 

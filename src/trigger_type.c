@@ -177,6 +177,13 @@ static void free_value(void *value) {
     trigger_release(t);
 }
 
+/* Main thread: the key let the value go (DEL, overwrite, expiry, and RENAME or MOVE,
+ * which keep the value under another name the trigger does not know). No new runs. */
+static void unlink_value(RedisModuleString *key, const void *value) {
+    (void)key;
+    __atomic_store_n(&((AITrigger *)value)->alive, 0, __ATOMIC_RELEASE);
+}
+
 int trigger_type_register(RedisModuleCtx *ctx) {
     RedisModuleTypeMethods tm = {
         .version = REDISMODULE_TYPE_METHOD_VERSION,
@@ -185,6 +192,7 @@ int trigger_type_register(RedisModuleCtx *ctx) {
         .aof_rewrite = aof_rewrite,
         .mem_usage = mem_usage,
         .free = free_value,
+        .unlink = unlink_value,
     };
     AITriggerType = RedisModule_CreateDataType(ctx, "AITRIGGER", AI_TRIGGER_ENCVER, &tm);
     return AITriggerType ? REDISMODULE_OK : REDISMODULE_ERR;

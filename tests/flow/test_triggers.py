@@ -164,6 +164,13 @@ def check_overwrite_and_del(env):
     time.sleep(0.3)
     env.assertEqual(con.xlen("out2"), settled)
     env.assertEqual(con.ping(), True)
+    # RENAME stops it too: the key keeps its DAG, which no longer runs.
+    store_trigger(con, dag=add1_dag(out="out2"))
+    con.rename("t", "t:renamed")
+    add_entries(con, [9])
+    time.sleep(0.3)
+    env.assertEqual(con.xlen("out2"), settled)
+    env.assertEqual(con.execute_command("AI.TRIGGERGET", "t:renamed")[1], b"in")
 
 
 def check_entry_order_and_values(env):
