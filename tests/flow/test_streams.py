@@ -13,7 +13,7 @@ from error_texts import (
     STREAM_NOT_TENSOR,
     WRONGTYPE,
 )
-from includes import error_text, keyspace, run_checks, string_blob, wait_replica
+from includes import error_text, keyspace, refused_load, run_checks, string_blob, wait_replica
 from model_zoo import connect, get_array, set_array
 from RLTest import Env
 from test_dag import aof_bytes, dag_args, fresh
@@ -264,6 +264,10 @@ def test_stream_maxlen_at_load_time():
     env = Env(moduleArgs="STREAM_MAXLEN 7")
     con = env.getConnection()
     env.assertEqual(con.execute_command("AI.CONFIG", "GET", "STREAM_MAXLEN"), 7)
+    for bad in ("-1", "x"):
+        rc, text = refused_load("STREAM_MAXLEN", bad)
+        env.assertEqual(rc, 1, message=bad)
+        env.assertContains(f"ERR error processing argument: STREAM_MAXLEN {bad}", text)
 
 
 def test_persist_replication(env):
