@@ -31,6 +31,7 @@ typedef struct AITrigger {
     RedisModuleString *stream; /* the key of the stream it follows */
     RedisModuleString **args;  /* the DAG: AI.DAGEXECUTE's arguments after its name */
     int nargs;
+    char *user; /* who stored it: its runs' scripts call Redis as this ACL user; NULL: none */
     /* Entries up to last_started have a run started; up to last_processed, finished. */
     RedisModuleStreamID last_started, last_processed;
     /* The DAG appends to the trigger's own stream: entries with a `source` field there are
@@ -52,6 +53,8 @@ int trigger_type_register(RedisModuleCtx *ctx);
 /* A trigger with copies of the strings given (args: nargs DAG arguments); one reference. */
 AITrigger *trigger_new(int dbid, RedisModuleString *name, RedisModuleString *stream,
                        RedisModuleString **args, int nargs);
+/* Sets the ACL user of t's runs (NULL: none). */
+void trigger_set_user(AITrigger *t, const char *user, size_t len);
 AITrigger *trigger_share(AITrigger *t);
 void trigger_release(AITrigger *t);
 int trigger_alive(const AITrigger *t);
@@ -60,8 +63,8 @@ int trigger_alive(const AITrigger *t);
 RedisModuleString **trigger_dag_argv(const AITrigger *t, int *argc);
 void trigger_dag_argv_free(RedisModuleString **argv);
 
-/* The command that carries a trigger's progress to replicas and the AOF:
- * AI._TRIGGERPROGRESS <key> <last processed id>. */
+/* The command that carries a trigger's progress (and the user who stored it) to replicas
+ * and the AOF: AI._TRIGGERPROGRESS <key> <last processed id> [<user>]. */
 #define AI_TRIGGER_PROGRESS_CMD "AI._TRIGGERPROGRESS"
 
 /* trigger_run.c, main thread. */

@@ -38,6 +38,26 @@ static int check_dag(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, AI
     return REDISMODULE_OK;
 }
 
+/* The runs' scripts call Redis as the user who stored the trigger. */
+static void set_caller(RedisModuleCtx *ctx, AITrigger *t) {
+    if (ai_from_own_data(ctx)) return; /* the progress command that follows brings it */
+    RedisModuleString *user = RedisModule_GetCurrentUserName(ctx);
+    if (!user) return;
+    size_t len;
+    const char *p = RedisModule_StringPtrLen(user, &len);
+    trigger_set_user(t, p, len);
+    RedisModule_FreeString(ctx, user);
+}
+
+static void replicate_progress(RedisModuleCtx *ctx, RedisModuleString *name, AITrigger *t) {
+    char id[48];
+    int len = stream_id_format(t->last_processed, id, sizeof id);
+    if (t->user)
+        RedisModule_Replicate(ctx, AI_TRIGGER_PROGRESS_CMD, "sbc", name, id, (size_t)len, t->user);
+    else
+        RedisModule_Replicate(ctx, AI_TRIGGER_PROGRESS_CMD, "sb", name, id, (size_t)len);
+}
+
 /* AI.TRIGGERSTORE <name> ON <stream> DAG <the arguments of AI.DAGEXECUTE> */
 static int triggerstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
     if (RedisModule_IsKeysPositionRequest(ctx)) return trigger_keys(ctx, argc, argv);
@@ -55,9 +75,11 @@ static int triggerstore_command(RedisModuleCtx *ctx, RedisModuleString **argv, i
     AITrigger *t =
         trigger_new(RedisModule_GetSelectedDb(ctx), argv[1], argv[3], argv + 5, argc - 5);
     trigger_seek(t, stream_last_id(ctx, argv[3])); /* entries added from now on */
+    set_caller(ctx, t);
     ai_key_set(ctx, argv[1], AITriggerType, t);
     trigger_register(t);
     RedisModule_ReplicateVerbatim(ctx);
+    replicate_progress(ctx, argv[1], t); /* replicas have no caller: the user goes along */
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 
@@ -94,10 +116,11 @@ static int triggerget_command(RedisModuleCtx *ctx, RedisModuleString **argv, int
     return REDISMODULE_OK;
 }
 
-/* AI._TRIGGERPROGRESS <name> <id>: from a master or the AOF, where the trigger stands; from
- * a client, a seek (entries after id are run again, or skipped). */
+/* AI._TRIGGERPROGRESS <name> <id> [<user>]: from a master or the AOF, where the trigger
+ * stands and whose it is; from a client, a seek (entries after id are run again, or
+ * skipped) and, with a user, a change of owner (the command is for administrators). */
 static int progress_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
-    if (argc != 3) return ai_reply_arity(ctx, argv[0]);
+    if (argc != 3 && argc != 4) return ai_reply_arity(ctx, argv[0]);
     AITrigger *t;
     RedisModuleStreamID id;
     if (ai_key_value_or_reply(ctx, argv[1], AITriggerType, AI_ERR_TRIGGER_EMPTY, (void **)&t) !=
@@ -106,6 +129,11 @@ static int progress_command(RedisModuleCtx *ctx, RedisModuleString **argv, int a
     if (RedisModule_StringToStreamID(argv[2], &id) != REDISMODULE_OK)
         return ai_reply_code(ctx, AI_ERR_SYNTAX);
     trigger_seek(t, id);
+    if (argc == 4) {
+        size_t len;
+        const char *user = RedisModule_StringPtrLen(argv[3], &len);
+        trigger_set_user(t, user, len);
+    }
     if (!ai_from_own_data(ctx)) trigger_schedule(t);
     RedisModule_ReplicateVerbatim(ctx);
     return RedisModule_ReplyWithSimpleString(ctx, "OK");

@@ -200,6 +200,7 @@ static void start_one(RedisModuleCtx *ctx, AITrigger *t, RedisModuleStreamID id,
     Dag *d;
     if (dag_parse_bound(ctx, argv, argc, 0, &b, &d, &r->err) == REDISMODULE_OK) {
         d->call.dbid = t->dbid;
+        if (t->user) d->call.username = RedisModule_Strdup(t->user);
         d->source = id;
         d->has_source = 1;
         r->dag = d;

@@ -1,12 +1,13 @@
 /* The AI_TRIGGER data type and the trigger value; see trigger.h.
  *
  * RDB layout (encoding version 1): the stream's key, the DAG's argument count and
- * arguments, and the last processed entry id (ms, seq). Run counts are per server, as
- * AI.INFO's are, and start again at 0. A loaded trigger resumes after its last processed
- * entry (trigger_run.c starts it once loading ends, on a master).
+ * arguments, the last processed entry id (ms, seq), and the ACL user ("" for none). Run counts are
+ * per server, as AI.INFO's are, and start again at 0. A loaded trigger resumes after its last
+ * processed entry (trigger_run.c starts it once loading ends, on a master).
  *
  * The AOF rewrite emits AI.TRIGGERSTORE (which, from the server's own data, does not check
- * the DAG: its model may come later in the file) and then the progress command. */
+ * the DAG: its model may come later in the file) and then the progress command, with the
+ * user. */
 #include <string.h>
 
 #include "args.h"
@@ -52,6 +53,15 @@ AITrigger *trigger_new(int dbid, RedisModuleString *name, RedisModuleString *str
     return t;
 }
 
+void trigger_set_user(AITrigger *t, const char *user, size_t len) {
+    if (t->user) RedisModule_Free(t->user);
+    t->user = NULL;
+    if (!user || !len) return;
+    t->user = RedisModule_Alloc(len + 1);
+    memcpy(t->user, user, len);
+    t->user[len] = '\0';
+}
+
 AITrigger *trigger_share(AITrigger *t) {
     __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
     return t;
@@ -64,6 +74,7 @@ void trigger_release(AITrigger *t) {
     for (int i = 0; i < t->nargs; i++) RedisModule_FreeString(NULL, t->args[i]);
     RedisModule_Free(t->args);
     if (t->last_error) RedisModule_Free(t->last_error);
+    if (t->user) RedisModule_Free(t->user);
     RedisModule_Free(t);
 }
 
@@ -89,6 +100,7 @@ static void rdb_save(RedisModuleIO *io, void *value) {
     for (int i = 0; i < t->nargs; i++) RedisModule_SaveString(io, t->args[i]);
     RedisModule_SaveUnsigned(io, t->last_processed.ms);
     RedisModule_SaveUnsigned(io, t->last_processed.seq);
+    RedisModule_SaveStringBuffer(io, t->user ? t->user : "", t->user ? strlen(t->user) : 0);
 }
 
 /* Strings loaded so far are freed by the caller on error. */
@@ -111,9 +123,12 @@ static AITrigger *load_trigger(RedisModuleIO *io, RedisModuleString *stream) {
     if (RedisModule_IsIOError(io) || n > MAX_ARGS) return NULL;
     RedisModuleString **args = RedisModule_Calloc(n ? n : 1, sizeof *args);
     RedisModuleStreamID id = {0, 0};
+    char *user = NULL;
+    size_t userlen = 0;
     if (load_args(io, args, n) == 0) {
         id.ms = RedisModule_LoadUnsigned(io);
         id.seq = RedisModule_LoadUnsigned(io);
+        user = RedisModule_LoadStringBuffer(io, &userlen);
     }
     AITrigger *t = NULL;
     const RedisModuleString *name = RedisModule_GetKeyNameFromIO(io);
@@ -121,7 +136,9 @@ static AITrigger *load_trigger(RedisModuleIO *io, RedisModuleString *stream) {
         t = trigger_new(RedisModule_GetDbIdFromIO(io), (RedisModuleString *)name, stream, args,
                         (int)n);
         t->last_started = t->last_processed = id;
+        trigger_set_user(t, user, userlen);
     }
+    if (user) RedisModule_Free(user);
     free_strings(args, n);
     return t;
 }
@@ -153,7 +170,10 @@ static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *va
     argv_free(&a);
     char id[48];
     int len = stream_id_format(t->last_processed, id, sizeof id);
-    RedisModule_EmitAOF(aof, AI_TRIGGER_PROGRESS_CMD, "sb", keyname, id, (size_t)len);
+    if (t->user)
+        RedisModule_EmitAOF(aof, AI_TRIGGER_PROGRESS_CMD, "sbc", keyname, id, (size_t)len, t->user);
+    else
+        RedisModule_EmitAOF(aof, AI_TRIGGER_PROGRESS_CMD, "sb", keyname, id, (size_t)len);
 }
 
 static size_t string_usage(RedisModuleString *s) {
@@ -167,6 +187,7 @@ static size_t mem_usage(const void *value) {
     size_t n = sizeof *t + string_usage(t->name) + string_usage(t->stream);
     for (int i = 0; i < t->nargs; i++) n += sizeof(void *) + string_usage(t->args[i]);
     if (t->last_error) n += strlen(t->last_error) + 1;
+    if (t->user) n += strlen(t->user) + 1;
     return n;
 }
 

@@ -12,9 +12,11 @@ import numpy as np
 import redis
 from error_texts import (
     ARITY,
+    CALL_ERROR,
     DAG_UNSUPPORTED,
     MISSING_ARGS,
     MODEL_EMPTY,
+    NOPERM_KEYS,
     STREAM_NOT_TENSOR,
     SYNTAX,
     TENSOR_EMPTY,
@@ -238,6 +240,44 @@ def check_reload(env):
     env.assertEqual([v for _, v in outputs(con)], [2, 3, 4])
 
 
+SETTER = """
+def set(tensors: List[Tensor], keys: List[str], args: List[str]):
+    redis.execute("SET", args[0], "v")
+    return tensors[0]
+"""
+
+
+def check_acl(env):
+    """The runs' scripts call Redis as the user who stored the trigger, after a reload too."""
+    con = fresh(env)
+    con.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~allowed:*", "+@all")
+    try:
+        con.execute_command(
+            "AI.SCRIPTSTORE", "allowed:s", "CPU", "ENTRY_POINTS", 1, "set", "SOURCE", SETTER
+        )
+        kw = con.connection_pool.connection_kwargs
+        app = redis.Redis(host=kw.get("host"), port=kw["port"], username="app", password="pw")
+        for name, target in (("allowed:t1", "allowed:k"), ("allowed:t2", "secret:k")):
+            dag = ["LOAD", 1, "allowed:in", "|>", "AI.SCRIPTEXECUTE", "allowed:s", "set",
+                   "KEYS", 1, "allowed:in", "INPUTS", 1, "allowed:in", "ARGS", 1, target,
+                   "OUTPUTS", 1, "allowed:y"]  # fmt: skip
+            store_trigger(app, name, "allowed:in", dag)
+        for reload in (False, True):
+            if reload:
+                con.execute_command("DEBUG", "RELOAD")
+            ids = add_entries(con, [1], stream="allowed:in")
+            wait_processed(env, con, ids[-1], key="allowed:t2")
+            wait_processed(env, con, ids[-1], key="allowed:t1")
+            env.assertEqual(info(con, "allowed:t1")["errors"], 0)
+            env.assertEqual(con.get("allowed:k"), b"v")
+            env.assertEqual(info(con, "allowed:t2")["errors"], 1)  # counts restart at 0
+            text = info(con, "allowed:t2")["last_error"].decode()
+            env.assertEqual(text, CALL_ERROR + NOPERM_KEYS)
+            env.assertEqual(con.exists("secret:k"), 0)
+    finally:
+        con.execute_command("ACL", "DELUSER", "app")
+
+
 def test_triggers(env):
     run_checks(
         env,
@@ -248,6 +288,7 @@ def test_triggers(env):
         check_run_errors,
         check_own_appends,
         check_reload,
+        check_acl,
     )
 
 
