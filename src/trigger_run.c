@@ -2,8 +2,9 @@
  *
  * The module subscribes to stream events. An `xadd` on a master (not one of the module's
  * own appends, not while loading) schedules the stream's triggers; nothing else happens in
- * the notification, which may not write keys. A zero-delay timer then serves each
- * scheduled trigger: it propagates the trigger's progress and starts runs for the entries
+ * the notification, which may not write keys. In the event loop's next turn a timer (whose
+ * context flushes what it replicates) serves each scheduled trigger: it propagates the
+ * trigger's progress and starts runs for the entries
  * after the last started one, found by iterating the stream, up to AI_TRIGGER_WINDOW runs
  * in flight. A burst therefore waits in the stream, not in memory.
  *
