@@ -4,9 +4,9 @@
  * own appends, not while loading) schedules the stream's triggers; nothing else happens in
  * the notification, which may not write keys. In the event loop's next turn a timer (whose
  * context flushes what it replicates) serves each scheduled trigger: it propagates the
- * trigger's progress and starts runs for the entries
- * after the last started one, found by iterating the stream, up to AI_TRIGGER_WINDOW runs
- * in flight. A burst therefore waits in the stream, not in memory.
+ * trigger's progress and starts runs for the entries after the last started one, found by
+ * iterating the stream, up to AI_TRIGGER_WINDOW runs in flight. A burst therefore waits in
+ * the stream, not in memory.
  *
  * Each run is an asynchronous DAG without an id (dag_async_run) whose LOAD of the stream
  * reads its own entry. When one is over, the runs at the front of the trigger's list that
