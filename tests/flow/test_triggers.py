@@ -240,6 +240,24 @@ def check_reload(env):
     env.assertEqual([v for _, v in outputs(con)], [2, 3, 4])
 
 
+def check_flush_and_reload_with_runs_in_flight(env):
+    """FLUSHALL ASYNC (values freed on another thread) and DEBUG RELOAD while runs are in
+    flight: the server stays up, nothing runs for the dropped trigger, a new one works."""
+    con = fresh(env)
+    setup(con)
+    add_entries(con, list(range(3000)))
+    con.execute_command("DEBUG", "RELOAD")
+    add_entries(con, list(range(3000)))
+    con.flushall(asynchronous=True)
+    env.assertEqual(con.ping(), True)
+    time.sleep(0.2)
+    env.assertEqual(con.dbsize(), 0)
+    setup(con)
+    ids = add_entries(con, [5])
+    wait_processed(env, con, ids[-1])
+    env.assertEqual(outputs(con), [(ids[0], 6)])
+
+
 SETTER = """
 def set(tensors: List[Tensor], keys: List[str], args: List[str]):
     redis.execute("SET", args[0], "v")
@@ -288,6 +306,7 @@ def test_triggers(env):
         check_run_errors,
         check_own_appends,
         check_reload,
+        check_flush_and_reload_with_runs_in_flight,
         check_acl,
     )
 
