@@ -25,6 +25,7 @@ from error_texts import (
 )
 from includes import (
     MODULE,
+    RawConnection,
     RedisServer,
     error_text,
     keyspace,
@@ -34,7 +35,7 @@ from includes import (
     wait_until,
 )
 from model_zoo import connect, set_array
-from test_dag import fresh, setup_slow
+from test_dag import fresh, getkeys, setup_slow
 from test_streams import entry, entry_array, store_add1
 
 WINDOW = 64  # AI_TRIGGER_WINDOW: runs of one trigger in flight at most
@@ -104,6 +105,9 @@ def check_store_get(env):
          "last_error": None, "lag": 0, "in_flight": 0, "last_processed": b"0-0"},
     )  # fmt: skip
     env.assertEqual(con.execute_command("AI.INFO", "t", "RESETSTAT"), b"OK")
+    with RawConnection(con) as raw:
+        keys = getkeys(raw, "AI.TRIGGERSTORE", "t", "ON", "in", "DAG", *add1_dag())
+    env.assertEqual(keys, [b"t", b"in", b"in", b"out", b"s"])
     # Entries already in the stream are not run: only those added later.
     con.xadd("in2", entry(np.array([1], np.int32)))
     last = con.xadd("in2", entry(np.array([2], np.int32)))
