@@ -12,6 +12,7 @@ import numpy as np
 import redis
 from error_texts import (
     ARITY,
+    BAD_DATA_FORMAT,
     CALL_ERROR,
     DAG_UNSUPPORTED,
     MISSING_ARGS,
@@ -36,6 +37,8 @@ from includes import (
 )
 from model_zoo import connect, set_array
 from test_dag import fresh, getkeys, setup_slow
+from test_rdb_legacy import dump_payload
+from test_tensor_persistence import module_string, module_uint
 from test_streams import entry, entry_array, store_add1
 
 WINDOW = 64  # AI_TRIGGER_WINDOW: runs of one trigger in flight at most
@@ -244,6 +247,35 @@ def check_reload(env):
     env.assertEqual([v for _, v in outputs(con)], [2, 3, 4])
 
 
+def trigger_payload(n_args, args, ms=0, seq=0, user=b"", encver=1):
+    """A DUMP payload of an AI_TRIGGER value (trigger_type.c's RDB layout)."""
+    fields = [module_string(b"in"), module_uint(n_args), *[module_string(a) for a in args]]
+    fields += [module_uint(ms), module_uint(seq), module_string(user)]
+    return dump_payload("AITRIGGER", encver, fields)
+
+
+def check_restore(env):
+    """RESTORE of a crafted value makes a working trigger; a corrupt one is refused and
+    leaves the keyspace as it was."""
+    con = fresh(env)
+    setup(con)
+    args = [str(a).encode() for a in add1_dag()]
+    con.restore("t2", 0, trigger_payload(len(args), args))
+    env.assertEqual(con.execute_command("AI.TRIGGERGET", "t2")[3], args)
+    before = keyspace(con)
+    for payload in (
+        trigger_payload(len(args) + 1, args),  # an argument short
+        trigger_payload(1 << 40, args),  # an absurd count
+        trigger_payload(len(args), args, encver=2),  # a future encoding
+    ):
+        env.assertEqual(error_text(env, "RESTORE", "bad", 0, payload), BAD_DATA_FORMAT)
+        env.assertEqual(keyspace(con), before)
+    con.delete("t")
+    ids = add_entries(con, [1])
+    wait_processed(env, con, ids[-1], key="t2")
+    env.assertEqual(outputs(con), [(ids[0], 2)])
+
+
 def check_flush_and_reload_with_runs_in_flight(env):
     """FLUSHALL ASYNC (values freed on another thread) and DEBUG RELOAD while runs are in
     flight: the server stays up, nothing runs for the dropped trigger, a new one works."""
@@ -311,6 +343,7 @@ def test_triggers(env):
         check_own_appends,
         check_reload,
         check_flush_and_reload_with_runs_in_flight,
+        check_restore,
         check_acl,
     )
 
