@@ -36,7 +36,7 @@ run: build
 	redis-server --port $(PORT) --save "" --loadmodule $(abspath $(MODULE))
 
 # Cluster tests need hash-tagged keys: only the files written for it run there.
-CLUSTER_TESTS ?= test_cluster.py test_dag_async_cluster.py
+CLUSTER_TESTS ?= test_cluster.py test_dag_async_cluster.py test_triggers_cluster.py
 
 test: build lint unit flow flow-replica flow-aof flow-cluster clients deploy
 
@@ -66,6 +66,7 @@ bench: build
 	$(PY) opt/bench.py
 	$(PY) opt/bench_stall.py
 	$(PY) opt/bench_ttr.py
+	$(PY) opt/bench_streams.py
 
 PY_SOURCES := backends tests opt setup.py cyrai
 

@@ -20,6 +20,7 @@ AIConfig ai_config = {
     .model_execution_timeout = 5000,
     .tensor_max_bytes = (long long)AI_TENSOR_MAX_BYTES_DEFAULT,
     .native_runs = 1,
+    .stream_maxlen = 10000,
 };
 
 long long *config_dag_option(const char *name, long long *min) {
@@ -93,6 +94,9 @@ static int apply(const char *name, RedisModuleString *value) {
         return 0;
     }
     if (!strcasecmp(name, "NATIVE_RUNS")) return parse_yes_no(value, &ai_config.native_runs);
+    if (!strcasecmp(name, "STREAM_MAXLEN"))
+        return config_stream_maxlen_parse(value, &ai_config.stream_maxlen) == REDISMODULE_OK ? 0
+                                                                                             : -1;
     if (!strcasecmp(name, "BACKENDSPATH")) return 0; /* applied first, below */
     if (!strcasecmp(name, "PYTHON_ENV")) return config_set_python_env(value);
     return -1;
@@ -105,6 +109,22 @@ int config_tensor_max_bytes_command(RedisModuleCtx *ctx, RedisModuleString **arg
         return ai_reply_code(ctx, AI_ERR_TENSOR_MAX_INVALID);
     ai_config.tensor_max_bytes = size;
     tensor_set_max_bytes((size_t)size);
+    return RedisModule_ReplyWithSimpleString(ctx, "OK");
+}
+
+int config_stream_maxlen_parse(RedisModuleString *value, long long *out) {
+    return parse_positive(value, 0, out) == 0 ? REDISMODULE_OK : REDISMODULE_ERR;
+}
+
+int config_stream_maxlen_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
+    AIError err = {0};
+    long long value;
+    if (argc < 3)
+        ai_error_set_arg(&err, AI_ERR_CONFIG_VALUE_MISSING, "STREAM_MAXLEN");
+    else if (config_stream_maxlen_parse(argv[2], &value) != REDISMODULE_OK)
+        ai_error_set_arg(&err, AI_ERR_CONFIG_VALUE_INVALID, "STREAM_MAXLEN");
+    if (err.code != AI_OK) return ai_reply_error(ctx, &err);
+    ai_config.stream_maxlen = value;
     return RedisModule_ReplyWithSimpleString(ctx, "OK");
 }
 

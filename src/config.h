@@ -18,6 +18,7 @@ typedef struct AIConfig {
     /* Deployment: PYTHON_ENV <path>, the Python environment to embed; NULL: found from the
      * module's own location (pyx/python_env.h). */
     char *python_env;
+    long long stream_maxlen; /* PERSIST into a stream trims it to about this; 0: never */
 } AIConfig;
 
 extern AIConfig ai_config;
@@ -26,6 +27,11 @@ extern AIConfig ai_config;
 long long *config_dag_option(const char *name, long long *min);
 
 void config_set_backends_path(const char *path);
+
+/* STREAM_MAXLEN (roadmap R2.2), at load time and in AI.CONFIG: AI.CONFIG STREAM_MAXLEN <n>
+ * sets it and replies; config_stream_maxlen_parse reads a value (0 or more). */
+int config_stream_maxlen_parse(RedisModuleString *value, long long *out);
+int config_stream_maxlen_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /* AI.CONFIG TENSOR_MAX_BYTES <bytes>: sets the cap and replies. */
 int config_tensor_max_bytes_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

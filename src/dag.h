@@ -62,12 +62,27 @@ typedef struct Dag {
      * were queued (dag_ttr.c). */
     long long ttr_ms;
     uint64_t ttr_deadline_us, queued_us;
+    /* A trigger's run (roadmap R2.3): the input entry, written as `source` beside every
+     * tensor PERSIST appends to a stream. */
+    RedisModuleStreamID source;
+    int has_source;
 } Dag;
+
+/* A trigger's DAG (roadmap R2.3): a LOAD of `stream` reads its entry *id instead of its
+ * newest; with id NULL (checking a DAG while a trigger is stored, when there may be no
+ * entry yet) it loads a placeholder tensor. */
+typedef struct DagStreamBinding {
+    RedisModuleString *stream;
+    const RedisModuleStreamID *id;
+} DagStreamBinding;
 
 /* Parses a whole DAG command (argv[0] its name) into *dag: REDISMODULE_OK, or
  * REDISMODULE_ERR with err set by the first error. */
 int dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags, Dag **dag,
               AIError *err);
+/* dag_parse with a trigger's binding (b may be NULL). */
+int dag_parse_bound(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags,
+                    const DagStreamBinding *b, Dag **dag, AIError *err);
 void dag_free(Dag *d);
 /* True when some op runs on a device (otherwise the DAG completes at parse time). */
 int dag_needs_workers(const Dag *d);
@@ -84,6 +99,9 @@ void dag_reply(RedisModuleCtx *ctx, Dag *d);
 void dag_set_caller(RedisModuleCtx *ctx, Dag *d);
 /* The getkeys-api answer of every DAG command. */
 int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv);
+/* The same for DAG arguments inside another command: argv[0] stands before the DAG's first
+ * argument, at position offset of the command. */
+void dag_command_keys_at(RedisModuleCtx *ctx, int argc, RedisModuleString **argv, int offset);
 /* Main thread: statistics of the ops that ran. */
 void dag_record(Dag *d);
 

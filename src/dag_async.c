@@ -39,6 +39,8 @@ typedef struct AsyncDag {
     AsyncState state;
     uint64_t submitted_us, finished_us;
     struct AsyncDag *prev, *next; /* the kept list, finished entries only */
+    DagAsyncDone done;            /* a trigger's run (dag_async_run): no id, no registry */
+    void *done_arg;
 } AsyncDag;
 
 static struct {
@@ -165,6 +167,15 @@ static void complete(RedisModuleCtx *ctx, AsyncDag *a) {
     arm_timer();
 }
 
+/* A trigger's run: its owner takes the Dag over. */
+static void complete_unnamed(RedisModuleCtx *ctx, AsyncDag *a) {
+    DagAsyncDone done = a->done;
+    void *arg = a->done_arg;
+    Dag *d = a->dag;
+    RedisModule_Free(a);
+    done(ctx, d, arg);
+}
+
 /* Main thread, in a timer's context: completes every run handed off so far. Writes made
  * in a thread-safe context would wait in Redis's propagation queue (Redis 7.0 flushes it
  * when a command or a callback's context ends, not a thread-safe one), so completions run
@@ -180,7 +191,10 @@ static void drain_handoff(RedisModuleCtx *ctx, void *data) {
     for (size_t i = 0; i < n; i++) {
         AsyncDag *a = list[i]->owner;
         RedisModule_SelectDb(ctx, a->dbid);
-        complete(ctx, a);
+        if (a->done)
+            complete_unnamed(ctx, a);
+        else
+            complete(ctx, a);
     }
     if (list) RedisModule_Free(list);
 }
@@ -247,6 +261,21 @@ static int async_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     d->started = on_start;
     dag_start(d);
     return REDISMODULE_OK;
+}
+
+void dag_async_run(Dag *d, int dbid, DagAsyncDone done, void *arg) {
+    AsyncDag *a = RedisModule_Calloc(1, sizeof *a);
+    a->dag = d;
+    a->dbid = dbid;
+    a->done = done;
+    a->done_arg = arg;
+    a->submitted_us = now_us();
+    d->owner = a;
+    d->done = hand_off;
+    if (dag_needs_workers(d))
+        dag_start(d);
+    else
+        hand_off(d); /* completes in the next drain, like any other */
 }
 
 static const char *status(const AsyncDag *a) {

@@ -14,3 +14,11 @@ typedef struct AIAsyncTotals {
     long long queued, running, kept, done, errors, timedout;
 } AIAsyncTotals;
 void dag_async_totals(AIAsyncTotals *t);
+
+/* Runs of triggers (roadmap R2.3) go through the same hand-off as the commands' runs but
+ * have no id: when d is over (or at once, for a DAG with no device op), done(ctx, d, arg)
+ * is called on the main thread in a timer's context selected to database dbid. done owns
+ * d; nothing was written for it (its PERSIST keys are done's to write). */
+typedef struct Dag Dag;
+typedef void (*DagAsyncDone)(RedisModuleCtx *ctx, Dag *d, void *arg);
+void dag_async_run(Dag *d, int dbid, DagAsyncDone done, void *arg);

@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "dag.h"
 #include "dag_async.h"
+#include "stream_tensor.h"
 #include "tensor_cmd.h"
 #include "tensor_type.h"
 
@@ -35,10 +36,17 @@ static void reply_op(RedisModuleCtx *ctx, Dag *d, DagOp *o) {
     }
 }
 
-/* Writes t under key, unless the key holds another type. */
-static int persist_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t, AIError *err) {
+/* Writes t under key, unless the key holds another type; a stream gets t appended
+ * (roadmap R2.2). */
+static int persist_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t,
+                       const RedisModuleStreamID *source, AIError *err) {
     RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
     int type = RedisModule_KeyType(key);
+    if (type == REDISMODULE_KEYTYPE_STREAM) {
+        RedisModule_CloseKey(key);
+        stream_tensor_append(ctx, keyname, t, source);
+        return REDISMODULE_OK;
+    }
     if (type != REDISMODULE_KEYTYPE_EMPTY && (type != REDISMODULE_KEYTYPE_MODULE ||
                                               RedisModule_ModuleTypeGetType(key) != AITensorType)) {
         RedisModule_CloseKey(key);
@@ -53,8 +61,8 @@ static int persist_key(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor
 void dag_persist(RedisModuleCtx *ctx, Dag *d) {
     if (d->failed) return;
     for (int k = 0; k < d->npersist; k++)
-        if (persist_key(ctx, d->persist_keys[k], d->slots[d->persist_slots[k]], &d->persist_err) !=
-            REDISMODULE_OK)
+        if (persist_key(ctx, d->persist_keys[k], d->slots[d->persist_slots[k]],
+                        d->has_source ? &d->source : NULL, &d->persist_err) != REDISMODULE_OK)
             return;
 }
 
@@ -87,16 +95,21 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
 /* The keys of a DAG: after LOAD n and PERSIST n, ROUTING's value, and the model or script
  * key of each op. Tensor names inside ops are DAG-local, not keys. */
 int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
+    dag_command_keys_at(ctx, argc, argv, 0);
+    return REDISMODULE_OK;
+}
+
+void dag_command_keys_at(RedisModuleCtx *ctx, int argc, RedisModuleString **argv, int offset) {
     int i = 1;
     for (; i < argc && !ai_arg_is(argv[i], "|>"); i++) {
         long long n;
         if ((ai_arg_is(argv[i], "LOAD") || ai_arg_is(argv[i], "PERSIST")) && i + 1 < argc &&
             RedisModule_StringToLongLong(argv[i + 1], &n) == REDISMODULE_OK) {
             for (long long k = 0; k < n && i + 2 + k < argc; k++)
-                RedisModule_KeyAtPos(ctx, i + 2 + (int)k);
+                RedisModule_KeyAtPos(ctx, offset + i + 2 + (int)k);
             i += 1 + (int)(n > 0 ? n : 0);
         } else if (ai_arg_is(argv[i], "ROUTING") && i + 1 < argc) {
-            RedisModule_KeyAtPos(ctx, ++i);
+            RedisModule_KeyAtPos(ctx, offset + ++i);
         } else if (ai_arg_is(argv[i], "TIMEOUT") || ai_arg_is(argv[i], "TTR")) {
             i++;
         }
@@ -107,8 +120,7 @@ int dag_command_keys(RedisModuleCtx *ctx, int argc, RedisModuleString **argv) {
              ai_arg_is(argv[i + 1], "AI.SCRIPTEXECUTE") || ai_arg_is(argv[i + 1], "AI.MODELRUN") ||
              ai_arg_is(argv[i + 1], "AI.SCRIPTRUN")) &&
             i + 2 < argc)
-            RedisModule_KeyAtPos(ctx, i + 2);
-    return REDISMODULE_OK;
+            RedisModule_KeyAtPos(ctx, offset + i + 2);
 }
 
 void dag_set_caller(RedisModuleCtx *ctx, Dag *d) {

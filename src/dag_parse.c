@@ -7,6 +7,7 @@
 #include "dag.h"
 #include "model_exec.h"
 #include "script_exec.h"
+#include "stream_tensor.h"
 #include "tensor_cmd.h"
 #include "tensor_type.h"
 #include "ttr.h"
@@ -18,6 +19,7 @@ typedef struct Parser {
     int cap_slots;
     AIErrCode resolve_error; /* reported only once every op parsed */
     AIError *err;
+    const DagStreamBinding *binding; /* a trigger's run, or NULL */
 } Parser;
 
 /* A new version of name; t (one reference) fills it now, or NULL for an op output. */
@@ -49,6 +51,22 @@ static int *slots_for(Parser *p, RedisModuleString **names, int n, int produce) 
     return slots;
 }
 
+/* A trigger's own stream: its entry, or a placeholder while the trigger is checked. */
+static AITensor *load_bound(Parser *p) {
+    const DagStreamBinding *b = p->binding;
+    if (b->id) return stream_tensor_read(p->ctx, b->stream, b->id, p->err);
+    return tensor_new_zeros(ai_dtype_by_name("FLOAT", 5), (int64_t[]){1}, 1, p->err);
+}
+
+/* What LOAD reads from one key (roadmap R2.2): a tensor, or the newest entry of a stream.
+ * A new reference, or NULL with p->err set. */
+static AITensor *load_key(Parser *p, RedisModuleString *name) {
+    if (p->binding && !RedisModule_StringCompare(name, p->binding->stream)) return load_bound(p);
+    if (stream_key_is_stream(p->ctx, name)) return stream_tensor_read(p->ctx, name, NULL, p->err);
+    AITensor *t = tensor_from_key(p->ctx, name, p->err);
+    return t ? tensor_share(t) : NULL;
+}
+
 static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
     long long n;
     if (argc - *i - 1 < 2) return ai_fail(p->err, AI_ERR_DAG_LOAD_MISSING);
@@ -56,9 +74,9 @@ static int parse_load(Parser *p, RedisModuleString **argv, int argc, int *i) {
         return ai_fail(p->err, AI_ERR_DAG_LOAD_COUNT);
     if (argc - (*i + 2) < n) return ai_fail(p->err, AI_ERR_DAG_LOAD_ARGS);
     for (int k = 0; k < n; k++) {
-        AITensor *t = tensor_from_key(p->ctx, argv[*i + 2 + k], p->err);
+        AITensor *t = load_key(p, argv[*i + 2 + k]);
         if (!t) return REDISMODULE_ERR;
-        new_slot(p, argv[*i + 2 + k], tensor_share(t));
+        new_slot(p, argv[*i + 2 + k], t);
     }
     *i += 2 + (int)n;
     return REDISMODULE_OK;
@@ -262,9 +280,14 @@ static int parse(Parser *p, RedisModuleString **argv, int argc) {
 
 int dag_parse(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags, Dag **dag,
               AIError *err) {
+    return dag_parse_bound(ctx, argv, argc, flags, NULL, dag, err);
+}
+
+int dag_parse_bound(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags,
+                    const DagStreamBinding *b, Dag **dag, AIError *err) {
     *dag = NULL;
     if (check_arity(argv, argc, flags, err) != REDISMODULE_OK) return REDISMODULE_ERR;
-    Parser p = {.ctx = ctx, .names = RedisModule_CreateDict(NULL), .err = err};
+    Parser p = {.ctx = ctx, .names = RedisModule_CreateDict(NULL), .err = err, .binding = b};
     p.d = RedisModule_Calloc(1, sizeof(Dag));
     p.d->flags = flags;
     int rc = parse(&p, argv, argc);

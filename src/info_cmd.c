@@ -9,6 +9,7 @@
 #include "info_server.h"
 #include "model.h"
 #include "stats.h"
+#include "trigger.h"
 
 static void reply_field(RedisModuleCtx *ctx, const char *name, const char *value, size_t len) {
     RedisModule_ReplyWithStringBuffer(ctx, name, strlen(name));
@@ -36,6 +37,7 @@ static int info_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     if (argc > 3) return ai_reply_arity(ctx, argv[0]);
     size_t keylen;
     const char *key = RedisModule_StringPtrLen(argv[1], &keylen);
+    if (trigger_info_reply(ctx, argv, argc) == REDISMODULE_OK) return REDISMODULE_OK;
     AIRunStats *s = stats_find(key, keylen);
     if (!s) return ai_reply_code(ctx, AI_ERR_NO_RUN_INFO);
     if (argc == 3 && ai_arg_is(argv[2], "RESETSTAT")) {
@@ -126,6 +128,8 @@ static int config_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) {
         return RedisModule_ReplyWithLongLong(ctx, ai_config.model_chunk_size);
     if (ai_arg_is(argv[2], "TENSOR_MAX_BYTES"))
         return RedisModule_ReplyWithLongLong(ctx, ai_config.tensor_max_bytes);
+    if (ai_arg_is(argv[2], "STREAM_MAXLEN"))
+        return RedisModule_ReplyWithLongLong(ctx, ai_config.stream_maxlen);
     return RedisModule_ReplyWithNull(ctx);
 }
 
@@ -164,6 +168,7 @@ static int config_command(RedisModuleCtx *ctx, RedisModuleString **argv, int arg
         ai_config.model_chunk_size = size;
         return RedisModule_ReplyWithSimpleString(ctx, "OK");
     }
+    if (ai_arg_is(argv[1], "STREAM_MAXLEN")) return config_stream_maxlen_command(ctx, argv, argc);
     if (config_dag_option(RedisModule_StringPtrLen(argv[1], NULL), &(long long){0}))
         return config_set_dag_option(ctx, argv, argc);
     return ai_reply_code(ctx, AI_ERR_UNSUPPORTED_SUBCOMMAND);

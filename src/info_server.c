@@ -8,6 +8,7 @@
 #include "dag_async.h"
 #include "model.h"
 #include "queue.h"
+#include "trigger.h"
 
 static void name(RedisModuleCtx *ctx, const char *s) {
     RedisModule_ReplyWithStringBuffer(ctx, s, strlen(s));
@@ -59,9 +60,19 @@ static long reply_async_dags(RedisModuleCtx *ctx) {
     return 12;
 }
 
+static long reply_triggers(RedisModuleCtx *ctx) {
+    AITriggerTotals t;
+    trigger_totals(&t);
+    count(ctx, "triggers", t.triggers);
+    count(ctx, "trigger_runs_in_flight", t.inflight);
+    count(ctx, "trigger_runs", t.runs);
+    count(ctx, "trigger_errors", t.errors);
+    return 8;
+}
+
 int info_server_reply(RedisModuleCtx *ctx) {
     RedisModule_ReplyWithArray(ctx, REDISMODULE_POSTPONED_LEN);
-    long n = reply_queues(ctx) + reply_backends(ctx) + reply_async_dags(ctx);
+    long n = reply_queues(ctx) + reply_backends(ctx) + reply_async_dags(ctx) + reply_triggers(ctx);
     RedisModule_ReplySetArrayLength(ctx, n);
     return REDISMODULE_OK;
 }

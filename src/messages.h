@@ -167,4 +167,7 @@
     X(AI_ERR_SYNTAX, "ERR syntax error")                                                           \
     X(AI_ERR_CONFIG_VALUE_MISSING, "ERR %s: missing value")                                        \
     X(AI_ERR_CONFIG_VALUE_INVALID, "ERR %s: invalid value")                                        \
-    X(AI_ERR_DAG_MISSING_ARGS, "ERR missing arguments for '%s' command")
+    X(AI_ERR_DAG_MISSING_ARGS, "ERR missing arguments for '%s' command")                           \
+    /* Streams and triggers (roadmap R2) */                                                        \
+    X(AI_ERR_STREAM_NOT_TENSOR, "ERR stream entry is not a tensor")                                \
+    X(AI_ERR_TRIGGER_EMPTY, "ERR trigger key is empty")

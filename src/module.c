@@ -14,6 +14,7 @@
 #include "script_type.h"
 #include "stats.h"
 #include "tensor_type.h"
+#include "trigger.h"
 
 /* RedisAI 1.2.7's identity, so that clients checking the version accept us. */
 #define AI_MODULE_VERSION    10207
@@ -61,6 +62,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     if (tensor_type_register(ctx) != REDISMODULE_OK || model_type_register(ctx) != REDISMODULE_OK ||
         script_type_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the data types");
+    if (trigger_type_register(ctx) != REDISMODULE_OK)
+        return refuse(ctx, "cannot register the trigger data type");
     stats_init(ctx);
 
     char err[512] = "";
@@ -79,5 +82,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
         dag_commands_register(ctx) != REDISMODULE_OK ||
         info_commands_register(ctx) != REDISMODULE_OK || info_register(ctx) != REDISMODULE_OK)
         return refuse(ctx, "cannot register the commands");
+    if (trigger_commands_register(ctx) != REDISMODULE_OK)
+        return refuse(ctx, "cannot register the trigger commands");
     return REDISMODULE_OK;
 }

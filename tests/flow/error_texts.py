@@ -178,3 +178,9 @@ NOPERM_KEYS = "NOPERM this user has no permissions to access one of the keys use
 OOM = "command not allowed when used memory > 'maxmemory'."
 READONLY = "You can't write against a read only replica."
 CROSSSLOT = "Keys in request don't hash to the same slot"  # as redis-py's cluster error says
+
+# Streams and triggers (roadmap R2)
+STREAM_NOT_TENSOR = "stream entry is not a tensor"
+TRIGGER_EMPTY = "trigger key is empty"
+STREAM_MAXLEN_MISSING = "STREAM_MAXLEN: missing value"
+STREAM_MAXLEN_INVALID = "STREAM_MAXLEN: invalid value"

@@ -1,8 +1,7 @@
 """Monitoring (roadmap R4): AI.INFO without arguments (per device queue its threads and the
 runs queued, running and done, the estimated work queued and the delay of replies; per
-loaded backend its
-version and the memory its models hold; the asynchronous DAGs' totals), the percentile
-fields AI.INFO <key> adds after RedisAI's, and the per-device counts of INFO MODULES'
+loaded backend its version and the memory its models hold; the asynchronous DAGs' and the
+triggers' totals), the percentile fields AI.INFO <key> adds after RedisAI's, and the per-device counts of INFO MODULES'
 ai_queues. Each field is checked present, then moving: runs make done grow, a run behind
 a slow one makes queued and the queue-wait percentiles grow, RESETSTAT clears them."""
 
@@ -25,6 +24,7 @@ ASYNC = [
     "async_dags_errors",
     "async_dags_timedout",
 ]
+TRIGGERS = ["triggers", "trigger_runs_in_flight", "trigger_runs", "trigger_errors"]
 
 
 def server_info(con):
@@ -39,7 +39,7 @@ def server_info(con):
             current = queues.setdefault(value.decode(), {})
         elif name == "backend":
             current = backends.setdefault(value.decode(), {})
-        elif name.startswith("async_dags_"):
+        elif name.startswith(("async_dags_", "trigger")):
             totals[name] = value
         else:
             current[name] = value.decode() if isinstance(value, bytes) else value
@@ -72,7 +72,7 @@ def check_server_info_fresh_and_moving(env):
         },
     )
     env.assertEqual(backends, {})
-    env.assertEqual(list(totals), ASYNC)
+    env.assertEqual(list(totals), ASYNC + TRIGGERS)
     env.assertEqual(set(totals.values()), {0})
     store(con, "m", "TORCH", torch_blob("mlp"))
     queues, backends, _ = server_info(con)
