@@ -1,9 +1,10 @@
 """Monitoring (roadmap R4): AI.INFO without arguments (per device queue its threads and the
 runs queued, running and done, the estimated work queued and the delay of replies; per
 loaded backend its version and the memory its models hold; the asynchronous DAGs' and the
-triggers' totals), the percentile fields AI.INFO <key> adds after RedisAI's, and the per-device counts of INFO MODULES'
-ai_queues. Each field is checked present, then moving: runs make done grow, a run behind
-a slow one makes queued and the queue-wait percentiles grow, RESETSTAT clears them."""
+triggers' totals), the percentile fields AI.INFO <key> adds after RedisAI's, and the
+per-device counts of INFO MODULES' ai_queues. Each field is checked present, then moving:
+runs make done grow, a run behind a slow one makes queued and the queue-wait percentiles
+grow, RESETSTAT clears them."""
 
 import numpy as np
 import torch
