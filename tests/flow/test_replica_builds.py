@@ -20,6 +20,14 @@ def dag_ro(con, *ops):
     return np.frombuffer(reply[-1], dtype=np.float32).reshape(2, 3)
 
 
+def pair(env):
+    """The master, with the operands a and b, and its replica."""
+    master = connect(env)
+    set_array(master, "a", A)
+    set_array(master, "b", A + 1)
+    return master, env.getSlaveConnection()
+
+
 def model_op(key):
     return ("AI.MODELEXECUTE", key, "INPUTS", 2, "a", "b", "OUTPUTS", 1, "out")
 
@@ -27,10 +35,7 @@ def model_op(key):
 def test_replica_runs_what_it_was_just_sent(env):
     if not env.useSlaves:
         env.skip()
-    master = connect(env)
-    replica = env.getSlaveConnection()
-    set_array(master, "a", A)
-    set_array(master, "b", A + 1)
+    master, replica = pair(env)
     store(master, "mt", "TORCH", torch_blob("add"))
     store(master, "mo", "ONNX", onnx_blob("add"))
     store(master, "mtf", "TF", tf_blob("mul"), "INPUTS", 2, "a", "b", "OUTPUTS", 1, "mul")
@@ -50,10 +55,7 @@ def test_replica_runs_what_it_was_just_sent(env):
 def test_replica_follows_replacements_and_deletes(env):
     if not env.useSlaves:
         env.skip()
-    master = connect(env)
-    replica = env.getSlaveConnection()
-    set_array(master, "a", A)
-    set_array(master, "b", A + 1)
+    master, replica = pair(env)
     # Stores that replace each other, and a delete, arrive while earlier builds are queued:
     # the replica ends with the master's last model, and drops the deleted one.
     for _ in range(5):

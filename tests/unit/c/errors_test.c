@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "deadline.h"
 #include "errors.h"
 
@@ -23,14 +24,6 @@ static const char *string_ptr_len(const RedisModuleString *s, size_t *len) {
     if (len) *len = strlen((const char *)s);
     return (const char *)s;
 }
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("failed at line %d: %s\n", __LINE__, #cond);                                    \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 static int check_texts(void) {
     for (int c = AI_OK + 1; c < AI_ERR__COUNT; c++) {

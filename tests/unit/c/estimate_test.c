@@ -6,15 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "estimate.h"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("failed at line %d: %s\n", __LINE__, #cond);                                    \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 /* A model past the runs that are not learnt. */
 static void warm(AIEstimate *e) {

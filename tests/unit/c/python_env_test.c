@@ -11,16 +11,9 @@
 #include <unistd.h>
 
 #include "../../../pyx/python_env.h"
+#include "check.h"
 
 #define PYVER "python3.11"
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            printf("failed at line %d: %s\n", __LINE__, #cond);                                    \
-            return 1;                                                                              \
-        }                                                                                          \
-    } while (0)
 
 static char top[256];
 static PythonEnv env;
