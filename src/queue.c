@@ -1,9 +1,10 @@
 /* Per-device run queues and their worker threads; see queue.h.
  *
- * The mutex is held only to push or pop. Each worker blocks every signal (they stay
- * Redis's), creates its Python thread state once, and takes the GIL once per run of
- * consecutive Python jobs in a drained batch: creating a thread state per job costs
- * ~10 us and a third of throughput. Native jobs run with the GIL released. */
+ * The mutex is held only to push or pop; a push signals a worker only when one is idle,
+ * and after unlocking. Each worker blocks every signal (they stay Redis's), creates its
+ * Python thread state once, and takes the GIL once per run of consecutive Python jobs in
+ * a drained batch: creating a thread state per job costs ~10 us and a third of
+ * throughput. Native jobs run with the GIL released. */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "queue.h"
 
@@ -35,6 +36,7 @@ struct AIQueue {
     long running;
     long long done;
     int stopping;
+    int idle; /* workers waiting on `ready`: a push wakes one only then */
     int nthreads;
     pthread_t threads[MAX_THREADS];
 };
@@ -149,7 +151,11 @@ static AIJob *pop_batch(AIQueue *q) {
     AIJob *batch = NULL, **tail = &batch;
     pthread_mutex_lock(&q->lock);
     while (!batch && !q->stopping) {
-        while (!q->head && !q->stopping) pthread_cond_wait(&q->ready, &q->lock);
+        while (!q->head && !q->stopping) {
+            q->idle++;
+            pthread_cond_wait(&q->ready, &q->lock);
+            q->idle--;
+        }
         AIJob *waiting = NULL;  /* groups set aside for this pass, then put back in place */
         long budget = q->depth; /* every job looked at once, waiting groups included */
         for (int n = 0; q->head && n < AI_QUEUE_DRAIN && budget-- > 0;) {
@@ -176,12 +182,15 @@ static AIJob *pop_batch(AIQueue *q) {
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 1000000;
             if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+            q->idle++;
             pthread_cond_timedwait(&q->ready, &q->lock, &ts);
+            q->idle--;
         }
     }
     /* Another worker of this queue may take what is left. */
-    if (q->head) pthread_cond_signal(&q->ready);
+    int wake = q->head && q->idle;
     pthread_mutex_unlock(&q->lock);
+    if (wake) pthread_cond_signal(&q->ready);
     return batch;
 }
 
@@ -288,8 +297,11 @@ void queue_push(AIQueue *q, AIJob *job) {
     pthread_mutex_lock(&q->lock);
     __atomic_add_fetch(&q->work_us, job->cost_us, __ATOMIC_RELAXED);
     insert_ordered(q, job);
-    pthread_cond_signal(&q->ready);
+    int wake = q->idle > 0;
     pthread_mutex_unlock(&q->lock);
+    /* Signalled after unlocking: a worker woken under the lock would at once block on it
+     * again, two context switches per run instead of one. */
+    if (wake) pthread_cond_signal(&q->ready);
 }
 
 int queue_count(void) { return nqueues; }
