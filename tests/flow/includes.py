@@ -411,6 +411,20 @@ class RawConnection:
         return (kind, rest)  # + - , ( # _
 
 
+def send(con, *args):
+    """Sends one command on a connection of its own, without waiting; read() takes its
+    reply and closes the connection."""
+    raw = RawConnection(con)
+    raw.sock.sendall(resp_command(*args))
+    return raw
+
+
+def read(raw):
+    reply = raw._read()
+    raw.close()
+    return reply
+
+
 def replied(raw, timeout_s=0.0):
     """Whether a reply is waiting on a RawConnection (without reading it), waiting up to
     timeout_s for one."""

@@ -15,7 +15,7 @@ import torch
 from error_texts import BATCH_SIZE_ERROR
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from includes import RawConnection, meta_dict, replied, blocked_clients, resp_command
+from includes import RawConnection, blocked_clients, meta_dict, read, replied, send
 from model_zoo import (
     MLP,
     connect,
@@ -155,18 +155,6 @@ class Hold:
 
     def check_still_running(self):
         assert not replied(self.raw), "the slow run ended before every request was queued"
-
-
-def send(con, *args):
-    raw = RawConnection(con)
-    raw.sock.sendall(resp_command(*args))
-    return raw
-
-
-def read(raw):
-    reply = raw._read()
-    raw.close()
-    return reply
 
 
 def run_probe(key, i, out):

@@ -8,11 +8,11 @@ grow, RESETSTAT clears them."""
 
 import numpy as np
 import torch
-from includes import meta_dict, run_checks, wait_blocked, wait_until
+from includes import meta_dict, read, run_checks, send, wait_blocked, wait_until
 from model_zoo import connect, execute, onnx_blob, set_array, store, torch_blob, torch_module
 from test_dag import setup_slow
 from test_info import section
-from test_ttr import blocker, read, send
+from test_ttr import blocker
 
 INFO_NAMES = ["key", "type", "backend", "device", "tag", "duration", "samples", "calls", "errors"]
 ADDED = ["duration_p50", "duration_p99", "queue_wait_p50", "queue_wait_p99"]
@@ -25,6 +25,10 @@ ASYNC = [
     "async_dags_errors",
     "async_dags_timedout",
 ]
+# The CPU queue of a server that has run nothing.
+IDLE_CPU = {
+    "CPU": {"threads": 1, "queued": 0, "running": 0, "done": 0, "work_us": 0, "reply_lag_us": 0}
+}
 TRIGGERS = ["triggers", "trigger_runs_in_flight", "trigger_runs", "trigger_errors"]
 
 
@@ -59,37 +63,13 @@ def check_server_info_fresh_and_moving(env):
     deleted model gives its memory back; async DAGs count in the totals."""
     con = connect(env)
     queues, backends, totals = server_info(con)
-    env.assertEqual(
-        queues,
-        {
-            "CPU": {
-                "threads": 1,
-                "queued": 0,
-                "running": 0,
-                "done": 0,
-                "work_us": 0,
-                "reply_lag_us": 0,
-            }
-        },
-    )
+    env.assertEqual(queues, IDLE_CPU)
     env.assertEqual(backends, {})
     env.assertEqual(list(totals), ASYNC + TRIGGERS)
     env.assertEqual(set(totals.values()), {0})
     store(con, "m", "TORCH", torch_blob("mlp"))
     queues, backends, _ = server_info(con)
-    env.assertEqual(
-        queues,
-        {
-            "CPU": {
-                "threads": 1,
-                "queued": 0,
-                "running": 0,
-                "done": 0,
-                "work_us": 0,
-                "reply_lag_us": 0,
-            }
-        },
-    )
+    env.assertEqual(queues, IDLE_CPU)
     env.assertEqual(
         backends,
         {"TORCH": {"version": torch.__version__.split("+")[0], "memory": weights_bytes("mlp")}},

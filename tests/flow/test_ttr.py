@@ -22,8 +22,9 @@ from includes import (
     error_text,
     keyspace,
     meta_dict,
-    resp_command,
+    read,
     run_checks,
+    send,
     wait_blocked,
     wait_until,
 )
@@ -40,19 +41,6 @@ TTR_IN_OP = "TTR not allowed within a DAG command"
 def standalone(env):
     if env.useSlaves or env.useAof:
         env.skip()  # queues and their order are the same in every env
-
-
-def send(con, *args):
-    """Sends one command on a connection of its own; read() takes its reply."""
-    raw = RawConnection(con)
-    raw.sock.sendall(resp_command(*args))
-    return raw
-
-
-def read(raw):
-    reply = raw._read()
-    raw.close()
-    return reply
 
 
 def info(con, key):
