@@ -109,6 +109,10 @@ void dag_record(Dag *d);
  * is queued: REDISMODULE_OK when the DAG's TTR (if any) can be met, else REDISMODULE_ERR
  * with err set, the refusal counted for each model and script of the DAG. */
 int dag_admit(Dag *d, AIError *err);
+/* dag_parse, then dag_admit: the DAG of a command, or REDISMODULE_ERR with err set and
+ * nothing left allocated. */
+int dag_parse_admitted(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags,
+                       Dag **dag, AIError *err);
 /* Main thread, dag_start: the deadlines from now, and each copy's estimated cost. */
 void dag_set_deadlines(Dag *d, uint64_t now_us);
 long long dag_copy_cost(const Dag *d, const AIQueue *q);

@@ -240,12 +240,8 @@ static int async_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc
     if (RedisModule_IsKeysPositionRequest(ctx)) return dag_command_keys(ctx, argc, argv);
     AIError err = {0};
     Dag *d;
-    if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
+    if (dag_parse_admitted(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
         return ai_reply_error(ctx, &err);
-    if (dag_admit(d, &err) != REDISMODULE_OK) {
-        dag_free(d);
-        return ai_reply_error(ctx, &err);
-    }
     if ((long long)RedisModule_DictSize(reg.ids) >= ai_config.dag_async_max) {
         dag_free(d);
         return ai_reply_code(ctx, AI_ERR_DAG_ASYNC_FULL);

@@ -137,12 +137,8 @@ static int dag_command(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, 
     if (ai_cannot_block(ctx)) return ai_reply_code(ctx, AI_ERR_IN_TRANSACTION);
     AIError err = {0};
     Dag *d;
-    if (dag_parse(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
+    if (dag_parse_admitted(ctx, argv, argc, flags, &d, &err) != REDISMODULE_OK)
         return ai_reply_error(ctx, &err);
-    if (dag_admit(d, &err) != REDISMODULE_OK) {
-        dag_free(d);
-        return ai_reply_error(ctx, &err);
-    }
     dag_set_caller(ctx, d);
     if (!dag_needs_workers(d)) {
         dag_persist(ctx, d);

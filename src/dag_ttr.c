@@ -96,3 +96,12 @@ void dag_record_ttr(Dag *d) {
                           missed && first_use(d, k));
     }
 }
+
+int dag_parse_admitted(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, int flags,
+                       Dag **dag, AIError *err) {
+    if (dag_parse(ctx, argv, argc, flags, dag, err) != REDISMODULE_OK) return REDISMODULE_ERR;
+    if (dag_admit(*dag, err) == REDISMODULE_OK) return REDISMODULE_OK;
+    dag_free(*dag);
+    *dag = NULL;
+    return REDISMODULE_ERR;
+}

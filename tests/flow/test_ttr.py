@@ -89,11 +89,14 @@ def queue_field(con, queue, field):
 
 
 def wait_until_running(con, blocked):
-    deadline = time.monotonic() + 20
-    while True:
+    """Until `blocked` clients are blocked and the CPU worker runs one of them."""
+
+    def started():
         running = queue_field(con, "CPU", "running")
-        if con.info("clients")["blocked_clients"] == blocked and running == 1:
-            return
+        return con.info("clients")["blocked_clients"] == blocked and running == 1
+
+    deadline = time.monotonic() + 20
+    while not started():
         assert time.monotonic() < deadline, "the blocker never started"
         time.sleep(0.002)
 
