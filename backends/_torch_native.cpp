@@ -60,9 +60,9 @@ std::string strip(std::string s) {
 }
 
 at::Tensor borrow(const DLTensor *t) {
-    std::vector<int64_t> sizes(t->shape, t->shape + t->ndim);
     auto options = at::TensorOptions().dtype(at::toScalarType(t->dtype)).device(at::kCPU);
-    return at::from_blob(static_cast<char *>(t->data) + t->byte_offset, sizes, options);
+    return at::from_blob(static_cast<char *>(t->data) + t->byte_offset,
+                         at::IntArrayRef(t->shape, static_cast<size_t>(t->ndim)), options);
 }
 
 // The tensors a call returned, or false when it returned something else.
@@ -97,12 +97,14 @@ void hand_out(std::vector<at::Tensor> &tensors, DLManagedTensor **outputs) {
 
 // --- models ------------------------------------------------------------------------------
 
+// forward is called as its Function with the module first on the stack, as
+// Method::operator() does, without building a Module handle and a profiling record per run.
 struct ModelRunner {
     AINativeRunner runner;
     torch::jit::Module module;
-    torch::jit::Method forward;
+    torch::jit::Function &forward;
     ModelRunner(torch::jit::Module m)
-        : runner{}, module(std::move(m)), forward(module.get_method("forward")) {}
+        : runner{}, module(std::move(m)), forward(module.get_method("forward").function()) {}
 };
 
 int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTensor **outputs,
@@ -111,10 +113,13 @@ int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTe
     try {
         apply_threads();
         c10::InferenceMode guard;
-        std::vector<c10::IValue> args;
-        args.reserve(ninputs);
-        for (int i = 0; i < ninputs; i++) args.emplace_back(borrow(inputs[i]));
-        c10::IValue result = self->forward(std::move(args));
+        std::vector<c10::IValue> stack;
+        stack.reserve(ninputs + 1);
+        stack.emplace_back(self->module._ivalue());
+        for (int i = 0; i < ninputs; i++) stack.emplace_back(borrow(inputs[i]));
+        self->forward.getSchema().checkAndNormalizeInputs(stack, torch::jit::Kwargs());
+        self->forward.run(stack);
+        c10::IValue result = std::move(stack.front());
         std::vector<at::Tensor> tensors;
         if (!flatten(result, tensors)) {
             set_error("Function returned non-tensor values - forward", err, errlen);

@@ -73,6 +73,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
     if (queue_loader_start() != 0 || !queue_get("CPU"))
         return refuse(ctx, "cannot start the worker threads");
     RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Shutdown, on_shutdown);
+    if (RedisModule_GetServerVersion() >= 0x070000)
+        RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_EventLoop, queue_on_event_loop);
 
     if (tensor_commands_register(ctx) != REDISMODULE_OK ||
         model_commands_register(ctx) != REDISMODULE_OK ||
