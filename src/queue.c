@@ -4,10 +4,12 @@
  * and after unlocking. While the main thread handles the events of one event-loop
  * iteration, its pushes only count: the idle workers are woken once, before Redis sleeps
  * again (queue_on_event_loop). A worker faster than the main thread was otherwise idle
- * at every push, and woke (a futex call and two context switches) once per run. Each worker blocks every signal (they stay Redis's), creates its
- * Python thread state once, and takes the GIL once per run of consecutive Python jobs in
- * a drained batch: creating a thread state per job costs ~10 us and a third of
- * throughput. Native jobs run with the GIL released. */
+ * at every push, and woke (a futex call and two context switches) once per run.
+ *
+ * Each worker blocks every signal (they stay Redis's), creates its Python thread state
+ * once, and takes the GIL once per run of consecutive Python jobs in a drained batch:
+ * creating a thread state per job costs ~10 us and a third of throughput. Native jobs
+ * run with the GIL released. */
 #define _GNU_SOURCE /* pthread_timedjoin_np */
 #include "queue.h"
 
@@ -24,8 +26,8 @@
 #include "deadline.h"
 #include "log.h"
 
-#define MAX_QUEUES  64
-#define MAX_THREADS 64
+#define MAX_QUEUES       64
+#define MAX_THREADS      64
 #define AI_QUICK_WAIT_US 40 /* beyond the quick jobs' estimated run time */
 
 struct AIQueue {
@@ -41,8 +43,9 @@ struct AIQueue {
     long running;
     long long done;
     int stopping;
-    int idle; /* workers waiting on `ready`: a push wakes one only then */
-    int woken_later; /* main thread only: pushed while the iteration defers wake-ups */
+    int idle;        /* workers waiting on `ready`: a push wakes one only then */
+    int woken_later; /* main thread only: pushes that found a worker idle while the
+                      * iteration defers wake-ups */
     int nthreads;
     pthread_t threads[MAX_THREADS];
 };
@@ -321,7 +324,7 @@ void queue_push(AIQueue *q, AIJob *job) {
     int later = deferring && pthread_equal(pthread_self(), main_thread);
     if (later && job->quick) quick_queued++, quick_now++, quick_wait_us += job->cost_us;
     if (wake && later) {
-        if (!q->woken_later) to_wake[nto_wake++] = q, q->woken_later = 1;
+        if (!q->woken_later++) to_wake[nto_wake++] = q;
         return;
     }
     /* Signalled after unlocking: a worker woken under the lock would at once block on it
@@ -329,15 +332,14 @@ void queue_push(AIQueue *q, AIJob *job) {
     if (wake) pthread_cond_signal(&q->ready);
 }
 
-/* Wakes as many idle workers as there are jobs for. */
+/* Each of the pushes counted found a worker idle, which stays waiting until signalled:
+ * no need to look again under the lock (the worker popping would contend for it). */
 static void wake_idle(AIQueue *q) {
-    pthread_mutex_lock(&q->lock);
-    long n = q->idle < q->depth ? q->idle : q->depth;
-    pthread_mutex_unlock(&q->lock);
-    if (n > 1)
+    if (q->woken_later > 1 && q->nthreads > 1)
         pthread_cond_broadcast(&q->ready);
-    else if (n == 1)
+    else
         pthread_cond_signal(&q->ready);
+    q->woken_later = 0;
 }
 
 /* Waits, a bounded time, for the quick jobs queued in this iteration: Redis then replies
@@ -360,10 +362,7 @@ void queue_on_event_loop(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, 
     /* Before sleeping: what Redis does after this event (replies of finished runs, the
      * pipelined commands of their clients) pushes with immediate wake-ups again. */
     deferring = 0;
-    for (int i = 0; i < nto_wake; i++) {
-        to_wake[i]->woken_later = 0;
-        wake_idle(to_wake[i]);
-    }
+    for (int i = 0; i < nto_wake; i++) wake_idle(to_wake[i]);
     nto_wake = 0;
     if (quick_now) wait_quick();
 }
