@@ -23,6 +23,7 @@ from model_zoo import (
     execute,
     get_array,
     model_blob,
+    modelexecute,
     onnx_blob,
     onnx_run,
     servers,
@@ -97,6 +98,44 @@ def test_concurrent_clients(env):
     for c in servers(env):
         for key, want in outputs.items():
             np.testing.assert_array_equal(get_array(c, key), want, err_msg=key)
+
+
+def test_pipelined_runs(env):
+    """Runs pipelined on one connection are each answered, in order: a blocked client's
+    next command is read after Redis replied to it (the worker wake-ups of that part of
+    the event loop are not deferred), while other clients' runs are queued beside them."""
+    con = connect(env)
+    store(con, "torch", "TORCH", torch_blob("add"))
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    set_array(con, "a", a)
+    set_array(con, "b", a * 10)
+    for _ in range(3):  # learnt estimates: quick runs from here on
+        execute(con, "torch", ["a", "b"], ["warm"])
+    failures = []
+
+    def pipelined(i, n):
+        c = env.getConnection()
+        try:
+            pipe = c.pipeline(transaction=False)
+            for r in range(n):
+                pipe.execute_command(*modelexecute("torch", ["a", "b"], [f"p:{i}:{r}"]))
+                pipe.execute_command("AI.TENSORGET", f"p:{i}:{r}", "BLOB")
+            replies = pipe.execute()
+            for r in range(n):
+                got = np.frombuffer(replies[2 * r + 1], np.float32).reshape(2, 3)
+                if replies[2 * r] != b"OK" or not np.array_equal(got, a * 11):
+                    failures.append((i, r, replies[2 * r]))
+        except Exception as e:  # noqa: BLE001 - reported below
+            failures.append((i, repr(e)))
+
+    threads = [threading.Thread(target=pipelined, args=(i, 300)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    env.assertEqual([t for t in threads if t.is_alive()], [])  # a lost wake-up hangs one
+    env.assertEqual(failures, [])
+    env.assertEqual(blocked_clients(con), 0)
 
 
 def test_client_disconnects(env):
