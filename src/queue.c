@@ -15,7 +15,6 @@
 
 #include <ctype.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -26,9 +25,8 @@
 #include "deadline.h"
 #include "log.h"
 
-#define MAX_QUEUES       64
-#define MAX_THREADS      64
-#define AI_QUICK_WAIT_US 40 /* beyond the quick jobs' estimated run time */
+#define MAX_QUEUES  64
+#define MAX_THREADS 64
 
 struct AIQueue {
     char name[16];
@@ -61,11 +59,6 @@ static int deferring;
 static pthread_t main_thread;
 static AIQueue *to_wake[MAX_QUEUES + 1];
 static int nto_wake;
-
-/* Quick jobs (AIJob.quick): those queued by the main thread, those handed back by the
- * workers (an atomic), and those queued in this event-loop iteration. */
-static long long quick_queued, quick_done, quick_now;
-static long long quick_wait_us;
 
 static AIJob *unlink_next(AIQueue *q, AIJob *prev) {
     AIJob *j = prev ? prev->next : q->head;
@@ -322,7 +315,6 @@ void queue_push(AIQueue *q, AIJob *job) {
     int wake = q->idle > 0;
     pthread_mutex_unlock(&q->lock);
     int later = deferring && pthread_equal(pthread_self(), main_thread);
-    if (later && job->quick) quick_queued++, quick_now++, quick_wait_us += job->cost_us;
     if (wake && later) {
         if (!q->woken_later++) to_wake[nto_wake++] = q;
         return;
@@ -342,17 +334,6 @@ static void wake_idle(AIQueue *q) {
     q->woken_later = 0;
 }
 
-/* Waits, a bounded time, for the quick jobs queued in this iteration: Redis then replies
- * in this iteration (it handles unblocked clients right after this event), where the
- * worker's wake-up of a sleeping main thread would cost the client ~10 us more. */
-static void wait_quick(void) {
-    uint64_t until = RedisModule_MonotonicMicroseconds() + AI_QUICK_WAIT_US + quick_wait_us;
-    while (__atomic_load_n(&quick_done, __ATOMIC_ACQUIRE) < quick_queued &&
-           RedisModule_MonotonicMicroseconds() < until)
-        sched_yield();
-    quick_now = quick_wait_us = 0;
-}
-
 void queue_on_event_loop(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data) {
     (void)ctx, (void)e, (void)data;
     if (sub == REDISMODULE_SUBEVENT_EVENTLOOP_AFTER_SLEEP) {
@@ -364,10 +345,7 @@ void queue_on_event_loop(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, 
     deferring = 0;
     for (int i = 0; i < nto_wake; i++) wake_idle(to_wake[i]);
     nto_wake = 0;
-    if (quick_now) wait_quick();
 }
-
-void queue_quick_done(void) { __atomic_add_fetch(&quick_done, 1, __ATOMIC_RELEASE); }
 
 int queue_count(void) { return nqueues; }
 const char *queue_name(int i) { return queues[i]->name; }

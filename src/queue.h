@@ -60,9 +60,6 @@ struct AIJob {
     uint64_t ttr_deadline_us; /* the TTR's deadline, 0: none; orders the queue (EDF) */
     long long cost_us;        /* estimated run time, counted in the queue's work */
     uint64_t order_us;        /* set by queue_push: the queue is kept sorted by it */
-    /* A short run that nothing else is waiting beside: the main thread waits for it
-     * before sleeping (queue_on_event_loop), if its worker calls queue_quick_done. */
-    int quick;
 };
 
 typedef struct AIQueue AIQueue;
@@ -102,7 +99,5 @@ void queue_backoff(void);
 /* Subscribed to the event loop's sleeps (Redis 7.0+): pushes made by the main thread
  * between its wake-up and its next sleep wake idle workers once, before that sleep. */
 void queue_on_event_loop(RedisModuleCtx *ctx, RedisModuleEvent e, uint64_t sub, void *data);
-/* Worker: a quick job has been handed back (after RedisModule_UnblockClient). */
-void queue_quick_done(void);
 /* Subscribed to Redis shutdown: stops workers, joining them with a deadline. */
 void queues_shutdown(void);

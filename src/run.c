@@ -5,9 +5,6 @@
 #include "keys.h"
 #include "tensor_type.h"
 
-/* Blocked runs not yet answered (main thread). */
-static long runs_blocked;
-
 void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs) {
     r->kind = kind;
     r->job.execute = execute;
@@ -77,7 +74,6 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
         queue_note_reply_lag(r->queue, (long long)(now - r->finished_us));
     r->kind->record(r);
     run_free(r);
-    runs_blocked--;
 }
 
 /* The earlier of two deadlines, 0 standing for none. */
@@ -89,9 +85,6 @@ void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, const AILimits *limi
     r->job.deadline_us =
         earlier(deadline_from_timeout_ms(now, limits->timeout_ms), r->job.ttr_deadline_us);
     r->queue = q;
-    r->job.quick = r->job.native && r->job.cost_us > 0 && r->job.cost_us <= AI_RUN_QUICK_US &&
-                   runs_blocked == 0;
-    runs_blocked++;
     r->bc = RedisModule_BlockClient(ctx, on_unblock, NULL, on_free, 0);
     RedisModule_BlockedClientMeasureTimeStart(r->bc);
     queue_push(q, &r->job);
@@ -109,7 +102,5 @@ void run_finish(AIRun *r) {
     r->failed = r->err.code != AI_OK;
     r->finished_us = RedisModule_MonotonicMicroseconds();
     RedisModule_BlockedClientMeasureTimeEnd(r->bc);
-    int quick = r->job.quick; /* r is the main thread's once unblocked */
     RedisModule_UnblockClient(r->bc, r);
-    if (quick) queue_quick_done();
 }

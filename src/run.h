@@ -18,10 +18,6 @@
 #include "tensor.h"
 #include "ttr.h"
 
-/* A native run estimated at most this long, queued while no other run is blocked, is
- * quick (AIJob.quick): the main thread waits for it rather than sleep (low-load latency). */
-#define AI_RUN_QUICK_US 50
-
 typedef struct AIRun AIRun;
 
 typedef struct AIRunKind {
