@@ -256,7 +256,6 @@ static void *worker_main(void *arg) {
 }
 
 static int start_workers(AIQueue *q, int n) {
-    main_thread = pthread_self(); /* queues are created on the main thread */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old); /* inherited by the workers */
@@ -286,6 +285,7 @@ static AIQueue *queue_new(const char *name, int threads) {
 }
 
 int queue_loader_start(void) {
+    main_thread = pthread_self(); /* called at module load, on the main thread */
     if (!loader) loader = queue_new("loader", 1);
     return loader ? 0 : -1;
 }
@@ -314,7 +314,8 @@ void queue_push(AIQueue *q, AIJob *job) {
     insert_ordered(q, job);
     int wake = q->idle > 0;
     pthread_mutex_unlock(&q->lock);
-    int later = deferring && pthread_equal(pthread_self(), main_thread);
+    /* Only the main thread reads `deferring` (a worker re-queueing a job signals). */
+    int later = pthread_equal(pthread_self(), main_thread) && deferring;
     if (wake && later) {
         if (!q->woken_later++) to_wake[nto_wake++] = q;
         return;
