@@ -46,11 +46,21 @@ unit: build
 flow: build
 	$(RLTEST) $(RLTEST_ARGS)
 
+# The replica and AOF runs take the files whose tests look at a replica, or restart from
+# the AOF: the others check nothing more there than standalone, and on two cores a replica
+# doubles every model build. RLTEST_ARGS, when given, chooses instead.
+FLOW_FILES     := $(notdir $(wildcard tests/flow/test_*.py))
+NO_REPLICA     := test_fuzz.py test_module_load.py test_native_runs.py test_onnx_memory.py \
+                  test_store_stall.py test_tf_archives.py
+NO_AOF         := $(NO_REPLICA) test_dag_errors.py test_model_errors.py test_script_errors.py \
+                  test_tensor_errors.py
+only_files      = $(or $(RLTEST_ARGS),$(addprefix --test ,$(filter-out $(1) $(CLUSTER_TESTS),$(FLOW_FILES))))
+
 flow-replica: build
-	$(RLTEST) --use-slaves $(RLTEST_ARGS)
+	$(RLTEST) --use-slaves $(call only_files,$(NO_REPLICA))
 
 flow-aof: build
-	$(RLTEST) --use-aof $(RLTEST_ARGS)
+	$(RLTEST) --use-aof $(call only_files,$(NO_AOF))
 
 flow-cluster: build
 	for t in $(CLUSTER_TESTS); do \
