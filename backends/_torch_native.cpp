@@ -19,7 +19,7 @@
 #include <atomic>
 #include <cstring>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "native_runner.h"
@@ -91,7 +91,7 @@ bool flatten(const c10::IValue &value, std::vector<at::Tensor> &out) {
 void hand_out(std::vector<at::Tensor> &tensors, DLManagedTensor **outputs) {
     std::vector<at::Tensor> ready;
     ready.reserve(tensors.size());
-    for (auto &t : tensors) ready.push_back(t.cpu().contiguous());
+    for (auto &t : tensors) ready.push_back((t.is_cpu() ? t : t.cpu()).contiguous());
     for (size_t i = 0; i < ready.size(); i++) outputs[i] = at::toDLPack(ready[i]);
 }
 
@@ -99,12 +99,16 @@ void hand_out(std::vector<at::Tensor> &tensors, DLManagedTensor **outputs) {
 
 // forward is called as its Function with the module first on the stack, as
 // Method::operator() does, without building a Module handle and a profiling record per run.
+// Every parameter is a tensor (backends/torch.py checked), so a call with one input per
+// parameter fits the schema; only other counts go through torch's check, for its text.
 struct ModelRunner {
     AINativeRunner runner;
     torch::jit::Module module;
     torch::jit::Function &forward;
+    size_t nparams; // self included
     ModelRunner(torch::jit::Module m)
-        : runner{}, module(std::move(m)), forward(module.get_method("forward").function()) {}
+        : runner{}, module(std::move(m)), forward(module.get_method("forward").function()),
+          nparams(forward.getSchema().arguments().size()) {}
 };
 
 int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTensor **outputs,
@@ -117,7 +121,8 @@ int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTe
         stack.reserve(ninputs + 1);
         stack.emplace_back(self->module._ivalue());
         for (int i = 0; i < ninputs; i++) stack.emplace_back(borrow(inputs[i]));
-        self->forward.getSchema().checkAndNormalizeInputs(stack, torch::jit::Kwargs());
+        if (stack.size() != self->nparams)
+            self->forward.getSchema().checkAndNormalizeInputs(stack, torch::jit::Kwargs());
         self->forward.run(stack);
         c10::IValue result = std::move(stack.front());
         std::vector<at::Tensor> tensors;
@@ -161,14 +166,27 @@ py::object make_runner(py::handle script_module) {
 
 // --- scripts -----------------------------------------------------------------------------
 
+// A function called natively. An entry point's parameters were checked at store time to be
+// (List[Tensor], List[str], List[str]), the types of the stack built for it: it runs
+// without torch's check of its inputs.
+struct ScriptFunction {
+    torch::jit::Function *function;
+    bool entry_point;
+};
+
 struct ScriptRunner {
     AINativeScript script;
     std::shared_ptr<torch::jit::CompilationUnit> cu;
-    std::unordered_set<std::string> entry_points, native;
+    std::unordered_map<std::string, ScriptFunction> native;
+
+    const ScriptFunction *find(const char *fn) const {
+        auto it = native.find(fn);
+        return it == native.end() ? nullptr : &it->second;
+    }
 };
 
 int script_has(void *ctx, const char *fn) {
-    return static_cast<ScriptRunner *>(ctx)->native.count(fn) ? 1 : 0;
+    return static_cast<ScriptRunner *>(ctx)->find(fn) ? 1 : 0;
 }
 
 // RedisAI's mapping of inputs onto a function that is not an entry point; false when they
@@ -202,27 +220,30 @@ c10::List<std::string> strings(const char *const *items, int n) {
 int script_call(void *ctx, const char *fn, const DLTensor *const *inputs, int ninputs,
                 const char *const *keys, int nkeys, const char *const *args, int nargs,
                 DLManagedTensor **outputs, int noutputs, char *err, size_t errlen) {
-    auto *self = static_cast<ScriptRunner *>(ctx);
-    if (!self->native.count(fn)) return 1;
+    const ScriptFunction *call = static_cast<ScriptRunner *>(ctx)->find(fn);
+    if (!call) return 1;
     try {
-        torch::jit::Function *function = self->cu->find_function(fn);
-        if (!function) return 1;
         apply_threads();
         c10::InferenceMode guard;
         std::vector<at::Tensor> tensors;
         tensors.reserve(ninputs);
         for (int i = 0; i < ninputs; i++) tensors.push_back(borrow(inputs[i]));
         std::vector<c10::IValue> stack;
-        if (self->entry_points.count(fn)) {
+        if (call->entry_point) {
             stack.emplace_back(c10::List<at::Tensor>(tensors));
             stack.emplace_back(strings(keys, nkeys));
             stack.emplace_back(strings(args, nargs));
-        } else if (!legacy_args(function->getSchema(), tensors, stack)) {
+        } else if (!legacy_args(call->function->getSchema(), tensors, stack)) {
             return 1;
         }
         c10::IValue result;
         try {
-            result = (*function)(std::move(stack));
+            if (call->entry_point) {
+                call->function->run(stack);
+                result = std::move(stack.front());
+            } else {
+                result = (*call->function)(std::move(stack));
+            }
         } catch (const std::exception &e) {
             set_error(strip(message_of(e)), err, errlen);
             return -1;
@@ -256,10 +277,14 @@ void destroy_script_runner(PyObject *capsule) {
 py::object make_script_runner(std::shared_ptr<torch::jit::CompilationUnit> cu,
                               const std::vector<std::string> &entry_points,
                               const std::vector<std::string> &native) {
-    auto *self = new ScriptRunner{AINativeScript{},
-                                  std::move(cu),
-                                  {entry_points.begin(), entry_points.end()},
-                                  {native.begin(), native.end()}};
+    auto *self = new ScriptRunner{AINativeScript{}, std::move(cu), {}};
+    for (const auto &name : native)
+        if (auto *function = self->cu->find_function(name))
+            self->native[name] = ScriptFunction{function, false};
+    for (const auto &name : entry_points) {
+        auto it = self->native.find(name);
+        if (it != self->native.end()) it->second.entry_point = true;
+    }
     self->script = AINativeScript{AI_NATIVE_RUNNER_ABI, self, script_has, script_call};
     PyObject *capsule =
         PyCapsule_New(&self->script, AI_NATIVE_SCRIPT_CAPSULE, destroy_script_runner);
