@@ -23,6 +23,8 @@ void argv_add_string(AIArgv *a, RedisModuleString *s) {
     push(a, RedisModule_CreateStringFromString(NULL, s));
 }
 
+void argv_add_held(AIArgv *a, RedisModuleString *s) { push(a, RedisModule_HoldString(NULL, s)); }
+
 void argv_add_names(AIArgv *a, const AINames *names) {
     argv_add_ll(a, names->count);
     for (int i = 0; i < names->count; i++) argv_add_cstr(a, names->names[i]);

@@ -119,8 +119,34 @@ static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *va
     argv_free(&a);
 }
 
+/* The words of AI.TENSORSET that never change (a dtype's name, BLOB), each made once and
+ * then held: replication runs on the main thread for every output of every run. */
+typedef struct Word {
+    const char *text;
+    RedisModuleString *s;
+} Word;
+
+static void add_word(AIArgv *a, const char *text) {
+    static Word made[32]; /* 14 dtypes and BLOB */
+    static size_t n;
+    size_t i = 0;
+    while (i < n && made[i].text != text) i++;
+    if (i == sizeof made / sizeof made[0]) {
+        argv_add_cstr(a, text);
+        return;
+    }
+    if (i == n) made[n++] = (Word){text, RedisModule_CreateString(NULL, text, strlen(text))};
+    argv_add_held(a, made[i].s);
+}
+
 void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AITensor *t) {
-    AIArgv a = tensorset_argv(keyname, t);
+    static const char blob[] = "BLOB";
+    AIArgv a = {0};
+    argv_add_held(&a, keyname);
+    add_word(&a, t->dtype->name);
+    for (int i = 0; i < t->dl.ndim; i++) argv_add_ll(&a, t->dl.shape[i]);
+    add_word(&a, blob);
+    argv_add(&a, t->dl.data, t->nbytes);
     RedisModule_Replicate(ctx, "AI.TENSORSET", "v", a.v, a.n);
     argv_free(&a);
 }
