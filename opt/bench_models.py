@@ -54,7 +54,8 @@ def tensorset(key, array):
 def execute_argv(key, model, i):
     ins = input_keys(model)
     if model.backend == "SCRIPT":
-        return ("AI.SCRIPTEXECUTE", key, "pre", "INPUTS", len(ins), *ins, "OUTPUTS", 1, out_key(i))
+        fn = model.names[0]
+        return ("AI.SCRIPTEXECUTE", key, fn, "INPUTS", len(ins), *ins, "OUTPUTS", 1, out_key(i))
     return ("AI.MODELEXECUTE", key, "INPUTS", len(ins), *ins, "OUTPUTS", 1, out_key(i))
 
 
@@ -110,6 +111,7 @@ def model_cases():
         *execute_cases("AI.MODELEXECUTE ONNX mlp 1x256", zoo.ONNX_MLP),
         *execute_cases("AI.MODELEXECUTE TF mul 1x4", zoo.TF_MUL, TF_TARGETS),
         *execute_cases("AI.MODELEXECUTE TFLITE mlp 1x256", zoo.TFLITE_MLP),
+        *execute_cases("AI.SCRIPTEXECUTE add 1x4", zoo.SCRIPT_ADD, SCRIPT_TARGETS),
         *execute_cases("AI.SCRIPTEXECUTE pre 1x256", zoo.SCRIPT_PRE, SCRIPT_TARGETS),
     ]
 

@@ -6,7 +6,8 @@ time a case needs them, and the same models called in process, for the baselines
     TORCH_MLP, ONNX_MLP   x (FLOAT 1x256) -> relu(x W1 + b1) W2 + b2 (1x10)
     TORCH_MLP_1MS         x (FLOAT 8x1024) -> two 1024x1024 layers, ~1 ms of CPU on one thread
     TFLITE_MLP            the same, a tf.Module converted by tf.lite.TFLiteConverter
-    SCRIPT_PRE            x (FLOAT 1x256) -> (x - 0.5) * 2.0 (a TorchScript script)
+    SCRIPT_ADD            a, b (FLOAT 1x4) -> a + b (a TorchScript script's function add)
+    SCRIPT_PRE            x (FLOAT 1x256) -> (x - 0.5) * 2.0 (the same script's pre)
 
 Frameworks are imported on first use, so `--only TENSOR` imports none, and TensorFlow
 (seconds to import) only for its cases. The in-process calls load the model from the bytes
@@ -33,7 +34,11 @@ X256 = np.random.default_rng(0).standard_normal((1, 256)).astype(np.float32)
 SCRIPT_SOURCE = """
 def pre(tensors: List[Tensor], keys: List[str], args: List[str]):
     return (tensors[0] - 0.5) * 2.0
+
+def add(tensors: List[Tensor], keys: List[str], args: List[str]):
+    return tensors[0] + tensors[1]
 """
+SCRIPT_ENTRY_POINTS = ("pre", "add")
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class Model:
     inputs: tuple  # numpy arrays, in the model's order of inputs
     build: Callable[[], bytes]  # -> what the server stores (a blob, a script's source)
     load: Callable[[bytes, tuple], Callable[[], object]]  # (blob, inputs) -> a call
-    names: tuple = ()  # INPUTS and OUTPUTS for AI.MODELSTORE (TF)
+    names: tuple = ()  # INPUTS and OUTPUTS for AI.MODELSTORE (TF); SCRIPT: the function
 
     @functools.cached_property
     def blob(self):
@@ -55,7 +60,8 @@ class Model:
 
     def store_command(self, key, *options):
         if self.backend == "SCRIPT":
-            return ("AI.SCRIPTSTORE", key, "CPU", "ENTRY_POINTS", 1, "pre", "SOURCE", self.blob)
+            entry = ("ENTRY_POINTS", len(SCRIPT_ENTRY_POINTS), *SCRIPT_ENTRY_POINTS)
+            return ("AI.SCRIPTSTORE", key, "CPU", *entry, "SOURCE", self.blob)
         return ("AI.MODELSTORE", key, self.backend, "CPU", *options, *self.names, "BLOB", self.blob)
 
     def context(self):
@@ -142,10 +148,13 @@ def _torch_load(blob, inputs):
     return lambda: module(*tensors)
 
 
-def _script_load(source, inputs):
-    pre = _torch().jit.CompilationUnit(source).pre
-    tensors = [_torch().from_numpy(a) for a in inputs]
-    return lambda: pre(tensors, [], [])
+def _script_loader(function):
+    def load(source, inputs):
+        call = getattr(_torch().jit.CompilationUnit(source), function)
+        tensors = [_torch().from_numpy(a) for a in inputs]
+        return lambda: call(tensors, [], [])
+
+    return load
 
 
 # --- ONNX (opset 17, IR version 8) ------------------------------------------------------
@@ -294,4 +303,5 @@ ONNX_ADD = Model("ONNX", (TINY, TINY_B), _onnx_add, _onnx_load)
 ONNX_MLP = Model("ONNX", (X256,), _onnx_mlp, _onnx_load)
 TF_MUL = Model("TF", (TINY, TINY_B), _tf_mul, _tf_load, ("INPUTS", 2, "a", "b", "OUTPUTS", 1, "c"))
 TFLITE_MLP = Model("TFLITE", (X256,), _tflite_mlp, _tflite_load)
-SCRIPT_PRE = Model("SCRIPT", (X256,), lambda: SCRIPT_SOURCE, _script_load)
+SCRIPT_PRE = Model("SCRIPT", (X256,), lambda: SCRIPT_SOURCE, _script_loader("pre"), ("pre",))
+SCRIPT_ADD = Model("SCRIPT", (TINY, TINY_B), lambda: SCRIPT_SOURCE, _script_loader("add"), ("add",))
