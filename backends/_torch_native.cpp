@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -111,6 +112,15 @@ struct ModelRunner {
           nparams(forward.getSchema().arguments().size()) {}
 };
 
+// The Python path's text for too many inputs (a Python call of forward checks its
+// arguments itself, in other words than checkAndNormalizeInputs).
+std::string too_many_inputs(const c10::FunctionSchema &schema, size_t given) {
+    std::ostringstream text;
+    text << schema.name() << "() expected at most " << schema.arguments().size()
+         << " argument(s) but received " << given << " argument(s). Declaration: " << schema;
+    return text.str();
+}
+
 int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTensor **outputs,
               int noutputs, char *err, size_t errlen) {
     auto *self = static_cast<ModelRunner *>(ctx);
@@ -121,8 +131,13 @@ int model_run(void *ctx, const DLTensor *const *inputs, int ninputs, DLManagedTe
         stack.reserve(ninputs + 1);
         stack.emplace_back(self->module._ivalue());
         for (int i = 0; i < ninputs; i++) stack.emplace_back(borrow(inputs[i]));
-        if (stack.size() != self->nparams)
-            self->forward.getSchema().checkAndNormalizeInputs(stack, torch::jit::Kwargs());
+        const c10::FunctionSchema &schema = self->forward.getSchema();
+        if (stack.size() > self->nparams) {
+            set_error(too_many_inputs(schema, stack.size()), err, errlen);
+            return -1;
+        }
+        if (stack.size() < self->nparams)
+            schema.checkAndNormalizeInputs(stack, torch::jit::Kwargs());
         self->forward.run(stack);
         c10::IValue result = std::move(stack.front());
         std::vector<at::Tensor> tensors;
