@@ -10,9 +10,13 @@ void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int
     r->job.execute = execute;
     r->ninputs = ninputs;
     r->noutputs = noutputs;
-    r->inputs = RedisModule_Calloc(ninputs ? ninputs : 1, sizeof(AITensor *));
-    r->outputs = RedisModule_Calloc(noutputs ? noutputs : 1, sizeof(AITensor *));
-    r->outkeys = RedisModule_Calloc(noutputs ? noutputs : 1, sizeof(RedisModuleString *));
+    /* One allocation for the three arrays: a run is made and freed on the main thread for
+     * every request. */
+    size_t n = (size_t)ninputs + 2 * (size_t)noutputs;
+    void **block = RedisModule_Calloc(n ? n : 1, sizeof(void *));
+    r->inputs = (AITensor **)block;
+    r->outputs = (AITensor **)(block + ninputs);
+    r->outkeys = (RedisModuleString **)(block + ninputs + noutputs);
     r->queue_wait_us = -1;
 }
 
@@ -22,9 +26,7 @@ void run_free(AIRun *r) {
         tensor_release(r->outputs[i]);
         if (r->outkeys[i]) RedisModule_FreeString(NULL, r->outkeys[i]);
     }
-    RedisModule_Free(r->inputs);
-    RedisModule_Free(r->outputs);
-    RedisModule_Free(r->outkeys);
+    RedisModule_Free(r->inputs); /* the block of the three arrays */
     ai_error_clear(&r->err);
     r->kind->destroy(r);
 }
