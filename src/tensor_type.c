@@ -101,26 +101,9 @@ bad:
     return NULL;
 }
 
-/* argv of AI.TENSORSET key DTYPE dims... BLOB data; freed by the caller. */
-/* AI.TENSORSET key DTYPE dims... BLOB data */
-static AIArgv tensorset_argv(RedisModuleString *keyname, const AITensor *t) {
-    AIArgv a = {0};
-    argv_add_string(&a, keyname);
-    argv_add_cstr(&a, t->dtype->name);
-    for (int i = 0; i < t->dl.ndim; i++) argv_add_ll(&a, t->dl.shape[i]);
-    argv_add_cstr(&a, "BLOB");
-    argv_add(&a, t->dl.data, t->nbytes);
-    return a;
-}
-
-static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *value) {
-    AIArgv a = tensorset_argv(keyname, value);
-    RedisModule_EmitAOF(aof, "AI.TENSORSET", "v", a.v, a.n);
-    argv_free(&a);
-}
-
 /* The words of AI.TENSORSET that never change (a dtype's name, BLOB), each made once and
- * then held: replication runs on the main thread for every output of every run. */
+ * then held: replication builds the command on the main thread for every output of every
+ * run (an AOF rewrite builds it in its child). */
 typedef struct Word {
     const char *text;
     RedisModuleString *s;
@@ -139,7 +122,9 @@ static void add_word(AIArgv *a, const char *text) {
     argv_add_held(a, made[i].s);
 }
 
-void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AITensor *t) {
+/* argv of AI.TENSORSET key DTYPE dims... BLOB data, freed by the caller; the key name is
+ * held, not copied. */
+static AIArgv tensorset_argv(RedisModuleString *keyname, const AITensor *t) {
     static const char blob[] = "BLOB";
     AIArgv a = {0};
     argv_add_held(&a, keyname);
@@ -147,6 +132,17 @@ void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AIT
     for (int i = 0; i < t->dl.ndim; i++) argv_add_ll(&a, t->dl.shape[i]);
     add_word(&a, blob);
     argv_add(&a, t->dl.data, t->nbytes);
+    return a;
+}
+
+static void aof_rewrite(RedisModuleIO *aof, RedisModuleString *keyname, void *value) {
+    AIArgv a = tensorset_argv(keyname, value);
+    RedisModule_EmitAOF(aof, "AI.TENSORSET", "v", a.v, a.n);
+    argv_free(&a);
+}
+
+void tensor_replicate(RedisModuleCtx *ctx, RedisModuleString *keyname, const AITensor *t) {
+    AIArgv a = tensorset_argv(keyname, t);
     RedisModule_Replicate(ctx, "AI.TENSORSET", "v", a.v, a.n);
     argv_free(&a);
 }
