@@ -187,14 +187,17 @@ def test_signals_kept_undoes_python_and_c_handlers():
     kernel = _tensorflow._sigaction
 
     term = signal.getsignal(signal.SIGTERM), kernel(signal.SIGTERM).key()
-    int_kernel = kernel(signal.SIGINT).key()
+    int_python, int_kernel = signal.getsignal(signal.SIGINT), kernel(signal.SIGINT).key()
+    # Another disposition than the one inherited (a shell may start the tests with SIGINT
+    # ignored): SIG_IGN, or SIG_DFL where it was ignored.
+    other = 0 if int_python is signal.SIG_IGN else 1
     with _tensorflow.signals_kept():
         signal.signal(signal.SIGTERM, lambda *_: None)
-        libc.signal(signal.SIGINT, 1)  # SIG_IGN from C, behind Python's back
+        libc.signal(signal.SIGINT, other)  # from C, behind Python's back
         assert kernel(signal.SIGINT).key() != int_kernel
     assert (signal.getsignal(signal.SIGTERM), kernel(signal.SIGTERM).key()) == term
     assert kernel(signal.SIGINT).key() == int_kernel
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is int_python
 
 
 def test_import_keeps_signal_handlers_and_prints_nothing(tmp_path, dense_tflite):
