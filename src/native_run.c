@@ -86,8 +86,8 @@ const AIScriptCallCtx *script_call_set(const AIScriptCallCtx *call) {
 int native_script_run(AIScript *s, const char *fn, AITensor **inputs, int ninputs,
                       const AINames *keys, const AINames *args, AITensor **outputs, int noutputs,
                       const AIScriptCallCtx *call, AIError *err) {
-    int rc = 1;
-    if (native_script_can_run(s, fn, inputs, ninputs)) {
+    int rc = 1; /* also what the call gives for a function it does not run natively */
+    if (s->native && all_numeric(inputs, ninputs)) {
         const AIScriptCallCtx *previous = script_call_set(call);
         Call c;
         call_init(&c, inputs, ninputs, noutputs);
