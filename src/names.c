@@ -3,16 +3,17 @@
 
 #include <string.h>
 
+/* An empty list holds no array: a script call without KEYS or ARGS allocates nothing. */
 void ai_names_from_args(AINames *n, RedisModuleString **args, int count) {
     n->count = count;
-    n->names = RedisModule_Alloc(sizeof(char *) * (count ? count : 1));
+    n->names = count ? RedisModule_Alloc(sizeof(char *) * count) : NULL;
     for (int i = 0; i < count; i++)
         n->names[i] = RedisModule_Strdup(RedisModule_StringPtrLen(args[i], NULL));
 }
 
 void ai_names_copy(AINames *dst, const AINames *src) {
     dst->count = src->count;
-    dst->names = RedisModule_Alloc(sizeof(char *) * (src->count ? src->count : 1));
+    dst->names = src->count ? RedisModule_Alloc(sizeof(char *) * src->count) : NULL;
     for (int i = 0; i < src->count; i++) dst->names[i] = RedisModule_Strdup(src->names[i]);
 }
 

@@ -16,7 +16,8 @@
 typedef struct ScriptRun {
     AIRun run; /* first */
     AIScript *script;
-    char *fn;
+    RedisModuleString *fn_arg, *user; /* held: fn and call.username point into them */
+    const char *fn;
     AINames keys, args;
     AIScriptCallCtx call;
 } ScriptRun;
@@ -31,10 +32,10 @@ static void record(AIRun *r) {
 static void destroy(AIRun *r) {
     ScriptRun *j = (ScriptRun *)r;
     script_release(j->script);
-    RedisModule_Free(j->fn);
+    RedisModule_FreeString(NULL, j->fn_arg);
     ai_names_free(&j->keys);
     ai_names_free(&j->args);
-    if (j->call.username) RedisModule_Free(j->call.username);
+    if (j->user) RedisModule_FreeString(NULL, j->user);
     RedisModule_Free(j);
 }
 
@@ -56,17 +57,18 @@ static void execute(AIJob *job) {
     run_finish(r);
 }
 
+/* The function name and the user name are the command's and Redis's own strings, held
+ * rather than copied: a run is made for every request, and the worker only reads them. */
 static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleString *fn,
                                  int ninputs, int noutputs) {
     ScriptRun *j = RedisModule_Calloc(1, sizeof *j);
     j->script = script_share(s);
-    j->fn = RedisModule_Strdup(RedisModule_StringPtrLen(fn, NULL));
+    RedisModule_RetainString(NULL, fn);
+    j->fn_arg = fn;
+    j->fn = RedisModule_StringPtrLen(fn, NULL);
     j->call.dbid = RedisModule_GetSelectedDb(ctx);
-    RedisModuleString *user = RedisModule_GetCurrentUserName(ctx);
-    if (user) {
-        j->call.username = RedisModule_Strdup(RedisModule_StringPtrLen(user, NULL));
-        RedisModule_FreeString(ctx, user);
-    }
+    if ((j->user = RedisModule_GetCurrentUserName(ctx)))
+        j->call.username = (char *)RedisModule_StringPtrLen(j->user, NULL);
     run_init(&j->run, &script_run_kind, execute, ninputs, noutputs);
     return j;
 }
