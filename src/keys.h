@@ -16,6 +16,12 @@ int ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, Redis
  * REDISMODULE_ERR. */
 int ai_key_accepts_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type);
 
+/* Writes value (of `type`) under keyname if it is missing or holds `type`: REDISMODULE_OK.
+ * Else replies WRONGTYPE and leaves value to the caller: REDISMODULE_ERR. One key lookup
+ * where ai_key_accepts_or_reply and ai_key_set take two. */
+int ai_key_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
+                          void *value);
+
 /* Writes value (of `type`) under keyname, which must accept it. */
 void ai_key_set(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
                 void *value);

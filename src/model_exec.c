@@ -183,9 +183,8 @@ static int admit(ModelRun *j, long long ttr_ms, AIError *err) {
 /* Main thread, after parsing: capture the inputs, set up batching, admit, block and
  * queue. */
 static int queue_model_run(RedisModuleCtx *ctx, const AIModelCall *c) {
-    ModelRun *j = RedisModule_Calloc(1, sizeof *j);
+    ModelRun *j = run_new(sizeof *j, &model_run_kind, execute, c->nin, c->nout);
     j->model = model_share(c->model);
-    run_init(&j->run, &model_run_kind, execute, c->nin, c->nout);
     AIError err = {0};
     if (run_capture(ctx, &j->run, c->inputs, c->outputs, &err) != REDISMODULE_OK) {
         run_free(&j->run);

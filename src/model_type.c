@@ -248,11 +248,10 @@ int model_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIMode
         ai_reply_code(ctx, AI_ERR_NO_QUEUE);
         return REDISMODULE_ERR;
     }
-    if (ai_key_accepts_or_reply(ctx, keyname, AIModelType) != REDISMODULE_OK) {
+    if (ai_key_store_or_reply(ctx, keyname, AIModelType, m) != REDISMODULE_OK) {
         model_release(m);
         return REDISMODULE_ERR;
     }
-    ai_key_set(ctx, keyname, AIModelType, m);
     model_track_key(m, keyname);
     return REDISMODULE_OK;
 }

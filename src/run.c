@@ -5,19 +5,23 @@
 #include "keys.h"
 #include "tensor_type.h"
 
-void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs) {
+void *run_new(size_t size, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs) {
+    /* One allocation for the struct and its three arrays: a run is made and freed on the
+     * main thread for every request. */
+    size_t head = (size + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+    size_t n = (size_t)ninputs + 2 * (size_t)noutputs;
+    char *block = RedisModule_Calloc(1, head + n * sizeof(void *));
+    AIRun *r = (AIRun *)block;
+    void **arrays = (void **)(block + head);
     r->kind = kind;
     r->job.execute = execute;
     r->ninputs = ninputs;
     r->noutputs = noutputs;
-    /* One allocation for the three arrays: a run is made and freed on the main thread for
-     * every request. */
-    size_t n = (size_t)ninputs + 2 * (size_t)noutputs;
-    void **block = RedisModule_Calloc(n ? n : 1, sizeof(void *));
-    r->inputs = (AITensor **)block;
-    r->outputs = (AITensor **)(block + ninputs);
-    r->outkeys = (RedisModuleString **)(block + ninputs + noutputs);
+    r->inputs = (AITensor **)arrays;
+    r->outputs = (AITensor **)(arrays + ninputs);
+    r->outkeys = (RedisModuleString **)(arrays + ninputs + noutputs);
     r->queue_wait_us = -1;
+    return r;
 }
 
 void run_free(AIRun *r) {
@@ -26,7 +30,6 @@ void run_free(AIRun *r) {
         tensor_release(r->outputs[i]);
         if (r->outkeys[i]) RedisModule_FreeString(NULL, r->outkeys[i]);
     }
-    RedisModule_Free(r->inputs); /* the block of the three arrays */
     ai_error_clear(&r->err);
     r->kind->destroy(r);
 }
@@ -45,13 +48,16 @@ int run_capture(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,
     return REDISMODULE_OK;
 }
 
-/* Writes every output, or none if one of their keys holds another type. */
+/* Writes every output, or none if one of their keys holds another type: with several,
+ * all their keys are checked before any is written (nothing runs in between). */
 static int write_outputs(RedisModuleCtx *ctx, AIRun *r) {
-    for (int i = 0; i < r->noutputs; i++)
+    for (int i = 0; r->noutputs > 1 && i < r->noutputs; i++)
         if (ai_key_accepts_or_reply(ctx, r->outkeys[i], AITensorType) != REDISMODULE_OK)
             return REDISMODULE_OK;
-    for (int i = 0; i < r->noutputs; i++) { /* checked above, nothing ran since */
-        ai_key_set(ctx, r->outkeys[i], AITensorType, tensor_share(r->outputs[i]));
+    for (int i = 0; i < r->noutputs; i++) {
+        if (tensor_store_or_reply(ctx, r->outkeys[i], tensor_share(r->outputs[i])) !=
+            REDISMODULE_OK)
+            return REDISMODULE_OK; /* one output, of a key of another type */
         tensor_replicate(ctx, r->outkeys[i], r->outputs[i]);
     }
     return RedisModule_ReplyWithSimpleString(ctx, "OK");

@@ -2,7 +2,7 @@
  * main thread, what the worker produced, and the completion on the main thread.
  *
  * Life of a run, in order:
- * 1. main thread: the command makes the run (run_init), run_capture takes references to
+ * 1. main thread: the command makes the run (run_new), run_capture takes references to
  *    the input tensors (later writes to those keys do not affect it) and keeps the output
  *    names, then run_enqueue blocks the client and queues the run with its TIMEOUT;
  * 2. a worker calls job.execute, which sets outputs or err (or timed_out when run_expired)
@@ -44,7 +44,9 @@ struct AIRun {
     uint64_t finished_us;    /* when its worker handed it back */
 };
 
-void run_init(AIRun *r, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs);
+/* A zeroed struct of size bytes that starts with its AIRun, initialised, and the run's
+ * arrays after it in the same allocation; kind->destroy frees it with RedisModule_Free. */
+void *run_new(size_t size, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs);
 /* Main thread: reads the input tensors now and keeps the output key names. REDISMODULE_OK,
  * or REDISMODULE_ERR with err set on a missing or wrong input key. */
 int run_capture(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,

@@ -61,7 +61,7 @@ static void execute(AIJob *job) {
  * rather than copied: a run is made for every request, and the worker only reads them. */
 static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleString *fn,
                                  int ninputs, int noutputs) {
-    ScriptRun *j = RedisModule_Calloc(1, sizeof *j);
+    ScriptRun *j = run_new(sizeof *j, &script_run_kind, execute, ninputs, noutputs);
     j->script = script_share(s);
     RedisModule_RetainString(NULL, fn);
     j->fn_arg = fn;
@@ -69,7 +69,6 @@ static ScriptRun *script_run_new(RedisModuleCtx *ctx, AIScript *s, RedisModuleSt
     j->call.dbid = RedisModule_GetSelectedDb(ctx);
     if ((j->user = RedisModule_GetCurrentUserName(ctx)))
         j->call.username = (char *)RedisModule_StringPtrLen(j->user, NULL);
-    run_init(&j->run, &script_run_kind, execute, ninputs, noutputs);
     return j;
 }
 

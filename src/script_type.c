@@ -160,11 +160,10 @@ int script_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AIScr
         ai_reply_code(ctx, AI_ERR_NO_QUEUE);
         return REDISMODULE_ERR;
     }
-    if (ai_key_accepts_or_reply(ctx, keyname, AIScriptType) != REDISMODULE_OK) {
+    if (ai_key_store_or_reply(ctx, keyname, AIScriptType, s) != REDISMODULE_OK) {
         script_release(s);
         return REDISMODULE_ERR;
     }
-    ai_key_set(ctx, keyname, AIScriptType, s);
     track_key(s, keyname);
     return REDISMODULE_OK;
 }

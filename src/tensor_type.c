@@ -182,10 +182,9 @@ int tensor_from_key_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AI
 }
 
 int tensor_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, AITensor *t) {
-    if (ai_key_accepts_or_reply(ctx, keyname, AITensorType) != REDISMODULE_OK) {
+    if (ai_key_store_or_reply(ctx, keyname, AITensorType, t) != REDISMODULE_OK) {
         tensor_release(t);
         return REDISMODULE_ERR;
     }
-    ai_key_set(ctx, keyname, AITensorType, t);
     return REDISMODULE_OK;
 }
