@@ -10,6 +10,7 @@
 #pragma once
 #include "bridge.h"
 #include "errors.h"
+#include "handback.h"
 #include "model.h"
 #include "queue.h"
 #include "redismodule.h"
@@ -37,6 +38,7 @@ typedef struct DagOp {
 
 typedef struct Dag {
     RedisModuleBlockedClient *bc;
+    AIHandback handback; /* how the last op's worker hands the client back */
     int flags;
     DagOp *ops;
     int nops;

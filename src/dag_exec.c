@@ -66,7 +66,8 @@ static void copy_done(DagCopy *c) {
         return;
     }
     RedisModule_BlockedClientMeasureTimeEnd(d->bc);
-    RedisModule_UnblockClient(d->bc, d);
+    d->handback = (AIHandback){.bc = d->bc, .privdata = d};
+    handback_push(&d->handback);
 }
 
 static void copy_run(AIJob *job) {

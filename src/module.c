@@ -7,6 +7,7 @@
 #include "bridge.h"
 #include "commands.h"
 #include "config.h"
+#include "handback.h"
 #include "log.h"
 #include "model_type.h"
 #include "queue.h"
@@ -72,6 +73,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
 
     if (queue_loader_start() != 0 || !queue_get("CPU"))
         return refuse(ctx, "cannot start the worker threads");
+    if (handback_init() != 0) ai_log("notice", "runs are answered one by one (Redis < 7.0)");
     RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Shutdown, on_shutdown);
     if (RedisModule_GetServerVersion() >= 0x070000)
         RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_EventLoop, queue_on_event_loop);

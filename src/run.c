@@ -2,6 +2,7 @@
 #include "run.h"
 
 #include "deadline.h"
+#include "handback.h"
 #include "keys.h"
 #include "tensor_type.h"
 
@@ -110,5 +111,6 @@ void run_finish(AIRun *r) {
     r->failed = r->err.code != AI_OK;
     r->finished_us = RedisModule_MonotonicMicroseconds();
     RedisModule_BlockedClientMeasureTimeEnd(r->bc);
-    RedisModule_UnblockClient(r->bc, r);
+    r->handback = (AIHandback){.bc = r->bc, .privdata = r};
+    handback_push(&r->handback);
 }

@@ -13,6 +13,7 @@
  *    (kind->destroy). */
 #pragma once
 #include "errors.h"
+#include "handback.h"
 #include "queue.h"
 #include "redismodule.h"
 #include "tensor.h"
@@ -42,6 +43,7 @@ struct AIRun {
     int ttr_missed;          /* set on the main thread: answered after its TTR */
     AIQueue *queue;          /* where it ran */
     uint64_t finished_us;    /* when its worker handed it back */
+    AIHandback handback;     /* how, when the main thread was busy */
 };
 
 /* A zeroed struct of size bytes that starts with its AIRun, initialised, and the run's
