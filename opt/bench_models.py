@@ -112,7 +112,9 @@ def model_cases():
         *execute_cases("AI.MODELEXECUTE TF mul 1x4", zoo.TF_MUL, TF_TARGETS),
         *execute_cases("AI.MODELEXECUTE TFLITE mlp 1x256", zoo.TFLITE_MLP),
         *execute_cases("AI.SCRIPTEXECUTE add 1x4", zoo.SCRIPT_ADD, SCRIPT_TARGETS),
-        *execute_cases("AI.SCRIPTEXECUTE pre 1x256", zoo.SCRIPT_PRE, SCRIPT_TARGETS),
+        # Not a tiny script: its two element-wise ops on 256 floats take torch about 2 us on
+        # the worker, half of SET's whole request, so the tiny models' target is not its.
+        *execute_cases("AI.SCRIPTEXECUTE pre 1x256", zoo.SCRIPT_PRE),
     ]
 
 
