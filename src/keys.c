@@ -27,29 +27,28 @@ int ai_key_value_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, Redis
     return REDISMODULE_ERR;
 }
 
-static int accepts(RedisModuleKey *key, RedisModuleType *type) {
-    return RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY || holds(key, type);
+/* Whether keyname is missing or holds `type`, replying WRONGTYPE if not; value, if given,
+ * is written there when it is (through the same key handle: one lookup). */
+static int check_key(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
+                     void *value) {
+    int mode = value ? REDISMODULE_READ | REDISMODULE_WRITE : REDISMODULE_READ;
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, mode);
+    int ok = RedisModule_KeyType(key) == REDISMODULE_KEYTYPE_EMPTY || holds(key, type);
+    if (ok && value) RedisModule_ModuleTypeSetValue(key, type, value); /* frees the previous */
+    RedisModule_CloseKey(key);
+    if (ok) return REDISMODULE_OK;
+    ai_reply_code(ctx, AI_ERR_WRONGTYPE);
+    return REDISMODULE_ERR;
 }
 
 int ai_key_accepts_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname,
                             RedisModuleType *type) {
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ);
-    int ok = accepts(key, type);
-    RedisModule_CloseKey(key);
-    if (ok) return REDISMODULE_OK;
-    ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    return REDISMODULE_ERR;
+    return check_key(ctx, keyname, type, NULL);
 }
 
 int ai_key_store_or_reply(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
                           void *value) {
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, keyname, REDISMODULE_READ | REDISMODULE_WRITE);
-    int ok = accepts(key, type);
-    if (ok) RedisModule_ModuleTypeSetValue(key, type, value); /* frees the previous value */
-    RedisModule_CloseKey(key);
-    if (ok) return REDISMODULE_OK;
-    ai_reply_code(ctx, AI_ERR_WRONGTYPE);
-    return REDISMODULE_ERR;
+    return check_key(ctx, keyname, type, value);
 }
 
 void ai_key_set(RedisModuleCtx *ctx, RedisModuleString *keyname, RedisModuleType *type,
