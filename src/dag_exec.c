@@ -66,8 +66,7 @@ static void copy_done(DagCopy *c) {
         return;
     }
     RedisModule_BlockedClientMeasureTimeEnd(d->bc);
-    d->handback = (AIHandback){.bc = d->bc, .privdata = d};
-    handback_push(&d->handback);
+    handback_push(&d->handback, d->bc, d);
 }
 
 static void copy_run(AIJob *job) {

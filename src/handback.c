@@ -43,11 +43,13 @@ int handback_init(void) {
     return 0;
 }
 
-void handback_push(AIHandback *h) {
+void handback_push(AIHandback *h, RedisModuleBlockedClient *bc, void *privdata) {
     if (wake_fd < 0) {
-        RedisModule_UnblockClient(h->bc, h->privdata);
+        RedisModule_UnblockClient(bc, privdata);
         return;
     }
+    h->bc = bc;
+    h->privdata = privdata;
     AIHandback *head = __atomic_load_n(&pushed, __ATOMIC_RELAXED);
     do {
         h->next = head;

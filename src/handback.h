@@ -18,6 +18,6 @@ typedef struct AIHandback {
 /* Module load, main thread: 0, or -1 when Redis has no event loop API (handback_push
  * then unblocks at once). */
 int handback_init(void);
-/* Any thread: unblocks h->bc with h->privdata on the main thread soon; h must live until
- * then (it is usually inside privdata). */
-void handback_push(AIHandback *h);
+/* Any thread: unblocks bc with privdata on the main thread soon, through h, which must live
+ * until then (it is inside privdata). */
+void handback_push(AIHandback *h, RedisModuleBlockedClient *bc, void *privdata);

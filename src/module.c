@@ -73,7 +73,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc) 
 
     if (queue_loader_start() != 0 || !queue_get("CPU"))
         return refuse(ctx, "cannot start the worker threads");
-    if (handback_init() != 0) ai_log("notice", "runs are answered one by one (Redis < 7.0)");
+    if (handback_init() != 0) ai_log("notice", "workers unblock their clients one by one");
     RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_Shutdown, on_shutdown);
     if (RedisModule_GetServerVersion() >= 0x070000)
         RedisModule_SubscribeToServerEvent(ctx, RedisModuleEvent_EventLoop, queue_on_event_loop);

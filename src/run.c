@@ -111,6 +111,5 @@ void run_finish(AIRun *r) {
     r->failed = r->err.code != AI_OK;
     r->finished_us = RedisModule_MonotonicMicroseconds();
     RedisModule_BlockedClientMeasureTimeEnd(r->bc);
-    r->handback = (AIHandback){.bc = r->bc, .privdata = r};
-    handback_push(&r->handback);
+    handback_push(&r->handback, r->bc, r);
 }
