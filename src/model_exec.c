@@ -31,11 +31,8 @@ typedef struct ModelRun {
 
 static void record(AIRun *r) {
     AIModel *m = ((ModelRun *)r)->model;
-    if (!m->key) return;
     AITensor *first = r->noutputs ? r->outputs[0] : NULL;
-    long long samples = first && first->dl.ndim > 0 ? first->dl.shape[0] : 0;
-    if (!r->timed_out) stats_record(m->key, m->keylen, m, r->failed, r->duration_us, samples);
-    stats_record_wait(m->key, m->keylen, m, r->queue_wait_us, r->ttr_missed);
+    run_record(r, m->key, m->keylen, m, first && first->dl.ndim > 0 ? first->dl.shape[0] : 0);
 }
 
 /* The rows a run of m counts for its estimate: its batch size when m batches. */

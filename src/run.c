@@ -4,6 +4,7 @@
 #include "deadline.h"
 #include "handback.h"
 #include "keys.h"
+#include "stats.h"
 #include "tensor_type.h"
 
 void *run_new(size_t size, const AIRunKind *kind, AIJobFn execute, int ninputs, int noutputs) {
@@ -83,6 +84,14 @@ static void on_free(RedisModuleCtx *ctx, void *privdata) {
         queue_note_reply_lag(r->queue, (long long)(now - r->finished_us));
     r->kind->record(r);
     run_free(r);
+}
+
+void run_record(const AIRun *r, const char *key, size_t keylen, const void *owner,
+                long long samples) {
+    AIRunStats *s = key ? stats_of(key, keylen, owner) : NULL; /* one lookup for both */
+    if (!s) return;
+    if (!r->timed_out) stats_add_run(s, r->failed, r->duration_us, samples);
+    stats_add_wait(s, r->queue_wait_us, r->ttr_missed);
 }
 
 /* The earlier of two deadlines, 0 standing for none. */

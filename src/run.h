@@ -59,6 +59,10 @@ int run_capture(RedisModuleCtx *ctx, AIRun *r, RedisModuleString **inputs,
 void run_enqueue(RedisModuleCtx *ctx, AIRun *r, AIQueue *q, const AILimits *limits);
 /* Worker: the run starts now (its queue wait ends). */
 void run_started(AIRun *r, uint64_t now_us);
+/* Main thread, from kind->record: counts the run in the statistics of the key that owner
+ * (a model or script) is stored at, if it still is; key NULL: none. */
+void run_record(const AIRun *r, const char *key, size_t keylen, const void *owner,
+                long long samples);
 /* Frees a run that was never queued. */
 void run_free(AIRun *r);
 /* Worker: true when the run waited past its TIMEOUT. */

@@ -24,9 +24,7 @@ typedef struct ScriptRun {
 
 static void record(AIRun *r) {
     AIScript *s = ((ScriptRun *)r)->script;
-    if (!s->key) return;
-    if (!r->timed_out) stats_record(s->key, s->keylen, s, r->failed, r->duration_us, 0);
-    stats_record_wait(s->key, s->keylen, s, r->queue_wait_us, r->ttr_missed);
+    run_record(r, s->key, s->keylen, s, 0);
 }
 
 static void destroy(AIRun *r) {

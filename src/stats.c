@@ -131,10 +131,12 @@ void stats_reply_scan(RedisModuleCtx *ctx, int is_script) {
     RedisModule_ReplySetArrayLength(ctx, r.n);
 }
 
-void stats_record(const char *key, size_t keylen, const void *owner, int failed,
-                  long long duration_us, long long samples) {
+AIRunStats *stats_of(const char *key, size_t keylen, const void *owner) {
     AIRunStats *s = stats_find(key, keylen);
-    if (!s || s->owner != owner) return; /* deleted or replaced meanwhile */
+    return s && s->owner == owner ? s : NULL; /* deleted or replaced meanwhile */
+}
+
+void stats_add_run(AIRunStats *s, int failed, long long duration_us, long long samples) {
     s->calls++;
     if (failed) {
         s->errors++;
@@ -143,6 +145,17 @@ void stats_record(const char *key, size_t keylen, const void *owner, int failed,
     s->duration_us += duration_us;
     s->samples += samples;
     s->recent_us[s->recent_count++ % AI_STATS_RECENT] = duration_us;
+}
+
+void stats_add_wait(AIRunStats *s, long long wait_us, int ttr_missed) {
+    s->ttr_missed += ttr_missed != 0;
+    if (wait_us >= 0) s->recent_wait_us[s->wait_count++ % AI_STATS_RECENT] = wait_us;
+}
+
+void stats_record(const char *key, size_t keylen, const void *owner, int failed,
+                  long long duration_us, long long samples) {
+    AIRunStats *s = stats_of(key, keylen, owner);
+    if (s) stats_add_run(s, failed, duration_us, samples);
 }
 
 void stats_reset(AIRunStats *s) {
@@ -154,15 +167,13 @@ void stats_reset(AIRunStats *s) {
 
 void stats_record_wait(const char *key, size_t keylen, const void *owner, long long wait_us,
                        int ttr_missed) {
-    AIRunStats *s = stats_find(key, keylen);
-    if (!s || s->owner != owner) return;
-    s->ttr_missed += ttr_missed != 0;
-    if (wait_us >= 0) s->recent_wait_us[s->wait_count++ % AI_STATS_RECENT] = wait_us;
+    AIRunStats *s = stats_of(key, keylen, owner);
+    if (s) stats_add_wait(s, wait_us, ttr_missed);
 }
 
 void stats_record_ttr_rejected(const char *key, size_t keylen, const void *owner) {
-    AIRunStats *s = stats_find(key, keylen);
-    if (s && s->owner == owner) s->ttr_rejected++;
+    AIRunStats *s = stats_of(key, keylen, owner);
+    if (s) s->ttr_rejected++;
 }
 
 static int cmp_ll(const void *a, const void *b) {

@@ -35,6 +35,13 @@ char *stats_register(const RedisModuleString *keyname, size_t *keylen, const voi
                      size_t taglen);
 void stats_unregister(const char *key, size_t keylen, const void *owner);
 AIRunStats *stats_find(const char *key, size_t keylen);
+/* The entry of key if owner still holds it, else NULL (deleted or replaced meanwhile). */
+AIRunStats *stats_of(const char *key, size_t keylen, const void *owner);
+/* What one finished run adds: failed or not, its time and its samples. */
+void stats_add_run(AIRunStats *s, int failed, long long duration_us, long long samples);
+/* What a run adds to the TTR counts and queue waits (roadmap R3, R4): its wait before it
+ * started (< 0: it never started) and whether it missed its TTR. */
+void stats_add_wait(AIRunStats *s, long long wait_us, int ttr_missed);
 /* Records one finished run of owner's key: failed or not, its time and its samples. */
 void stats_record(const char *key, size_t keylen, const void *owner, int failed,
                   long long duration_us, long long samples);
