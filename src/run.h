@@ -43,7 +43,7 @@ struct AIRun {
     int ttr_missed;          /* set on the main thread: answered after its TTR */
     AIQueue *queue;          /* where it ran */
     uint64_t finished_us;    /* when its worker handed it back */
-    AIHandback handback;     /* how, when the main thread was busy */
+    AIHandback handback;     /* how its worker hands it back (handback.h) */
 };
 
 /* A zeroed struct of size bytes that starts with its AIRun, initialised, and the run's

@@ -101,36 +101,14 @@ bad:
     return NULL;
 }
 
-/* The words of AI.TENSORSET that never change (a dtype's name, BLOB), each made once and
- * then held: replication builds the command on the main thread for every output of every
- * run (an AOF rewrite builds it in its child). */
-typedef struct Word {
-    const char *text;
-    RedisModuleString *s;
-} Word;
-
-static void add_word(AIArgv *a, const char *text) {
-    static Word made[32]; /* 14 dtypes and BLOB */
-    static size_t n;
-    size_t i = 0;
-    while (i < n && made[i].text != text) i++;
-    if (i == sizeof made / sizeof made[0]) {
-        argv_add_cstr(a, text);
-        return;
-    }
-    if (i == n) made[n++] = (Word){text, RedisModule_CreateString(NULL, text, strlen(text))};
-    argv_add_held(a, made[i].s);
-}
-
 /* argv of AI.TENSORSET key DTYPE dims... BLOB data, freed by the caller; the key name is
  * held, not copied. */
 static AIArgv tensorset_argv(RedisModuleString *keyname, const AITensor *t) {
-    static const char blob[] = "BLOB";
     AIArgv a = {0};
     argv_add_held(&a, keyname);
-    add_word(&a, t->dtype->name);
+    argv_add_cstr(&a, t->dtype->name);
     for (int i = 0; i < t->dl.ndim; i++) argv_add_ll(&a, t->dl.shape[i]);
-    add_word(&a, blob);
+    argv_add_cstr(&a, "BLOB");
     argv_add(&a, t->dl.data, t->nbytes);
     return a;
 }
